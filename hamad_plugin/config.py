@@ -1,0 +1,200 @@
+"""Worker configuration: one YAML file, validated, with CLI flags on top.
+
+Precedence: built-in defaults < YAML file (``--config``) < command-line
+flags. Unknown keys are errors with a "did you mean" hint, because a typo in
+a security tool's config should never silently fall back to a default.
+
+Example (``packaging/hamad.yaml``)::
+
+    model: models/default
+    threshold: {mode: adaptive, override: null}
+    features: {local_networks: [192.168.0.0/16], max_keys: 200000}
+    serve: {transport: websocket, host: 127.0.0.1, port: 27759}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+from .features import DEFAULT_LOCAL_NETWORKS
+from .threshold import MODES
+
+
+@dataclass(frozen=True)
+class ThresholdSettings:
+    """Run-time threshold knobs (calibration itself lives in the model)."""
+
+    mode: str = "adaptive"
+    override: float | None = None
+    target_fpr: float | None = None
+
+
+@dataclass(frozen=True)
+class FeatureSettings:
+    """Deployment-specific feature settings."""
+
+    local_networks: tuple[str, ...] = DEFAULT_LOCAL_NETWORKS
+    max_keys: int = 200_000
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """How ``hamad serve`` reaches Zeek."""
+
+    transport: str = "websocket"
+    host: str = "127.0.0.1"
+    port: int = 27759
+    topic_prefix: str = "hamad"
+    queue_size: int = 10_000
+    heartbeat_interval: float = 5.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the worker can be configured with."""
+
+    model: str | None = None
+    top_k: int = 3
+    batch_size: int = 1024
+    threshold: ThresholdSettings = field(default_factory=ThresholdSettings)
+    features: FeatureSettings = field(default_factory=FeatureSettings)
+    serve: ServeSettings = field(default_factory=ServeSettings)
+
+
+_SECTIONS: dict[str, type] = {
+    "threshold": ThresholdSettings,
+    "features": FeatureSettings,
+    "serve": ServeSettings,
+}
+
+
+def _check_keys(where: str, given: dict[str, Any], cls: type) -> None:
+    allowed = [f.name for f in dataclasses.fields(cls)]
+    for key in given:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), allowed, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else f" Allowed: {', '.join(allowed)}."
+            raise ConfigError(f"{where}: unknown key {key!r}.{hint}")
+
+
+def _coerce(where: str, name: str, value: Any, default: Any) -> Any:
+    """Check a value against the type of its default; say what was expected."""
+    if value is None:
+        return None
+    if isinstance(default, bool) or isinstance(value, bool) and not isinstance(default, bool):
+        if not isinstance(value, bool) or not isinstance(default, bool):
+            raise ConfigError(f"{where}.{name}: expected {type(default).__name__}, got {value!r}")
+        return value
+    if isinstance(default, tuple):
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where}.{name}: expected a list of strings, got {value!r}")
+        return tuple(value)
+    if isinstance(default, int):
+        if not isinstance(value, int):
+            raise ConfigError(f"{where}.{name}: expected an integer, got {value!r}")
+        if value < 1:
+            raise ConfigError(f"{where}.{name}: must be >= 1, got {value!r}")
+        return value
+    if isinstance(default, float) or name in ("override", "target_fpr"):
+        if not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}.{name}: expected a number, got {value!r}")
+        return float(value)
+    if isinstance(default, str) or default is None:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}.{name}: expected a string, got {value!r}")
+        return value
+    return value
+
+
+def _build(where: str, cls: type, data: dict[str, Any]) -> Any:
+    _check_keys(where, data, cls)
+    defaults = cls()
+    kwargs = {k: _coerce(where, k, v, getattr(defaults, k)) for k, v in data.items()}
+    return cls(**kwargs)
+
+
+def settings_from_dict(data: dict[str, Any], where: str = "config") -> Settings:
+    """Validate a parsed YAML mapping into :class:`Settings`."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping at the top level, got {type(data).__name__}")
+    _check_keys(where, data, Settings)
+    top: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in _SECTIONS:
+            if value is None:
+                continue
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}.{key}: expected a mapping, got {value!r}")
+            top[key] = _build(f"{where}.{key}", _SECTIONS[key], value)
+        else:
+            top[key] = _coerce(where, key, value, getattr(Settings(), key))
+    settings = Settings(**top)
+    validate(settings, where)
+    return settings
+
+
+def validate(s: Settings, where: str = "config") -> None:
+    """Cross-field checks with messages that say what to change."""
+    if s.threshold.mode not in MODES:
+        raise ConfigError(f"{where}.threshold.mode: must be one of {MODES}, got {s.threshold.mode!r}")
+    if s.threshold.override is not None and not 0 < s.threshold.override <= 1:
+        raise ConfigError(f"{where}.threshold.override: must be in (0, 1], got {s.threshold.override}")
+    if s.serve.transport not in ("websocket", "broker"):
+        raise ConfigError(
+            f"{where}.serve.transport: must be 'websocket' or 'broker', got {s.serve.transport!r}"
+        )
+    if not 0 < s.serve.port < 65536:
+        raise ConfigError(f"{where}.serve.port: must be 1..65535, got {s.serve.port}")
+    # Reuse the feature config's own CIDR validation.
+    from .features import FeatureConfig
+
+    FeatureConfig(local_networks=s.features.local_networks, max_keys=s.features.max_keys)
+
+
+def load_settings(path: str | Path | None) -> Settings:
+    """Read and validate a YAML config file (None = defaults)."""
+    if path is None:
+        return Settings()
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {p}: {exc.strerror or exc}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        loc = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{p} is not valid YAML{loc}: {getattr(exc, 'problem', exc)}") from exc
+    if data is None:
+        return Settings()
+    return settings_from_dict(data, where=str(p))
+
+
+def with_overrides(s: Settings, **flags: Any) -> Settings:
+    """Apply CLI flags (``None`` = not given) on top of file settings.
+
+    Keys are ``section__field`` for nested settings, e.g. ``threshold__mode``.
+    """
+    top: dict[str, Any] = {}
+    nested: dict[str, dict[str, Any]] = {}
+    for key, value in flags.items():
+        if value is None or value == ():
+            continue
+        if "__" in key:
+            sec, fld = key.split("__", 1)
+            nested.setdefault(sec, {})[fld] = value
+        else:
+            top[key] = value
+    for sec, vals in nested.items():
+        top[sec] = dataclasses.replace(getattr(s, sec), **vals)
+    out = dataclasses.replace(s, **top)
+    validate(out, "command line")
+    return out

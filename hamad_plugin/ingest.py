@@ -1,0 +1,381 @@
+"""Stream Zeek conn logs (TSV or JSON lines, plain or compressed) as ConnRecords.
+
+One reader serves training, evaluation and replay. It streams line by line
+(constant memory), accepts what real Zeek writes (``#fields``/``#types``
+headers, ``-`` unset, ``(empty)``, ``\\xNN`` escapes, Zeek 8's ``ip_proto``,
+JSON with omitted unset fields) and the labelled variants published by
+Stratosphere (``label``/``detailedlabel`` columns) and IoT-23 (whose last three
+columns are joined by three spaces instead of tabs).
+
+Malformed lines are skipped and counted in :class:`IngestStats` (the first few
+with their line numbers), so one broken line never costs a whole capture. A
+file that is not a conn log at all raises one :class:`InputFormatError`.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import json
+import lzma
+import math
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from .errors import InputFormatError
+from .records import REQUIRED_FIELDS, ConnRecord
+
+#: How many malformed lines are kept verbatim (with line numbers) for the report.
+MAX_REPORTED_ERRORS = 5
+#: Lines read before deciding a headerless file is not a conn log.
+_SNIFF_LINES = 50
+_IOT23_JOIN = "   "
+_ESCAPE_RE = re.compile(r"\\x([0-9a-fA-F]{2})")
+
+_LABEL_COLUMNS = {"label": "label", "detailed-label": "detailed_label", "detailedlabel": "detailed_label"}
+
+
+@dataclass
+class IngestStats:
+    """What a reader saw: records produced and lines it had to drop."""
+
+    path: str = ""
+    lines: int = 0
+    records: int = 0
+    bad_lines: int = 0
+    errors: list[tuple[int, str]] = field(default_factory=list)
+
+    def record_error(self, lineno: int, message: str) -> None:
+        """Count a dropped line; keep the first few for the report."""
+        self.bad_lines += 1
+        if len(self.errors) < MAX_REPORTED_ERRORS:
+            self.errors.append((lineno, message))
+
+    def summary(self) -> str:
+        """One line for logs and the CLI: counts plus the first errors."""
+        text = f"{self.path}: {self.records} records, {self.bad_lines} malformed lines skipped"
+        if self.errors:
+            shown = "; ".join(f"line {n}: {m}" for n, m in self.errors)
+            text += f" (first: {shown})"
+        return text
+
+    def merge(self, other: IngestStats) -> None:
+        """Add another reader's counts (multi-file replay and training)."""
+        self.lines += other.lines
+        self.records += other.records
+        self.bad_lines += other.bad_lines
+        room = MAX_REPORTED_ERRORS - len(self.errors)
+        if room > 0:
+            self.errors.extend((n, f"{other.path}: {m}") for n, m in other.errors[:room])
+
+
+def open_text(path: str | Path) -> IO[str]:
+    """Open plain, .gz, .xz or .bz2 text by content (magic bytes), not by name."""
+    p = Path(path)
+    try:
+        with open(p, "rb") as fh:
+            magic = fh.read(6)
+    except FileNotFoundError as exc:
+        raise InputFormatError(f"{p}: no such file") from exc
+    except IsADirectoryError as exc:
+        raise InputFormatError(f"{p}: is a directory, expected a conn.log file") from exc
+    if magic.startswith(b"\x1f\x8b"):
+        return gzip.open(p, "rt", encoding="utf-8", errors="replace")
+    if magic.startswith(b"\xfd7zXZ\x00"):
+        return lzma.open(p, "rt", encoding="utf-8", errors="replace")
+    if magic.startswith(b"BZh"):
+        return bz2.open(p, "rt", encoding="utf-8", errors="replace")
+    return open(p, encoding="utf-8", errors="replace")
+
+
+def _unescape(value: str) -> str:
+    return _ESCAPE_RE.sub(lambda m: chr(int(m.group(1), 16)), value) if "\\x" in value else value
+
+
+def _to_float(v: str) -> float:
+    x = float(v)
+    if not math.isfinite(x):
+        raise ValueError(f"non-finite number {v!r}")
+    return x
+
+
+def _to_count(v: str) -> int:
+    x = int(v)
+    if x < 0:
+        raise ValueError(f"negative count {v!r}")
+    return x
+
+
+def _to_port(v: str) -> int:
+    x = int(v)
+    if not 0 <= x <= 65535:
+        raise ValueError(f"port out of range {v!r}")
+    return x
+
+
+def _to_bool(v: str) -> bool:
+    if v in ("T", "true", "1"):
+        return True
+    if v in ("F", "false", "0"):
+        return False
+    raise ValueError(f"not a bool {v!r}")
+
+
+# Zeek column name -> (ConnRecord attribute, TSV converter).
+_COLUMNS: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "ts": ("ts", _to_float),
+    "uid": ("uid", str),
+    "id.orig_h": ("orig_h", str),
+    "id.orig_p": ("orig_p", _to_port),
+    "id.resp_h": ("resp_h", str),
+    "id.resp_p": ("resp_p", _to_port),
+    "proto": ("proto", str),
+    "service": ("service", str),
+    "duration": ("duration", _to_float),
+    "orig_bytes": ("orig_bytes", _to_count),
+    "resp_bytes": ("resp_bytes", _to_count),
+    "conn_state": ("conn_state", str),
+    "local_orig": ("local_orig", _to_bool),
+    "local_resp": ("local_resp", _to_bool),
+    "missed_bytes": ("missed_bytes", _to_count),
+    "history": ("history", str),
+    "orig_pkts": ("orig_pkts", _to_count),
+    "orig_ip_bytes": ("orig_ip_bytes", _to_count),
+    "resp_pkts": ("resp_pkts", _to_count),
+    "resp_ip_bytes": ("resp_ip_bytes", _to_count),
+    "ip_proto": ("ip_proto", _to_count),
+    "label": ("label", str),
+    "detailed-label": ("detailed_label", str),
+    "detailedlabel": ("detailed_label", str),
+}
+
+
+@dataclass
+class _TsvHeader:
+    separator: str = "\t"
+    unset: str = "-"
+    empty: str = "(empty)"
+    path: str | None = None
+    fields: list[str] | None = None
+    #: index in the split row -> (attribute, converter)
+    plan: list[tuple[int, str, Callable[[str], Any]]] = field(default_factory=list)
+    #: IoT-23: the row's last tab-column holds this many space-joined fields.
+    joined_tail: int = 0
+
+
+def _plan_tsv(header: _TsvHeader, names: list[str], where: str) -> None:
+    expanded: list[str] = []
+    joined_tail = 0
+    for i, name in enumerate(names):
+        if _IOT23_JOIN in name:
+            if i != len(names) - 1:
+                raise InputFormatError(f"{where}: #fields joins columns mid-line: {name!r}")
+            parts = [p for p in name.split(_IOT23_JOIN) if p]
+            joined_tail = len(parts)
+            expanded.extend(parts)
+        else:
+            expanded.append(name)
+    missing = REQUIRED_FIELDS - set(expanded)
+    if missing:
+        raise InputFormatError(
+            f"{where}: not a Zeek conn log: #fields lacks {sorted(missing)} "
+            f"(got {expanded[:8]}{'...' if len(expanded) > 8 else ''})"
+        )
+    header.fields = expanded
+    header.joined_tail = joined_tail
+    header.plan = [(i, *_COLUMNS[n]) for i, n in enumerate(expanded) if n in _COLUMNS]
+
+
+def _decode_header_value(raw: str) -> str:
+    return raw.encode("latin-1").decode("unicode_escape") if "\\x" in raw else raw
+
+
+class ConnLogReader:
+    """Iterate the ConnRecords of one conn log; :attr:`stats` says what was dropped.
+
+    Parameters
+    ----------
+    path : str or Path
+        A Zeek conn log: TSV with headers or JSON lines, optionally gzip/xz/bz2.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.stats = IngestStats(path=str(path))
+        self.format: str | None = None
+
+    def __iter__(self) -> Iterator[ConnRecord]:
+        with open_text(self.path) as fh:
+            yield from self._iter_lines(fh)
+        if self.stats.records == 0 and self.stats.bad_lines > 0:
+            raise InputFormatError(
+                f"{self.path}: not a Zeek conn log: none of its {self.stats.lines} lines could be "
+                f"read as a connection ({self.stats.errors[0][1] if self.stats.errors else ''})"
+            )
+
+    def _iter_lines(self, fh: IO[str]) -> Iterator[ConnRecord]:
+        header = _TsvHeader()
+        json_ok = 0
+        where = str(self.path)
+        for lineno, line in enumerate(fh, 1):
+            line = line.rstrip("\r\n")
+            if not line:
+                continue
+            self.stats.lines += 1
+            first = line[0]
+            if first == "#":
+                self._header_line(header, line, f"{where}:{lineno}")
+                self.format = "tsv"
+                continue
+            if first == "{":
+                self.format = self.format or "json"
+                rec = self._json_line(line, lineno)
+                if rec is not None:
+                    json_ok += 1
+                    yield rec
+                elif json_ok == 0 and self.stats.bad_lines >= _SNIFF_LINES:
+                    raise InputFormatError(
+                        f"{where}: not a Zeek conn log: the first {_SNIFF_LINES} JSON lines lack "
+                        f"conn.log fields ({self.stats.errors[0][1]})"
+                    )
+                continue
+            if header.fields is None:
+                if lineno <= _SNIFF_LINES:
+                    raise InputFormatError(
+                        f"{where}: not a Zeek conn log: line {lineno} is data but no '#fields' "
+                        "header came before it, and it is not JSON. Expected a conn.log written "
+                        "by Zeek (TSV with #fields, or JSON lines)."
+                    )
+                self.stats.record_error(lineno, "data line without a #fields header")
+                continue
+            rec = self._tsv_line(header, line, lineno)
+            if rec is not None:
+                yield rec
+
+    def _header_line(self, header: _TsvHeader, line: str, where: str) -> None:
+        if line.startswith("#separator"):
+            header.separator = _decode_header_value(line[len("#separator") :].strip()) or "\t"
+            return
+        key, _, rest = line[1:].partition(header.separator)
+        if key == "fields":
+            _plan_tsv(header, rest.split(header.separator), where)
+        elif key == "path":
+            header.path = rest.strip()
+            if header.path and header.path != "conn" and not header.path.startswith("conn"):
+                raise InputFormatError(
+                    f"{where}: this is Zeek's {header.path!r} log, not a conn log "
+                    "(#path must be 'conn')"
+                )
+        elif key == "unset_field":
+            header.unset = rest
+        elif key == "empty_field":
+            header.empty = rest
+
+    def _tsv_line(self, header: _TsvHeader, line: str, lineno: int) -> ConnRecord | None:
+        assert header.fields is not None
+        cols = line.split(header.separator)
+        if header.joined_tail and len(cols) == len(header.fields) - header.joined_tail + 1:
+            cols = cols[:-1] + cols[-1].split(_IOT23_JOIN)
+        if len(cols) != len(header.fields):
+            self.stats.record_error(
+                lineno, f"expected {len(header.fields)} columns, got {len(cols)}"
+            )
+            return None
+        values: dict[str, Any] = {}
+        unset, empty = header.unset, header.empty
+        try:
+            for idx, attr, conv in header.plan:
+                raw = cols[idx]
+                if raw == unset or raw == empty or raw == "":
+                    continue
+                values[attr] = conv(_unescape(raw)) if conv is str else conv(raw)
+            rec = ConnRecord(**values)
+        except (ValueError, TypeError) as exc:
+            self.stats.record_error(lineno, _short_error(exc))
+            return None
+        self.stats.records += 1
+        return rec
+
+    def _json_line(self, line: str, lineno: int) -> ConnRecord | None:
+        try:
+            obj = json.loads(line)
+            if not isinstance(obj, dict):
+                raise ValueError("JSON value is not an object")
+            rec = record_from_mapping(obj)
+        except (ValueError, TypeError, KeyError) as exc:
+            self.stats.record_error(lineno, _short_error(exc))
+            return None
+        self.stats.records += 1
+        return rec
+
+
+def _short_error(exc: BaseException) -> str:
+    msg = str(exc)
+    if isinstance(exc, TypeError) and "missing" in msg:
+        return "missing required conn.log field(s): " + msg.split("missing", 1)[1].strip()
+    return msg[:200]
+
+
+def _flatten(obj: dict[str, Any]) -> dict[str, Any]:
+    idv = obj.get("id")
+    if isinstance(idv, dict):
+        obj = dict(obj)
+        del obj["id"]
+        for k, v in idv.items():
+            obj[f"id.{k}"] = v
+    return obj
+
+
+def record_from_mapping(obj: dict[str, Any]) -> ConnRecord:
+    """Build a ConnRecord from a Zeek JSON object (flat ``id.orig_h`` or nested ``id``).
+
+    Raises ``ValueError``/``TypeError`` on wrong types or missing fields; callers count them.
+    """
+    obj = _flatten(obj)
+    values: dict[str, Any] = {}
+    for name, raw in obj.items():
+        spec = _COLUMNS.get(name)
+        if spec is None or raw is None:
+            continue
+        attr, conv = spec
+        if conv is str:
+            if not isinstance(raw, str):
+                raise ValueError(f"field {name!r} should be a string, got {raw!r}")
+            values[attr] = raw
+        elif isinstance(raw, bool):
+            if conv is not _to_bool:
+                raise ValueError(f"field {name!r} should be a number, got {raw!r}")
+            values[attr] = raw
+        elif isinstance(raw, (int, float)):
+            values[attr] = conv(repr(raw)) if conv is not _to_float else _to_float(str(raw))
+        else:
+            raise ValueError(f"field {name!r} has unexpected value {raw!r}")
+    for req in ("ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto"):
+        if _COLUMNS[req][0] not in values:
+            raise ValueError(f"missing required conn.log field {req!r}")
+    return ConnRecord(**values)
+
+
+def read_conn_log(path: str | Path) -> ConnLogReader:
+    """Open one conn log for streaming; iterate it for ConnRecords."""
+    return ConnLogReader(path)
+
+
+def iter_conn_logs(paths: list[str | Path], stats: IngestStats | None = None) -> Iterator[ConnRecord]:
+    """Chain several conn logs; fold each file's counts into ``stats``."""
+    for p in paths:
+        reader = read_conn_log(p)
+        yield from reader
+        if stats is not None:
+            stats.merge(reader.stats)
+
+
+def parse_text(text: str, name: str = "<text>") -> tuple[list[ConnRecord], IngestStats]:
+    """Parse conn-log text held in memory (tests, the WebSocket fixture)."""
+    reader = ConnLogReader(name)
+    recs = list(reader._iter_lines(io.StringIO(text)))
+    return recs, reader.stats

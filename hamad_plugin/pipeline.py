@@ -1,0 +1,147 @@
+"""The live scoring path: records -> features -> ensemble -> threshold -> verdicts.
+
+``hamad replay`` and ``hamad serve`` both drive a :class:`Pipeline`; only the
+source of the records differs, so what replay measures is what serve does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .features import FeatureConfig, FeatureExtractor
+from .model import LoadedModel
+from .records import ConnRecord
+from .threshold import AdaptiveThreshold
+from .verdict import Verdict
+
+
+class Pipeline:
+    """Score batches of connections with one model, one extractor and one threshold.
+
+    Parameters
+    ----------
+    model : LoadedModel
+    threshold : AdaptiveThreshold, optional
+        Defaults to the calibration stored with the model.
+    feature_config : FeatureConfig, optional
+        Defaults to the model's; ``local_networks``/``max_keys`` may differ per deployment.
+    top_k : int, default=3
+        Features named in each verdict's explanation.
+    """
+
+    def __init__(
+        self,
+        model: LoadedModel,
+        threshold: AdaptiveThreshold | None = None,
+        feature_config: FeatureConfig | None = None,
+        top_k: int = 3,
+    ) -> None:
+        self.model = model
+        self.threshold = threshold or AdaptiveThreshold.from_dict(model.metadata["threshold"])
+        fconf = feature_config or model.feature_config
+        if list(fconf.scales) != list(model.feature_config.scales):
+            fconf = dataclasses.replace(fconf, scales=model.feature_config.scales)
+        self.extractor = FeatureExtractor(fconf)
+        self.top_k = top_k
+        explain = model.metadata.get("explain", {})
+        n = len(model.feature_names)
+        self._mean = np.asarray(explain.get("mean", np.zeros(n)), dtype=np.float32)
+        scale = np.asarray(explain.get("scale", np.ones(n)), dtype=np.float32)
+        self._inv_scale = 1.0 / np.where(scale > 1e-6, scale, 1.0)
+        self._importance = np.asarray(explain.get("importance", np.ones(n) / n), dtype=np.float32)
+        self._names = model.feature_names
+        self._members = model.members
+
+    @classmethod
+    def load(
+        cls,
+        model_dir: str | Path | None = None,
+        *,
+        threshold_mode: str | None = None,
+        target_fpr: float | None = None,
+        threshold_override: float | None = None,
+        local_networks: Sequence[str] | None = None,
+        max_keys: int | None = None,
+        top_k: int = 3,
+    ) -> Pipeline:
+        """Load a model directory (None = shipped default) with deployment overrides."""
+        model = LoadedModel.load(model_dir)
+        thr = AdaptiveThreshold.from_dict(
+            model.metadata["threshold"],
+            mode=threshold_mode,
+            target_fpr=target_fpr,
+            override=threshold_override or None,
+        )
+        fconf = model.feature_config
+        changes: dict[str, object] = {}
+        if local_networks is not None:
+            changes["local_networks"] = tuple(local_networks)
+        if max_keys is not None:
+            changes["max_keys"] = int(max_keys)
+        if changes:
+            fconf = FeatureConfig(**{**dataclasses.asdict(fconf), **changes})  # type: ignore[arg-type]
+        return cls(model, thr, fconf, top_k=top_k)
+
+    @property
+    def model_version(self) -> str:
+        return self.model.version
+
+    def set_threshold_override(self, value: float | None) -> None:
+        """Pin the threshold (Zeek's ``HAMAD::threshold_override``); None or 0 = adaptive."""
+        self.threshold.override = value if value else None
+        self.threshold._validate()
+
+    def features(self, records: Sequence[ConnRecord]) -> np.ndarray:
+        """Feature rows for records, updating the windows (exactly as :meth:`score` does)."""
+        return self.extractor.transform(records)
+
+    def score_matrix(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Model outputs for a feature matrix: score, weights, member scores."""
+        return self.model.predict(X)
+
+    def explain(self, X: np.ndarray) -> np.ndarray:
+        """Per-feature contribution: |standardised deviation from benign| x importance.
+
+        A cheap heuristic (not SHAP): it names the features on which this
+        connection is most unlike benign training traffic, weighted by how
+        much the trees rely on them.
+        """
+        return np.abs((X - self._mean) * self._inv_scale) * self._importance
+
+    def score(self, records: Sequence[ConnRecord]) -> list[Verdict]:
+        """Verdicts for a batch of finished connections, in input order."""
+        if not records:
+            return []
+        X = self.features(records)
+        score, weights, members = self.score_matrix(X)
+        flags, used = self.threshold.decide(score, chunk=max(len(records), 1))
+        contrib = self.explain(X)
+        k = min(self.top_k, contrib.shape[1])
+        top = np.argpartition(-contrib, k - 1, axis=1)[:, :k] if k else np.zeros((len(X), 0), int)
+        out: list[Verdict] = []
+        names, mems = self._names, self._members
+        for i, rec in enumerate(records):
+            idx = sorted(top[i], key=lambda j: -contrib[i, j])
+            out.append(
+                Verdict(
+                    uid=rec.uid,
+                    ts=rec.ts,
+                    orig_h=rec.orig_h,
+                    orig_p=rec.orig_p,
+                    resp_h=rec.resp_h,
+                    resp_p=rec.resp_p,
+                    proto=rec.proto,
+                    score=float(score[i]),
+                    threshold=float(used[i]),
+                    anomalous=bool(flags[i]),
+                    top_features=[(names[j], float(contrib[i, j])) for j in idx],
+                    weights={m: float(weights[i, j]) for j, m in enumerate(mems)},
+                    member_scores={m: float(members[i, j]) for j, m in enumerate(mems)},
+                    model_version=self.model.version,
+                )
+            )
+        return out

@@ -1,0 +1,616 @@
+"""``hamad serve``: the live worker between Zeek and the scoring pipeline.
+
+Data path: transport -> decode -> bounded queue -> ScoreFn -> verdicts back to
+Zeek. The design goals, in order:
+
+* **Never lose a summary silently.** Every decoded summary ends up scored
+  (and its verdict sent or counted as lost), shed under overload, or rejected
+  as malformed; the last two are also reported to Zeek with
+  ``HAMAD::worker_error`` so its counters agree with ours. The counters are
+  logged periodically and at exit.
+* **Never stop for one bad message.** Decoding problems are counted and
+  logged; only a lost connection ends a session, and the worker reconnects
+  with exponential backoff.
+* **Keep Zeek informed.** ``HAMAD::hello`` on every connect (Zeek answers
+  with its worker-relevant options as ``HAMAD::config_changed``) and a
+  periodic ``HAMAD::heartbeat``, which is also the clock a ``zeek -r`` run
+  uses to bound its wait for the worker.
+
+Scoring is a narrow callable (:data:`ScoreFn`) so the loop can be tested with
+a tiny deterministic function; the CLI wires in ``Pipeline.load(...).score``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import socket
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import __version__
+from .errors import ConfigError, HamadError
+from .records import ConnRecord
+from .transport import TRANSPORTS, make_transport
+from .transport.base import (
+    DEFAULT_TOPIC_PREFIX,
+    BadMessage,
+    ConfigChange,
+    SummaryBatch,
+    Transport,
+    TransportError,
+)
+from .verdict import Verdict
+
+log = logging.getLogger("hamad.serve")
+
+#: Scores a batch of connections; one verdict per record, same order not required.
+ScoreFn = Callable[[Sequence[ConnRecord]], list[Verdict]]
+#: Receives ``(option name, value)`` from ``HAMAD::config_changed``.
+ConfigFn = Callable[[str, str], None]
+#: Builds a fresh, unconnected transport for each connection attempt.
+TransportFactory = Callable[[], Transport]
+
+
+def kv(**fields: Any) -> str:
+    """Render ``key=value`` pairs for log lines; strings with spaces are quoted."""
+    parts = []
+    for k, v in fields.items():
+        s = str(v)
+        if s == "" or any(c in s for c in ' \t"='):
+            s = json.dumps(s)
+        parts.append(f"{k}={s}")
+    return " ".join(parts)
+
+
+@dataclass(slots=True)
+class ServeSettings:
+    """Knobs of the serve loop (the CLI fills them from flags and --config)."""
+
+    worker_name: str = field(default_factory=lambda: f"hamad@{socket.gethostname()}:{os.getpid()}")
+    model_version: str = ""
+    #: Maximum number of summaries waiting to be scored; beyond it they are shed.
+    queue_size: int = 10_000
+    #: Maximum number of records per ScoreFn call.
+    batch_size: int = 512
+    heartbeat_interval: float = 1.0
+    backoff_initial: float = 0.5
+    backoff_max: float = 30.0
+    #: Give up after this many consecutive failed connects (0 = never give up).
+    max_connect_failures: int = 0
+    #: How long to keep scoring queued summaries after a stop request.
+    drain_timeout: float = 5.0
+    stats_interval: float = 60.0
+    recv_timeout: float = 0.2
+
+    def validate(self) -> None:
+        """Raise ConfigError for values the loop cannot work with."""
+        checks = [
+            ("queue_size", self.queue_size >= 1, ">= 1"),
+            ("batch_size", self.batch_size >= 1, ">= 1"),
+            ("heartbeat_interval", self.heartbeat_interval > 0, "> 0 seconds"),
+            ("backoff_initial", self.backoff_initial > 0, "> 0 seconds"),
+            ("backoff_max", self.backoff_max >= self.backoff_initial, ">= backoff_initial"),
+            ("max_connect_failures", self.max_connect_failures >= 0, ">= 0"),
+        ]
+        for name, ok, want in checks:
+            if not ok:
+                raise ConfigError(
+                    f"serve setting {name}={getattr(self, name)!r} is invalid; expected {want}"
+                )
+
+
+@dataclass(slots=True)
+class Counters:
+    """What happened to every summary; logged periodically and at exit.
+
+    Invariant once the queue is empty:
+    ``received == scored + shed + score_errors + dropped_at_exit`` and
+    ``scored == verdicts_sent + verdicts_lost``.
+    """
+
+    received: int = 0
+    scored: int = 0
+    shed: int = 0
+    bad_events: int = 0
+    rejected_by_zeek: int = 0
+    score_errors: int = 0
+    verdicts_sent: int = 0
+    verdicts_lost: int = 0
+    dropped_at_exit: int = 0
+    reconnects: int = 0
+    connect_failures: int = 0
+    config_changes: int = 0
+
+    def line(self) -> str:
+        """The counters as one key=value string."""
+        return kv(**asdict(self))
+
+
+@dataclass(slots=True)
+class _Item:
+    record: ConnRecord
+    interim: bool
+
+
+class Worker:
+    """One worker process's loop; see the module docstring."""
+
+    def __init__(
+        self,
+        transport_factory: TransportFactory,
+        score_fn: ScoreFn,
+        settings: ServeSettings | None = None,
+        on_config: ConfigFn | None = None,
+    ) -> None:
+        self.settings = settings or ServeSettings()
+        self.settings.validate()
+        self.counters = Counters()
+        self._factory = transport_factory
+        self._score = score_fn
+        self._on_config = on_config
+        self._transport: Transport | None = None
+        self._queue: asyncio.Queue[_Item] | None = None
+        self._hb_seq = 0
+        #: Set once the first connection is up (tests and callers can wait on it).
+        self.connected = asyncio.Event()
+
+    # -- public -------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event | None = None) -> Counters:
+        """Serve until ``stop`` is set (or the connect-failure budget is spent)."""
+        stop = stop or asyncio.Event()
+        self._queue = asyncio.Queue(maxsize=self.settings.queue_size)
+        scorer = asyncio.create_task(self._scorer(), name="hamad-scorer")
+        stats = asyncio.create_task(self._stats(), name="hamad-stats")
+        transport: Transport | None = None
+        try:
+            transport = await self._connection_loop(stop)
+        finally:
+            await self._drain(scorer)
+            stats.cancel()
+            self._transport = None
+            if transport is not None:
+                await transport.close()
+            log.info("%s", kv(event="stopped") + " " + self.counters.line())
+        return self.counters
+
+    # -- connection ---------------------------------------------------------
+
+    async def _connection_loop(self, stop: asyncio.Event) -> Transport | None:
+        """Connect, serve, reconnect; returns the transport still open at stop (if any)."""
+        s = self.settings
+        backoff = s.backoff_initial
+        failures = 0
+        sessions = 0
+        while not stop.is_set():
+            transport = self._factory()
+            try:
+                await transport.connect()
+            except TransportError as exc:
+                failures += 1
+                self.counters.connect_failures += 1
+                log.warning("%s", kv(event="connect_failed", attempt=failures,
+                                     retry_in=f"{backoff:.2f}s", error=str(exc)))  # fmt: skip
+                await transport.close()
+                if s.max_connect_failures and failures >= s.max_connect_failures:
+                    raise TransportError(
+                        f"gave up after {failures} failed connection attempts: {exc}"
+                    ) from exc
+                await _sleep_or_stop(stop, backoff)
+                backoff = min(backoff * 2, s.backoff_max)
+                continue
+            failures = 0
+            backoff = s.backoff_initial
+            if sessions:
+                self.counters.reconnects += 1
+            sessions += 1
+            if await self._session(transport, stop):
+                return transport  # stop requested; keep it open to send the last verdicts
+            await transport.close()
+            log.warning("%s", kv(event="reconnecting", retry_in=f"{backoff:.2f}s"))
+            await _sleep_or_stop(stop, backoff)
+        return None
+
+    async def _session(self, transport: Transport, stop: asyncio.Event) -> bool:
+        """Serve one connection; True if it ended because of ``stop``."""
+        s = self.settings
+        try:
+            await transport.send_hello(s.worker_name, __version__, s.model_version)
+        except TransportError as exc:
+            log.warning("%s", kv(event="hello_failed", error=str(exc)))
+            return False
+        self._transport = transport
+        self.connected.set()
+        log.info("%s", kv(event="session_started", transport=transport.name,
+                          worker=s.worker_name, model_version=s.model_version))  # fmt: skip
+        heartbeat = asyncio.create_task(self._heartbeat(transport), name="hamad-heartbeat")
+        try:
+            while not stop.is_set():
+                if heartbeat.done():
+                    log.warning("%s", kv(event="connection_lost", reason="heartbeat failed"))
+                    return False
+                msg = await transport.recv(s.recv_timeout)
+                if msg is not None:
+                    await self._handle(msg)
+            return True
+        except TransportError as exc:
+            log.warning("%s", kv(event="connection_lost", reason=str(exc)))
+            return False
+        finally:
+            self._transport = None
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+
+    async def _heartbeat(self, transport: Transport) -> None:
+        c = self.counters
+        try:
+            while True:
+                self._hb_seq += 1
+                await transport.send_heartbeat(
+                    self.settings.worker_name, self._hb_seq, c.received, c.scored, c.shed
+                )
+                await asyncio.sleep(self.settings.heartbeat_interval)
+        except TransportError as exc:
+            log.warning("%s", kv(event="heartbeat_failed", error=str(exc)))
+
+    # -- messages -----------------------------------------------------------
+
+    async def _handle(self, msg: SummaryBatch | ConfigChange | BadMessage) -> None:
+        if isinstance(msg, BadMessage):
+            if msg.from_peer:
+                self.counters.rejected_by_zeek += 1
+            else:
+                self.counters.bad_events += 1
+            log.error("%s", kv(event="bad_message", from_zeek=msg.from_peer, reason=msg.reason))
+            return
+        if isinstance(msg, ConfigChange):
+            self._apply_config(msg)
+            return
+        for uid, reason in msg.rejected:
+            self.counters.bad_events += 1
+            log.error("%s", kv(event="bad_summary", uid=uid, reason=reason))
+            await self._tell_zeek(uid, f"rejected: {reason}")
+        assert self._queue is not None
+        for rec in msg.records:
+            self.counters.received += 1
+            try:
+                self._queue.put_nowait(_Item(rec, rec.uid in msg.interim))
+            except asyncio.QueueFull:
+                self.counters.shed += 1
+                if self.counters.shed == 1 or self.counters.shed % 1000 == 0:
+                    log.warning("%s", kv(event="shedding", queue_size=self.settings.queue_size,
+                                         shed_total=self.counters.shed))  # fmt: skip
+                await self._tell_zeek(rec.uid, "shed: worker queue full")
+
+    def _apply_config(self, change: ConfigChange) -> None:
+        self.counters.config_changes += 1
+        log.info("%s", kv(event="config_changed", name=change.name, value=change.value))
+        if self._on_config is None:
+            return
+        try:
+            self._on_config(change.name, change.value)
+        except HamadError as exc:
+            log.warning("%s", kv(event="config_rejected", name=change.name, error=str(exc)))
+
+    async def _tell_zeek(self, uid: str, msg: str) -> None:
+        t = self._transport
+        if t is None:
+            return
+        try:
+            await t.send_worker_error(uid, msg)
+        except TransportError as exc:
+            log.debug("%s", kv(event="worker_error_unsent", uid=uid, error=str(exc)))
+
+    # -- scoring ------------------------------------------------------------
+
+    async def _scorer(self) -> None:
+        assert self._queue is not None
+        q = self._queue
+        while True:
+            items = [await q.get()]
+            while len(items) < self.settings.batch_size and not q.empty():
+                items.append(q.get_nowait())
+            try:
+                await self._score_and_send(items)
+            finally:
+                for _ in items:
+                    q.task_done()
+
+    async def _score_and_send(self, items: list[_Item]) -> None:
+        records = [it.record for it in items]
+        interim = {it.record.uid for it in items if it.interim}
+        try:
+            verdicts = await asyncio.to_thread(self._score, records)
+        except Exception as exc:  # noqa: BLE001 - a scoring bug must not kill the worker
+            self.counters.score_errors += len(records)
+            log.exception("%s", kv(event="score_failed", records=len(records), error=repr(exc)))
+            for r in records:
+                await self._tell_zeek(r.uid, f"scoring failed: {exc!r:.200}")
+            return
+        got = {v.uid for v in verdicts}
+        missing = [r.uid for r in records if r.uid not in got]
+        if missing:
+            self.counters.score_errors += len(missing)
+            log.error("%s", kv(event="verdicts_missing", count=len(missing)))
+            for uid in missing:
+                await self._tell_zeek(uid, "scoring returned no verdict")
+        self.counters.scored += len(verdicts)
+        t = self._transport
+        if t is None:
+            self.counters.verdicts_lost += len(verdicts)
+            log.warning(
+                "%s", kv(event="verdicts_lost", count=len(verdicts), reason="no connection")
+            )
+            return
+        try:
+            await t.send_verdicts(verdicts, interim)
+            self.counters.verdicts_sent += len(verdicts)
+        except TransportError as exc:
+            self.counters.verdicts_lost += len(verdicts)
+            log.warning("%s", kv(event="verdicts_lost", count=len(verdicts), reason=str(exc)))
+
+    async def _drain(self, scorer: asyncio.Task[None]) -> None:
+        """After stop: give queued summaries a bounded chance to be scored and sent."""
+        assert self._queue is not None
+        if not self._queue.empty() and self._transport is not None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._queue.join(), self.settings.drain_timeout)
+        scorer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await scorer
+        while not self._queue.empty():
+            self._queue.get_nowait()
+            self.counters.dropped_at_exit += 1
+        if self.counters.dropped_at_exit:
+            log.warning("%s", kv(event="dropped_at_exit", count=self.counters.dropped_at_exit))
+
+    async def _stats(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.stats_interval)
+            log.info("%s", kv(event="stats") + " " + self.counters.line())
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+
+
+def threshold_config(set_override: Callable[[float | None], None]) -> ConfigFn:
+    """A ConfigFn applying ``HAMAD::threshold_override`` (0 = model's adaptive threshold)."""
+
+    def apply(name: str, value: str) -> None:
+        if name != "threshold_override":
+            return
+        try:
+            x = float(value)
+        except ValueError:
+            raise ConfigError(f"threshold_override={value!r} is not a number") from None
+        if not 0.0 <= x <= 1.0:
+            raise ConfigError(f"threshold_override={x} is outside [0, 1]; keeping the old value")
+        set_override(None if x == 0.0 else x)
+
+    return apply
+
+
+def run_worker(worker: Worker) -> Counters:
+    """Run a worker until SIGTERM/SIGINT; returns the final counters."""
+
+    async def main() -> Counters:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
+        return await worker.run(stop)
+
+    return asyncio.run(main())
+
+
+# ---------------------------------------------------------------------------
+# CLI
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "ts": round(record.created, 3),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+        }
+        msg = record.getMessage()
+        for part in _split_kv(msg):
+            k, _, v = part.partition("=")
+            out[k] = json.loads(v) if v.startswith('"') else v
+        return json.dumps(out)
+
+
+def _split_kv(msg: str) -> list[str]:
+    parts: list[str] = []
+    cur = ""
+    quoted = False
+    for ch in msg:
+        if ch == '"' and not cur.endswith("\\"):
+            quoted = not quoted
+        if ch == " " and not quoted:
+            if cur:
+                parts.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    if cur:
+        parts.append(cur)
+    return [p if "=" in p else f"msg={json.dumps(p)}" for p in parts]
+
+
+def setup_logging(level: str, fmt: str) -> None:
+    """Structured logs on stderr: ``key=value`` (default) or one JSON object per line."""
+    handler = logging.StreamHandler()
+    if fmt == "json":
+        handler.setFormatter(_JsonFormatter())
+    else:
+        handler.setFormatter(
+            logging.Formatter("ts=%(asctime)s level=%(levelname)s logger=%(name)s %(message)s")
+        )
+    root = logging.getLogger("hamad")
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    root.propagate = False
+
+
+def load_serve_config(path: Path) -> dict[str, Any]:
+    """Read ``--config``: YAML or JSON, top level or under a ``serve:`` key.
+
+    Keys are the long option names with ``-`` or ``_`` (``queue-size``).
+    """
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read serve config {path}: {exc}") from exc
+    if isinstance(data, dict) and isinstance(data.get("serve"), dict):
+        data = data["serve"]
+    if not isinstance(data, dict):
+        raise ConfigError(f"serve config {path} must be a mapping of option names to values")
+    return {str(k).replace("-", "_"): v for k, v in data.items()}
+
+
+def _import_score_factory(spec: str, model: str | None) -> tuple[ScoreFn, str, ConfigFn | None]:
+    """``module:attr`` -> a factory called as ``attr(model)`` returning a ScoreFn."""
+    import importlib
+
+    mod_name, _, attr = spec.partition(":")
+    try:
+        factory = getattr(importlib.import_module(mod_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"--score-fn {spec!r}: cannot import it ({exc})") from exc
+    fn = factory(model)
+    return fn, str(getattr(fn, "model_version", spec)), None
+
+
+def _pipeline_score(model: str | None, threshold: float | None) -> tuple[ScoreFn, str, ConfigFn]:
+    try:
+        from .pipeline import Pipeline
+    except ImportError as exc:
+        raise HamadError(f"the scoring pipeline is not available in this build: {exc}") from exc
+    pipe = Pipeline.load(model)
+    if threshold is not None:
+        pipe.set_threshold_override(threshold)
+    return pipe.score, str(pipe.model_version), threshold_config(pipe.set_threshold_override)
+
+
+_DEFAULTS: dict[str, Any] = {
+    "transport": "websocket",
+    "host": "127.0.0.1",
+    "port": None,
+    "topic_prefix": DEFAULT_TOPIC_PREFIX,
+    "model": None,
+    "queue_size": 10_000,
+    "batch_size": 512,
+    "heartbeat_interval": 1.0,
+    "max_backoff": 30.0,
+    "max_connect_failures": 0,
+    "threshold": None,
+    "worker_name": None,
+    "log_level": "INFO",
+    "log_format": "kv",
+    "score_fn": None,
+}
+
+
+@click.command("serve")
+@click.option("--transport", type=click.Choice(TRANSPORTS), help="How to reach Zeek "
+              "[default: websocket]; must match HAMAD::transport.")  # fmt: skip
+@click.option("--host", help="Address Zeek listens on [default: 127.0.0.1].")
+@click.option("--port", type=click.IntRange(1, 65535),
+              help="Zeek's HAMAD port [default: 47761 broker, 47762 websocket].")  # fmt: skip
+@click.option("--topic-prefix", help="Must match HAMAD::topic_prefix [default: hamad].")
+@click.option("--model", type=click.Path(exists=True, file_okay=False),
+              help="Model directory [default: the shipped model].")  # fmt: skip
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False),
+              help="YAML/JSON file with these options (flags win).")  # fmt: skip
+@click.option("--queue-size", type=click.IntRange(min=1),
+              help="Summaries waiting to be scored before shedding [default: 10000].")  # fmt: skip
+@click.option("--batch-size", type=click.IntRange(min=1), help="Records per scoring call.")
+@click.option("--heartbeat-interval", type=click.FloatRange(min=0.05), help="Seconds [1.0].")
+@click.option("--max-backoff", type=click.FloatRange(min=0.1),
+              help="Longest wait between reconnect attempts, seconds [30].")  # fmt: skip
+@click.option("--max-connect-failures", type=click.IntRange(min=0),
+              help="Exit after this many failed connects in a row (0 = never).")  # fmt: skip
+@click.option("--threshold", type=click.FloatRange(0.0, 1.0, min_open=True),
+              help="Fixed decision threshold instead of the model's adaptive one.")  # fmt: skip
+@click.option("--worker-name", help="Name sent in HAMAD::hello [default: hamad@host:pid].")
+@click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"],
+              case_sensitive=False))  # fmt: skip
+@click.option("--log-format", type=click.Choice(["kv", "json"]), help="Log line format [kv].")
+@click.option("--score-fn", hidden=True, help="MODULE:FACTORY building a ScoreFn (testing).")
+def serve_command(config_path: str | None, **flags: Any) -> None:
+    """Score Zeek's connection summaries live and send verdicts back.
+
+    Start Zeek with the HAMAD package loaded, then run this on the same host
+    (or point --host at Zeek). Stops cleanly on SIGTERM/SIGINT and logs its
+    counters (received, scored, shed, bad_events, reconnects) at exit.
+    """
+    try:
+        opts = dict(_DEFAULTS)
+        if config_path:
+            file_opts = load_serve_config(Path(config_path))
+            unknown = sorted(set(file_opts) - set(_DEFAULTS))
+            if unknown:
+                raise ConfigError(
+                    f"unknown option(s) in {config_path}: {', '.join(unknown)}; "
+                    f"known: {', '.join(sorted(_DEFAULTS))}"
+                )
+            opts.update(file_opts)
+        opts.update({k: v for k, v in flags.items() if v is not None})
+        if opts["transport"] not in TRANSPORTS:
+            raise ConfigError(
+                f"transport {opts['transport']!r} is not one of {', '.join(TRANSPORTS)}"
+            )
+        setup_logging(str(opts["log_level"]), str(opts["log_format"]))
+        if opts["score_fn"]:
+            score_fn, model_version, on_config = _import_score_factory(
+                str(opts["score_fn"]), opts["model"]
+            )
+        else:
+            score_fn, model_version, on_config = _pipeline_score(opts["model"], opts["threshold"])
+        settings = ServeSettings(
+            model_version=model_version,
+            queue_size=int(opts["queue_size"]),
+            batch_size=int(opts["batch_size"]),
+            heartbeat_interval=float(opts["heartbeat_interval"]),
+            backoff_max=float(opts["max_backoff"]),
+            max_connect_failures=int(opts["max_connect_failures"]),
+        )
+        if opts["worker_name"]:
+            settings.worker_name = str(opts["worker_name"])
+
+        def factory() -> Transport:
+            return make_transport(
+                str(opts["transport"]),
+                str(opts["host"]),
+                None if opts["port"] is None else int(opts["port"]),
+                str(opts["topic_prefix"]),
+            )
+
+        factory()  # build one now so a missing dependency fails before serving
+        worker = Worker(factory, score_fn, settings, on_config)
+        started = time.monotonic()
+        counters = run_worker(worker)
+        log.info("%s", kv(event="exit", uptime=f"{time.monotonic() - started:.1f}s"))
+        click.echo(counters.line(), err=True)
+    except HamadError as exc:
+        # click prints "Error: ..." and exits with the class's exit_code
+        cls = type("HamadCliError", (click.ClickException,), {"exit_code": exc.exit_code})
+        raise cls(str(exc)) from exc

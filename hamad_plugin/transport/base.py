@@ -1,0 +1,139 @@
+"""What every HAMAD transport must do, and the names both sides agree on.
+
+Zeek and the worker talk through events on two topics. The event names, the
+topic layout and the order of the record fields are a contract with the Zeek
+scripts in ``zeek_scripts/``; they live here (names) and in :mod:`.codec`
+(field order) so that ``tests/test_contract.py`` can compare them with the
+script text and a rename on one side fails the build.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from ..errors import HamadError
+from ..records import ConnRecord
+from ..verdict import Verdict
+
+#: Zeek -> worker: ``HAMAD::conn_summaries(batch: vector of HAMAD::ConnSummary)``.
+EVENT_CONN_SUMMARIES = "HAMAD::conn_summaries"
+#: Zeek -> worker: ``HAMAD::config_changed(name: string, value: string)``.
+EVENT_CONFIG_CHANGED = "HAMAD::config_changed"
+#: worker -> Zeek: ``HAMAD::verdicts(batch: vector of HAMAD::Verdict)``.
+EVENT_VERDICTS = "HAMAD::verdicts"
+#: worker -> Zeek: ``HAMAD::hello(worker: string, version: string, model_version: string)``.
+EVENT_HELLO = "HAMAD::hello"
+#: worker -> Zeek: ``HAMAD::heartbeat(worker: string, seq: count, received: count,
+#: scored: count, shed: count)``.
+EVENT_HEARTBEAT = "HAMAD::heartbeat"
+#: worker -> Zeek: ``HAMAD::worker_error(uid: string, msg: string)``.
+EVENT_WORKER_ERROR = "HAMAD::worker_error"
+
+#: Events the worker accepts from Zeek.
+INBOUND_EVENTS: tuple[str, ...] = (EVENT_CONN_SUMMARIES, EVENT_CONFIG_CHANGED)
+#: Events the worker sends to Zeek.
+OUTBOUND_EVENTS: tuple[str, ...] = (
+    EVENT_VERDICTS,
+    EVENT_HELLO,
+    EVENT_HEARTBEAT,
+    EVENT_WORKER_ERROR,
+)
+
+#: Default topic prefix (``HAMAD::topic_prefix`` in main.zeek).
+DEFAULT_TOPIC_PREFIX = "hamad"
+#: Default Broker listen port of Zeek (``HAMAD::broker_port``).
+DEFAULT_BROKER_PORT = 47761
+#: Default WebSocket listen port of Zeek (``HAMAD::websocket_port``).
+DEFAULT_WEBSOCKET_PORT = 47762
+
+
+def summaries_topic(prefix: str = DEFAULT_TOPIC_PREFIX) -> str:
+    """Topic Zeek publishes summaries and config on (the worker subscribes)."""
+    return f"{prefix.rstrip('/')}/summaries"
+
+
+def verdicts_topic(prefix: str = DEFAULT_TOPIC_PREFIX) -> str:
+    """Topic the worker publishes verdicts, hello, heartbeats and errors on."""
+    return f"{prefix.rstrip('/')}/verdicts"
+
+
+class TransportError(HamadError):
+    """The connection to Zeek failed or was lost; the worker reconnects."""
+
+
+@dataclass(slots=True)
+class SummaryBatch:
+    """Connection summaries decoded from one ``HAMAD::conn_summaries`` event.
+
+    ``interim`` holds the uids sent as interim summaries of long-lived
+    connections. Records that could not be decoded are not dropped silently:
+    they are listed in ``rejected`` as ``(uid or "", reason)`` so the worker
+    can count them and tell Zeek through ``HAMAD::worker_error``.
+    """
+
+    records: list[ConnRecord] = field(default_factory=list)
+    interim: set[str] = field(default_factory=set)
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(slots=True, frozen=True)
+class ConfigChange:
+    """A ``HAMAD::config_changed`` event: an option value Zeek wants the worker to use."""
+
+    name: str
+    value: str
+
+
+@dataclass(slots=True, frozen=True)
+class BadMessage:
+    """A message the worker could not use, or an error Zeek answered with.
+
+    ``from_peer`` is true when Zeek itself rejected something the worker sent
+    (a WebSocket ``{"type": "error"}`` reply).
+    """
+
+    reason: str
+    from_peer: bool = False
+
+
+#: What :meth:`Transport.recv` can return.
+Inbound = SummaryBatch | ConfigChange | BadMessage
+
+
+@runtime_checkable
+class Transport(Protocol):
+    """A connection to one Zeek, as the serve loop sees it.
+
+    Implementations raise :class:`TransportError` when the connection cannot
+    be made or is lost; everything else about a single message (wrong shape,
+    unknown event) is returned as :class:`BadMessage`, never raised, so one
+    bad event cannot stop the worker.
+    """
+
+    #: Short name for logs ("websocket", "broker").
+    name: str
+
+    async def connect(self) -> None:
+        """Open the connection and subscribe to the summaries topic."""
+
+    async def recv(self, timeout: float) -> Inbound | None:
+        """Next message from Zeek, or ``None`` if nothing arrived within ``timeout`` s."""
+
+    async def send_verdicts(self, verdicts: Sequence[Verdict], interim: set[str]) -> None:
+        """Publish one ``HAMAD::verdicts`` batch."""
+
+    async def send_hello(self, worker: str, version: str, model_version: str) -> None:
+        """Publish ``HAMAD::hello``; Zeek answers with its worker-relevant options."""
+
+    async def send_heartbeat(
+        self, worker: str, seq: int, received: int, scored: int, shed: int
+    ) -> None:
+        """Publish ``HAMAD::heartbeat`` (also Zeek's clock while it waits for us)."""
+
+    async def send_worker_error(self, uid: str, msg: str) -> None:
+        """Publish ``HAMAD::worker_error`` for a summary that gets no verdict."""
+
+    async def close(self) -> None:
+        """Close the connection; safe to call twice."""
