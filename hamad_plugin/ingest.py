@@ -244,6 +244,9 @@ class ConnLogReader:
                     )
                 continue
             if header.fields is None:
+                if self.format == "json":
+                    self.stats.record_error(lineno, "not a JSON object")
+                    continue
                 if lineno <= _SNIFF_LINES:
                     raise InputFormatError(
                         f"{where}: not a Zeek conn log: line {lineno} is data but no '#fields' "

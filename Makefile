@@ -1,0 +1,69 @@
+# HAMAD for Zeek. `make run` and `make test` work on a fresh Debian/Ubuntu box with Python >= 3.10.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+HAMAD  := $(VENV)/bin/hamad
+DATA   ?= ../shared/datasets
+SAMPLES := samples/njrat-ctu-botnet-230-1.first1000.conn.log.labeled.gz \
+           samples/zeek82-slips-cc-periodic-2s.conn.log
+
+# Labelled captures the shipped model is trained on (see models/README.md).
+TRAIN_DATA := $(DATA)/iot23/CTU-IoT-Malware-Capture-34-1/conn.log.labeled.xz \
+              $(DATA)/iot23/CTU-Honeypot-Capture-4-1/conn.log.labeled.xz \
+              $(DATA)/iot23/CTU-Honeypot-Capture-5-1/conn.log.labeled.xz \
+              $(DATA)/stratosphere-labeled-zeek/001-njrat-ctu-botnet-230-1.first1000.conn.log.labeled.xz \
+              $(DATA)/stratosphere-labeled-zeek/008-ctu-normal-40-day1.conn.log.labeled.xz \
+              $(DATA)/stratosphere-labeled-zeek/010-ctu-normal-42-day2.conn.log.labeled.xz
+
+.PHONY: help venv venv-train venv-dev run test lint typecheck model eval bench report docs clean
+
+help:
+	@echo "make run     - set up .venv, replay the bundled samples through the shipped model"
+	@echo "make test    - set up .venv with dev extras and run the test suite"
+	@echo "make model   - retrain models/default from $(DATA) (needs the shared datasets)"
+	@echo "make eval    - LOCO + seed-protocol report into docs/evaluation.md (needs the datasets)"
+	@echo "make bench   - throughput / latency / memory figures"
+
+$(VENV)/.stamp-base: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e .
+	touch $@
+
+$(VENV)/.stamp-dev: $(VENV)/.stamp-base
+	$(PIP) install -q -e '.[train,dev]'
+	touch $@
+
+venv: $(VENV)/.stamp-base
+venv-dev: $(VENV)/.stamp-dev
+
+run: venv
+	$(HAMAD) info
+	$(HAMAD) replay $(SAMPLES) --out verdicts.jsonl --top 10
+
+test: venv-dev
+	$(PY) -m pytest -q -rs
+
+lint: venv-dev
+	$(VENV)/bin/ruff check hamad_plugin tests tools
+	$(VENV)/bin/ruff format --check hamad_plugin
+
+typecheck: venv-dev
+	$(VENV)/bin/mypy hamad_plugin
+
+model: venv-dev
+	$(HAMAD) train --data $(TRAIN_DATA) --out models/default --n-estimators 100 --seed 0 --name default-$$(date +%Y.%m.%d)
+	$(HAMAD) eval --model models/default --data $(TRAIN_DATA) --out models/default/eval-all-captures
+
+eval report: venv-dev
+	$(HAMAD) report --data-root $(DATA) --out docs
+
+bench: venv
+	$(HAMAD) bench --json-out docs/bench.json
+
+docs: venv-dev
+	$(PY) tools/gen_option_docs.py
+
+clean:
+	rm -rf $(VENV) eval-out verdicts.jsonl .pytest_cache .mypy_cache .ruff_cache

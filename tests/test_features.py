@@ -1,0 +1,144 @@
+"""Streaming multi-scale features on hand-built connection sequences."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from hamad_plugin.errors import ConfigError
+from hamad_plugin.features import FeatureConfig, FeatureExtractor, feature_names, schema_hash
+from hamad_plugin.records import ConnRecord
+
+
+def conn(t: float, src: str = "10.0.0.5", dst: str = "10.0.0.9", dport: int = 80,
+         sport: int = 40000, state: str = "SF", **kw: object) -> ConnRecord:
+    return ConnRecord(ts=t, uid=f"C{t}", orig_h=src, orig_p=sport, resp_h=dst, resp_p=dport,
+                      proto="tcp", conn_state=state, duration=kw.pop("duration", 0.01), **kw)  # type: ignore[arg-type]
+
+
+def value(fx: FeatureExtractor, row: list[float], name: str) -> float:
+    return row[fx.feature_names.index(name)]
+
+
+def distinct(fx: FeatureExtractor, row: list[float], name: str) -> float:
+    return math.expm1(value(fx, row, name))
+
+
+def test_names_are_unique_and_match_vector_length() -> None:
+    fx = FeatureExtractor()
+    row = fx.transform_one(conn(1.0))
+    assert len(row) == fx.n_features == len(set(fx.feature_names))
+    assert "src_10s_log_distinct_ports" in fx.feature_names
+    assert "pair_30m_std_log_iat" in fx.feature_names
+
+
+def test_fast_port_scan_shows_in_short_scale_distinct_ports() -> None:
+    """100 ports probed in 5 s: the 10 s window sees ~100 distinct ports."""
+    fx = FeatureExtractor()
+    # An hour of quiet background traffic from the scanner to one web port first.
+    for i in range(30):
+        fx.transform_one(conn(1000.0 + i * 120, dport=443))
+    t0 = 1000.0 + 3600
+    rows = [fx.transform_one(conn(t0 + i * 0.05, dport=1 + i, state="REJ")) for i in range(100)]
+    last = rows[-1]
+    short = distinct(fx, last, "src_10s_log_distinct_ports")
+    assert 70 <= short <= 140, short
+    assert value(fx, last, "src_10s_fail_share") > 0.9
+    # Before the scan, the short window had seen only the single port.
+    before = fx_before = FeatureExtractor()
+    for i in range(30):
+        before_row = fx_before.transform_one(conn(1000.0 + i * 120, dport=443))
+    assert distinct(before, before_row, "src_10s_log_distinct_ports") < 3
+    # The per-responder view sees the same vertical scan.
+    assert distinct(fx, last, "dst_10s_log_distinct_ports") >= 70
+
+
+def test_slow_scan_shows_in_long_scale_only() -> None:
+    """One new port every 60 s: invisible at 10 s, clear at 30 min."""
+    fx = FeatureExtractor()
+    rows = [fx.transform_one(conn(5000.0 + i * 60, dport=100 + i, state="S0")) for i in range(30)]
+    last = rows[-1]
+    assert distinct(fx, last, "src_10s_log_distinct_ports") < 3
+    assert distinct(fx, last, "src_30m_log_distinct_ports") >= 20
+
+
+def test_beacon_has_regular_inter_arrival_times() -> None:
+    fx = FeatureExtractor()
+    rng = np.random.default_rng(0)
+    beacon = [fx.transform_one(conn(1e6 + i * 30.0)) for i in range(40)][-1]
+    fx2 = FeatureExtractor()
+    times = 1e6 + np.cumsum(rng.exponential(30.0, 40))
+    random = [fx2.transform_one(conn(float(t))) for t in times][-1]
+    assert value(fx, beacon, "pair_30m_std_log_iat") < 0.05
+    assert value(fx2, random, "pair_30m_std_log_iat") > 0.5
+    assert value(fx, beacon, "pair_30m_mean_log_iat") == pytest.approx(math.log(30.001), abs=0.01)
+
+
+def test_flood_raises_short_scale_count_not_long_mean() -> None:
+    fx = FeatureExtractor()
+    rows = [fx.transform_one(conn(2e6 + i * 0.001, src=f"198.51.100.{i % 200}", dst="10.0.0.9")) for i in range(2000)]
+    assert math.expm1(value(fx, rows[-1], "dst_10s_log_count")) > 1500
+    assert distinct(fx, rows[-1], "dst_10s_log_distinct_peers") > 150
+
+
+def test_windows_expire_with_event_time() -> None:
+    fx = FeatureExtractor()
+    for i in range(50):
+        fx.transform_one(conn(100.0 + i * 0.1, dport=1 + i))
+    later = fx.transform_one(conn(100.0 + 5 * 3600))
+    assert math.expm1(value(fx, later, "src_10s_log_count")) == pytest.approx(1.0)
+    assert distinct(fx, later, "src_30m_log_distinct_ports") < 2
+
+
+def test_state_is_bounded_by_max_keys() -> None:
+    fx = FeatureExtractor(FeatureConfig(max_keys=100))
+    for i in range(5000):
+        fx.transform_one(conn(float(i), src=f"10.1.{i // 256}.{i % 256}", dst=f"10.2.{i // 256}.{i % 256}"))
+    assert all(n <= 100 for n in fx.tracked_keys.values())
+    assert fx.evicted_keys["src"] == 4900
+
+
+def test_deterministic_and_reset() -> None:
+    seq = [conn(1.0 + i, dport=i % 7 + 1) for i in range(50)]
+    a = FeatureExtractor().transform(seq)
+    fx = FeatureExtractor()
+    fx.transform(seq)
+    fx.reset()
+    b = fx.transform(seq)
+    assert np.array_equal(a, b)
+    assert np.isfinite(a).all()
+
+
+def test_out_of_order_and_missing_values_stay_finite() -> None:
+    fx = FeatureExtractor()
+    rows = fx.transform([
+        conn(10.0), conn(5.0), ConnRecord(ts=float("nan"), uid="x", orig_h="::1", orig_p=0,
+                                          resp_h="bad-address", resp_p=0, proto="icmp"),
+        conn(11.0, orig_bytes=10**18, resp_bytes=0, orig_pkts=10**12),
+    ])
+    assert np.isfinite(rows).all()
+
+
+def test_locality_comes_from_configured_networks_not_the_log() -> None:
+    rec = conn(1.0, src="147.32.81.167", dst="8.8.8.8", local_orig=False, local_resp=True)
+    default = FeatureExtractor()
+    r1 = default.transform_one(rec)
+    assert value(default, r1, "orig_local") == 0.0 and value(default, r1, "resp_local") == 0.0
+    site = FeatureExtractor(FeatureConfig(local_networks=("147.32.0.0/16",)))
+    r2 = site.transform_one(rec)
+    assert value(site, r2, "orig_local") == 1.0 and value(site, r2, "resp_local") == 0.0
+
+
+def test_schema_hash_depends_on_scales_only() -> None:
+    assert schema_hash(FeatureConfig()) == schema_hash(FeatureConfig(local_networks=("10.0.0.0/8",)))
+    assert schema_hash(FeatureConfig()) != schema_hash(FeatureConfig(scales=(10.0, 600.0)))
+    assert len(feature_names(FeatureConfig(scales=(60.0,)))) < len(feature_names(FeatureConfig()))
+
+
+@pytest.mark.parametrize("kw", [{"scales": ()}, {"scales": (60.0, 10.0)}, {"max_keys": 0},
+                                {"local_networks": ("not-a-net",)}])
+def test_bad_config_is_rejected(kw: dict[str, object]) -> None:
+    with pytest.raises(ConfigError):
+        FeatureConfig(**kw)  # type: ignore[arg-type]

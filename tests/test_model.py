@@ -1,0 +1,110 @@
+"""ONNX export parity, model loading, schema-mismatch refusal, the shipped model."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hamad_plugin.errors import ModelError, SchemaError
+from hamad_plugin.model import LoadedModel, default_model_dir
+from hamad_plugin.pipeline import Pipeline
+
+from conftest import CTU42, NJRAT
+
+
+def test_onnx_matches_native_ensemble_on_real_rows(sample_matrix, tmp_path: Path) -> None:
+    """Tolerances: member scores 1e-5 (trees are exact in float32), fused score and
+    attention weights 2e-3 (the gate runs in float64 natively, float32 in ONNX)."""
+    pytest.importorskip("xgboost")
+    from hamad_plugin.ensemble import HamadEnsemble
+    from hamad_plugin.model import _session
+
+    X, y = sample_matrix
+    ens = HamadEnsemble(n_estimators=15, random_state=0).fit(X[::2], y[::2])
+    path = tmp_path / "m.onnx"
+    ens.export_onnx(str(path))
+    sess = _session(path)
+    Xt = X[1::2]
+    score, weights, members = sess.run(None, {"features": Xt})
+    assert np.abs(members - ens.base_scores(Xt)).max() < 1e-5
+    assert np.abs(weights - ens.attention_weights(Xt)).max() < 2e-3
+    assert np.abs(score - ens.predict_proba(Xt)).max() < 2e-3
+    assert np.allclose(weights.sum(axis=1), 1.0, atol=1e-5)
+    # The gate is not a constant: weights vary per sample.
+    assert weights.std(axis=0).max() > 1e-3
+
+
+@pytest.mark.parametrize("fusion,members", [("mean", ("rf", "xgb", "novelty")), ("attention", ("rf",))])
+def test_ablation_variants_export(sample_matrix, tmp_path: Path, fusion: str, members) -> None:
+    pytest.importorskip("xgboost")
+    from hamad_plugin.ensemble import HamadEnsemble
+    from hamad_plugin.model import _session
+
+    X, y = sample_matrix
+    ens = HamadEnsemble(members=members, fusion=fusion, n_estimators=5).fit(X[:2000], y[:2000])
+    ens.export_onnx(str(tmp_path / "m.onnx"))
+    score, weights, _ = _session(tmp_path / "m.onnx").run(None, {"features": X[2000:2500]})
+    assert np.abs(score - ens.predict_proba(X[2000:2500])).max() < 2e-3
+    assert np.allclose(weights, 1.0 / len(members), atol=1e-6)
+
+
+def test_trained_model_metadata_is_complete(small_model: Path) -> None:
+    meta = json.loads((small_model / "metadata.json").read_text())
+    for key in ("version", "created", "features", "threshold", "training", "metrics", "libraries"):
+        assert key in meta
+    files = meta["training"]["files"]
+    assert [f["path"] for f in files] == [NJRAT.name, CTU42.name]
+    assert all(len(f["sha256"]) == 64 for f in files)
+    assert meta["training"]["split"]["method"] == "time-ordered per capture"
+    assert meta["metrics"]["heldout_test"]["overall"]["n"] == meta["training"]["split"]["test_rows"]
+
+
+def test_schema_mismatch_is_refused_with_what_differs(small_model: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad"
+    shutil.copytree(small_model, bad)
+    meta = json.loads((bad / "metadata.json").read_text())
+    meta["features"]["names"][3] = "renamed_feature"
+    (bad / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(SchemaError, match="renamed_feature"):
+        LoadedModel.load(bad)
+    meta = json.loads((small_model / "metadata.json").read_text())
+    meta["features"]["hash"] = "0000"
+    (bad / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(SchemaError, match="hash"):
+        LoadedModel.load(bad)
+
+
+def test_missing_or_broken_model_files(small_model: Path, tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="does not exist"):
+        LoadedModel.load(tmp_path / "nope")
+    d = tmp_path / "partial"
+    shutil.copytree(small_model, d)
+    (d / "model.onnx").unlink()
+    with pytest.raises(ModelError, match="no model.onnx"):
+        LoadedModel.load(d)
+    shutil.copy(small_model / "model.onnx", d / "model.onnx")
+    (d / "metadata.json").write_text("{not json")
+    with pytest.raises(ModelError, match="not valid JSON"):
+        LoadedModel.load(d)
+    (d / "metadata.json").write_text((small_model / "metadata.json").read_text())
+    (d / "model.onnx").write_bytes(b"garbage")
+    with pytest.raises(ModelError, match="onnxruntime"):
+        LoadedModel.load(d)
+
+
+def test_shipped_default_model_loads_and_scores() -> None:
+    from hamad_plugin.ingest import read_conn_log
+
+    assert (default_model_dir() / "model.onnx").is_file(), "models/default must be committed"
+    pipe = Pipeline.load()
+    recs = list(read_conn_log(NJRAT))[:200]
+    verdicts = pipe.score(recs)
+    assert len(verdicts) == 200
+    v = verdicts[0]
+    assert 0.0 <= v.score <= 1.0 and set(v.weights) == {"rf", "xgb", "novelty"}
+    assert abs(sum(v.weights.values()) - 1.0) < 1e-4 and len(v.top_features) == 3
+    assert v.model_version == pipe.model_version
