@@ -16,7 +16,7 @@ TRAIN_DATA := $(DATA)/iot23/CTU-IoT-Malware-Capture-34-1/conn.log.labeled.xz \
               $(DATA)/stratosphere-labeled-zeek/008-ctu-normal-40-day1.conn.log.labeled.xz \
               $(DATA)/stratosphere-labeled-zeek/010-ctu-normal-42-day2.conn.log.labeled.xz
 
-.PHONY: help venv venv-train venv-dev run test lint typecheck model eval bench report docs clean
+.PHONY: help venv venv-dev run test lint typecheck model eval loco bench report docs clean
 
 help:
 	@echo "make run     - set up .venv, replay the bundled samples through the shipped model"
@@ -67,3 +67,6 @@ docs: venv-dev
 
 clean:
 	rm -rf $(VENV) eval-out verdicts.jsonl .pytest_cache .mypy_cache .ruff_cache
+
+loco: venv-dev
+	$(HAMAD) loco $(foreach f,$(TRAIN_DATA),--data $(f)) --out docs/loco.md

@@ -55,6 +55,13 @@ class BenchResult:
 
 
 def _peak_rss_mb() -> float:
+    """Peak RSS of this process image (VmHWM; ru_maxrss survives exec on Linux)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
@@ -160,6 +167,9 @@ def run_bench(
         res.add("hosts_tracked", "hosts tracked (memory run)", mem["hosts"], "hosts")
         res.add("hosts_rss_mb", "peak RSS with those hosts", mem["peak_rss_mb"], "MB")
         res.add("hosts_baseline_rss_mb", "RSS before feeding hosts", mem["baseline_rss_mb"], "MB")
+        res.add("keys_tracked", "keys tracked (src + dst + pair)", mem["keys"], "keys")
+        per_key = (mem["peak_rss_mb"] - mem["baseline_rss_mb"]) * 1048576 / max(mem["keys"], 1)
+        res.add("bytes_per_key", "memory per tracked key", per_key, "bytes")
     return res
 
 
@@ -188,6 +198,7 @@ def memory_child(hosts: int) -> dict[str, Any]:
         fx.transform_one(ConnRecord(ts=1e9 + i * 0.001, uid="C", orig_h=a, orig_p=40000,
                                     resp_h=b, resp_p=443, proto="tcp", conn_state="SF",
                                     duration=0.1, orig_bytes=100, resp_bytes=200))
-    return {"hosts": len(fx.tables["src"].entries), "peak_rss_mb": _peak_rss_mb(),
+    keys = sum(fx.tracked_keys.values())
+    return {"hosts": len(fx.tables["src"].entries), "keys": keys, "peak_rss_mb": _peak_rss_mb(),
             "baseline_rss_mb": base}
 

@@ -293,6 +293,47 @@ def replay(files: tuple[str, ...], model: str | None, config: str | None, out: s
         echo(f"  confusion: tp={m['tp']} fp={m['fp']} tn={m['tn']} fn={m['fn']}")
 
 
+# --------------------------------------------------------------------------- loco
+@cli.command()
+@click.option("--data", "data", multiple=True, required=True, type=click.Path(dir_okay=False),
+              help="Labelled conn log, one per capture (at least two).")
+@click.option("--out", "out", default="docs/loco.md", show_default=True,
+              type=click.Path(dir_okay=False), help="Markdown report to write.")
+@click.option("--target-fpr", default=1e-4, show_default=True)
+@click.option("--n-estimators", default=60, show_default=True)
+@click.option("--seed", default=0, show_default=True)
+def loco(data: tuple[str, ...], out: str, target_fpr: float, n_estimators: int, seed: int) -> None:
+    """Leave-one-capture-out evaluation: train on the others, score the held-out capture.
+
+    Compares HAMAD with mean fusion, RF alone and the novelty detector alone
+    (same fitted trees), at a threshold calibrated on the training captures.
+    """
+    from .loco import render_markdown, run_loco
+    from .train import library_versions
+
+    if len(data) < 2:
+        raise click.BadParameter("needs at least two captures", param_hint="--data")
+    bar = _progress(None, "loco", unit="step")
+
+    def progress(msg: str) -> None:
+        bar.set_postfix_str(msg)
+        bar.update(1)
+
+    res = run_loco(list(data), target_fpr=target_fpr, n_estimators=n_estimators, seed=seed,
+                   progress=progress)
+    bar.close()
+    import os
+
+    root = os.path.commonpath([str(Path(p).resolve().parent) for p in data])
+    names = " ".join(f"--data DATA/{Path(p).resolve().relative_to(root)}" for p in data)
+    cmd = f"hamad loco {names} --target-fpr {target_fpr:g} --n-estimators {n_estimators} --seed {seed}"
+    text = render_markdown(res, cmd, target_fpr, n_estimators, seed, library_versions())
+    text = text.replace("(conn logs)\n", f"(conn logs)\n\nDATA = `{root}` (`make loco` runs this).\n", 1)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(text)
+    click.echo(text)
+
+
 # --------------------------------------------------------------------------- info
 @cli.command()
 @click.option("--model", "model", default=None, help="Model directory (default: shipped model).")

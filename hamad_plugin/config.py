@@ -41,7 +41,7 @@ class FeatureSettings:
     """Deployment-specific feature settings."""
 
     local_networks: tuple[str, ...] = DEFAULT_LOCAL_NETWORKS
-    max_keys: int = 200_000
+    max_keys: int = 100_000
 
 
 @dataclass(frozen=True)

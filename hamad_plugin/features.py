@@ -141,14 +141,14 @@ class FeatureConfig:
     ----------
     scales : tuple of float, default=(10.0, 120.0, 1800.0)
         Window lengths in seconds, shortest first.
-    max_keys : int, default=200_000
+    max_keys : int, default=100_000
         Cap on tracked keys per key kind (src, dst, pair); least recently seen are evicted.
     local_networks : tuple of str
         CIDR blocks of the deployment; decides ``orig_local``/``resp_local``.
     """
 
     scales: tuple[float, ...] = (10.0, 120.0, 1800.0)
-    max_keys: int = 200_000
+    max_keys: int = 100_000
     local_networks: tuple[str, ...] = DEFAULT_LOCAL_NETWORKS
 
     def __post_init__(self) -> None:

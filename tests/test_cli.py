@@ -92,3 +92,13 @@ def test_expected_failures_are_clean_errors(tmp_path: Path) -> None:
     notconn.write_text("hello\n")
     res = run("replay", str(notconn))
     assert res.exit_code == 1 and "not a Zeek conn log" in res.output
+
+
+def test_loco_writes_a_table(tmp_path: Path) -> None:
+    pytest.importorskip("xgboost")
+    out = tmp_path / "loco.md"
+    res = run("loco", "--data", str(NJRAT), "--data", str(CTU42), "--out", str(out), "--n-estimators", "5")
+    assert res.exit_code == 0, res.output
+    text = out.read_text()
+    assert "held out: njrat-ctu-botnet-230-1" in text and "held out: ctu-normal-42-day2" in text
+    assert text.count("| RF alone |") == 2
