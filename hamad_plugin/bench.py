@@ -30,7 +30,9 @@ import numpy as np
 from .ingest import read_conn_log
 from .records import ConnRecord
 
-SAMPLE = Path(__file__).resolve().parent.parent / "samples" / "ctu-normal-42-day2.conn.log.labeled.gz"
+SAMPLE = (
+    Path(__file__).resolve().parent.parent / "samples" / "ctu-normal-42-day2.conn.log.labeled.gz"
+)
 
 
 @dataclass
@@ -95,11 +97,35 @@ def _looped_file(src: Path, n: int, tmp: Path) -> tuple[Path, int]:
         while written < n:
             shift = loop * span
             for r in recs:
-                fh.write("\t".join(f(x) for x in (
-                    r.ts + shift, r.uid, r.orig_h, r.orig_p, r.resp_h, r.resp_p, r.proto,
-                    r.service, r.duration, r.orig_bytes, r.resp_bytes, r.conn_state,
-                    r.local_orig, r.local_resp, r.missed_bytes, r.history, r.orig_pkts,
-                    r.orig_ip_bytes, r.resp_pkts, r.resp_ip_bytes, None)) + "\n")
+                fh.write(
+                    "\t".join(
+                        f(x)
+                        for x in (
+                            r.ts + shift,
+                            r.uid,
+                            r.orig_h,
+                            r.orig_p,
+                            r.resp_h,
+                            r.resp_p,
+                            r.proto,
+                            r.service,
+                            r.duration,
+                            r.orig_bytes,
+                            r.resp_bytes,
+                            r.conn_state,
+                            r.local_orig,
+                            r.local_resp,
+                            r.missed_bytes,
+                            r.history,
+                            r.orig_pkts,
+                            r.orig_ip_bytes,
+                            r.resp_pkts,
+                            r.resp_ip_bytes,
+                            None,
+                        )
+                    )
+                    + "\n"
+                )
                 written += 1
                 if written >= n:
                     break
@@ -156,10 +182,18 @@ def run_bench(
                 pipe.score(batch)
                 lat.append((time.perf_counter() - t0) * 1000)
             arr = np.asarray(lat)
-            res.add(f"latency_batch{size}_p50_ms", f"latency batch of {size}, p50",
-                    float(np.percentile(arr, 50)), "ms")
-            res.add(f"latency_batch{size}_p99_ms", f"latency batch of {size}, p99",
-                    float(np.percentile(arr, 99)), "ms")
+            res.add(
+                f"latency_batch{size}_p50_ms",
+                f"latency batch of {size}, p50",
+                float(np.percentile(arr, 50)),
+                "ms",
+            )
+            res.add(
+                f"latency_batch{size}_p99_ms",
+                f"latency batch of {size}, p99",
+                float(np.percentile(arr, 99)),
+                "ms",
+            )
         res.add("peak_rss_mb", "peak RSS of this run", _peak_rss_mb(), "MB")
     if hosts:
         echo(f"memory run: {hosts:,} distinct hosts in a fresh process ...")
@@ -195,10 +229,25 @@ def memory_child(hosts: int) -> dict[str, Any]:
     for i in range(hosts):
         a = f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}"
         b = f"172.{16 + ((i >> 16) & 15)}.{(i >> 8) & 255}.{i & 255}"
-        fx.transform_one(ConnRecord(ts=1e9 + i * 0.001, uid="C", orig_h=a, orig_p=40000,
-                                    resp_h=b, resp_p=443, proto="tcp", conn_state="SF",
-                                    duration=0.1, orig_bytes=100, resp_bytes=200))
+        fx.transform_one(
+            ConnRecord(
+                ts=1e9 + i * 0.001,
+                uid="C",
+                orig_h=a,
+                orig_p=40000,
+                resp_h=b,
+                resp_p=443,
+                proto="tcp",
+                conn_state="SF",
+                duration=0.1,
+                orig_bytes=100,
+                resp_bytes=200,
+            )
+        )
     keys = sum(fx.tracked_keys.values())
-    return {"hosts": len(fx.tables["src"].entries), "keys": keys, "peak_rss_mb": _peak_rss_mb(),
-            "baseline_rss_mb": base}
-
+    return {
+        "hosts": len(fx.tables["src"].entries),
+        "keys": keys,
+        "peak_rss_mb": _peak_rss_mb(),
+        "baseline_rss_mb": base,
+    }

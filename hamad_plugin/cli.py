@@ -32,8 +32,15 @@ class _Group(click.Group):
 def _progress(total: int | None, desc: str, unit: str = "conn") -> Any:
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit=unit, unit_scale=True, file=sys.stderr,
-                disable=None, dynamic_ncols=True)
+    return tqdm(
+        total=total,
+        desc=desc,
+        unit=unit,
+        unit_scale=True,
+        file=sys.stderr,
+        disable=None,
+        dynamic_ncols=True,
+    )
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -52,19 +59,45 @@ def cli() -> None:
 
 # --------------------------------------------------------------------------- train
 @cli.command()
-@click.option("--data", "data", multiple=True, required=True, type=click.Path(dir_okay=False),
-              help="Labelled conn log (IoT-23 / Stratosphere); repeat for several captures.")
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False),
-              help="Model directory to write (model.onnx + metadata.json).")
+@click.option(
+    "--data",
+    "data",
+    multiple=True,
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Labelled conn log (IoT-23 / Stratosphere); repeat for several captures.",
+)
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Model directory to write (model.onnx + metadata.json).",
+)
 @click.option("--n-estimators", default=100, show_default=True, help="Trees per tree member.")
-@click.option("--target-fpr", default=1e-4, show_default=True,
-              help="False-positive rate the threshold is calibrated for on benign validation rows.")
-@click.option("--scales", default="10,120,1800", show_default=True,
-              help="Feature window lengths in seconds, comma-separated.")
+@click.option(
+    "--target-fpr",
+    default=1e-4,
+    show_default=True,
+    help="False-positive rate the threshold is calibrated for on benign validation rows.",
+)
+@click.option(
+    "--scales",
+    default="10,120,1800",
+    show_default=True,
+    help="Feature window lengths in seconds, comma-separated.",
+)
 @click.option("--seed", default=0, show_default=True)
 @click.option("--name", default=None, help="Model version string (default: DIR-NAME-DATE).")
-def train(data: tuple[str, ...], out: str, n_estimators: int, target_fpr: float, scales: str,
-          seed: int, name: str | None) -> None:
+def train(
+    data: tuple[str, ...],
+    out: str,
+    n_estimators: int,
+    target_fpr: float,
+    scales: str,
+    seed: int,
+    name: str | None,
+) -> None:
     """Train the ensemble on labelled conn logs and export it to ONNX.
 
     Each capture is split in time order: 70 % train, 10 % threshold
@@ -88,15 +121,25 @@ def train(data: tuple[str, ...], out: str, n_estimators: int, target_fpr: float,
             if stage != "features" and done:
                 bar.update(1)
 
-    res = train_model(list(data), out, config=config, n_estimators=n_estimators,
-                      target_fpr=target_fpr, seed=seed, name=name, progress=progress)
+    res = train_model(
+        list(data),
+        out,
+        config=config,
+        n_estimators=n_estimators,
+        target_fpr=target_fpr,
+        seed=seed,
+        name=name,
+        progress=progress,
+    )
     bar.update(bar.total - bar.n)
     bar.close()
     m = res.metadata["metrics"]["heldout_test"]
     click.echo(f"model {res.metadata['version']} written to {res.out_dir}")
-    click.echo(f"threshold (target FPR {target_fpr:g} on "
-               f"{res.metadata['threshold']['n_calibration']} benign calibration rows): "
-               f"{res.metadata['threshold']['threshold']:.4f}")
+    click.echo(
+        f"threshold (target FPR {target_fpr:g} on "
+        f"{res.metadata['threshold']['n_calibration']} benign calibration rows): "
+        f"{res.metadata['threshold']['threshold']:.4f}"
+    )
     click.echo("held-out test rows (last 20 % of each capture, never trained on):")
     click.echo(_metrics_table({**m["per_capture"], "ALL": m["overall"]}))
 
@@ -122,13 +165,31 @@ def _metrics_table(rows: dict[str, dict[str, Any]]) -> str:
 # --------------------------------------------------------------------------- eval
 @cli.command(name="eval")
 @click.option("--model", "model", default=None, help="Model directory (default: shipped model).")
-@click.option("--data", "data", multiple=True, required=True, type=click.Path(dir_okay=False),
-              help="Labelled conn log; repeat for several captures.")
-@click.option("--out", "out", default="eval-out", show_default=True, type=click.Path(file_okay=False),
-              help="Directory for metrics.json and the PNG plots.")
-@click.option("--threshold-mode", type=click.Choice(["fixed", "adaptive"]), default=None,
-              help="Override the model's threshold mode.")
-def eval_cmd(model: str | None, data: tuple[str, ...], out: str, threshold_mode: str | None) -> None:
+@click.option(
+    "--data",
+    "data",
+    multiple=True,
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Labelled conn log; repeat for several captures.",
+)
+@click.option(
+    "--out",
+    "out",
+    default="eval-out",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Directory for metrics.json and the PNG plots.",
+)
+@click.option(
+    "--threshold-mode",
+    type=click.Choice(["fixed", "adaptive"]),
+    default=None,
+    help="Override the model's threshold mode.",
+)
+def eval_cmd(
+    model: str | None, data: tuple[str, ...], out: str, threshold_mode: str | None
+) -> None:
     """Score labelled conn logs; write metrics JSON and PNG plots.
 
     Runs the live path (fresh windows per file). Writes metrics.json,
@@ -140,6 +201,7 @@ def eval_cmd(model: str | None, data: tuple[str, ...], out: str, threshold_mode:
     from .metrics import binary_metrics
     from .pipeline import Pipeline
     from .plots import save_eval_plots
+    from .replay import batches
 
     pipe = Pipeline.load(model, threshold_mode=threshold_mode)
     ys: list[int] = []
@@ -152,9 +214,7 @@ def eval_cmd(model: str | None, data: tuple[str, ...], out: str, threshold_mode:
         reader = read_conn_log(path)
         fy: list[int] = []
         fs: list[float] = []
-        batch: list[Any] = []
-
-        def flush(batch: list[Any]) -> None:
+        for batch in batches(reader, 1024):
             for rec, v in zip(batch, pipe.score(batch), strict=True):
                 mal = rec.is_malicious
                 if mal is None:
@@ -163,16 +223,11 @@ def eval_cmd(model: str | None, data: tuple[str, ...], out: str, threshold_mode:
                 fs.append(v.score)
                 flags.append(v.anomalous)
             bar.update(len(batch))
-
-        for rec in reader:
-            batch.append(rec)
-            if len(batch) >= 1024:
-                flush(batch)
-                batch = []
-        flush(batch)
         if not fy:
-            raise HamadError(f"{path}: no Benign/Malicious labels; `hamad eval` needs labelled logs "
-                             "(use `hamad replay` for unlabelled ones)")
+            raise HamadError(
+                f"{path}: no Benign/Malicious labels; `hamad eval` needs labelled logs "
+                "(use `hamad replay` for unlabelled ones)"
+            )
         per_file[Path(path).name] = binary_metrics(fy, fs, pipe.threshold.current())
         per_file[Path(path).name]["malformed_lines"] = reader.stats.bad_lines
         ys += fy
@@ -181,7 +236,7 @@ def eval_cmd(model: str | None, data: tuple[str, ...], out: str, threshold_mode:
     y = np.asarray(ys)
     s = np.asarray(scores)
     thr = pipe.threshold.threshold_
-    result = {
+    result: dict[str, Any] = {
         "model": pipe.model_version,
         "threshold": {"calibrated": thr, "mode": pipe.threshold.mode},
         "overall_at_calibrated_threshold": binary_metrics(y, s, thr),
@@ -204,33 +259,66 @@ def _flag_metrics(y: Any, flags: Any) -> dict[str, Any]:
     fp = int(np.sum(flags & (y == 0)))
     fn = int(np.sum(~flags & (y == 1)))
     tn = int(np.sum(~flags & (y == 0)))
-    return {"tp": tp, "fp": fp, "fn": fn, "tn": tn,
-            "precision": tp / (tp + fp) if tp + fp else None,
-            "recall": tp / (tp + fn) if tp + fn else None,
-            "fpr": fp / (fp + tn) if fp + tn else None}
+    return {
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+        "tn": tn,
+        "precision": tp / (tp + fp) if tp + fp else None,
+        "recall": tp / (tp + fn) if tp + fn else None,
+        "fpr": fp / (fp + tn) if fp + tn else None,
+    }
 
 
 # --------------------------------------------------------------------------- replay
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--model", "model", default=None, help="Model directory (default: shipped model).")
-@click.option("--config", "config", default=None, type=click.Path(dir_okay=False),
-              help="YAML settings (threshold, features, ...); flags override it.")
-@click.option("--out", "out", default=None, type=click.Path(dir_okay=False),
-              help="Write one JSON verdict per connection here ('-' = stdout).")
+@click.option(
+    "--config",
+    "config",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="YAML settings (threshold, features, ...); flags override it.",
+)
+@click.option(
+    "--out",
+    "out",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="Write one JSON verdict per connection here ('-' = stdout).",
+)
 @click.option("--only-anomalies", is_flag=True, help="With --out: write anomalous verdicts only.")
 @click.option("--threshold-mode", type=click.Choice(["fixed", "adaptive"]), default=None)
-@click.option("--threshold", "override", type=float, default=None,
-              help="Pin the threshold to this score (disables adaptation).")
-@click.option("--local-net", "local_nets", multiple=True,
-              help="CIDR of the monitored network (repeat); default RFC 1918 etc.")
+@click.option(
+    "--threshold",
+    "override",
+    type=float,
+    default=None,
+    help="Pin the threshold to this score (disables adaptation).",
+)
+@click.option(
+    "--local-net",
+    "local_nets",
+    multiple=True,
+    help="CIDR of the monitored network (repeat); default RFC 1918 etc.",
+)
 @click.option("--batch-size", type=int, default=None, help="Connections per scoring batch.")
 @click.option("--top", "top_n", default=10, show_default=True, help="Anomalies to list at the end.")
 @click.option("--json-summary", is_flag=True, help="Print the summary as JSON.")
-def replay(files: tuple[str, ...], model: str | None, config: str | None, out: str | None,
-           only_anomalies: bool, threshold_mode: str | None, override: float | None,
-           local_nets: tuple[str, ...], batch_size: int | None, top_n: int,
-           json_summary: bool) -> None:
+def replay(
+    files: tuple[str, ...],
+    model: str | None,
+    config: str | None,
+    out: str | None,
+    only_anomalies: bool,
+    threshold_mode: str | None,
+    override: float | None,
+    local_nets: tuple[str, ...],
+    batch_size: int | None,
+    top_n: int,
+    json_summary: bool,
+) -> None:
     """Stream conn logs through the live path and report anomalies.
 
     Same code as `hamad serve`: features -> ONNX ensemble -> threshold.
@@ -242,13 +330,20 @@ def replay(files: tuple[str, ...], model: str | None, config: str | None, out: s
     from .replay import replay as run_replay
 
     s = with_overrides(
-        load_settings(config), model=model, batch_size=batch_size,
-        threshold__mode=threshold_mode, threshold__override=override,
+        load_settings(config),
+        model=model,
+        batch_size=batch_size,
+        threshold__mode=threshold_mode,
+        threshold__override=override,
         features__local_networks=tuple(local_nets) if local_nets else None,
     )
     pipe = Pipeline.load(
-        s.model, threshold_mode=s.threshold.mode, threshold_override=s.threshold.override,
-        local_networks=s.features.local_networks, max_keys=s.features.max_keys, top_k=s.top_k,
+        s.model,
+        threshold_mode=s.threshold.mode,
+        threshold_override=s.threshold.override,
+        local_networks=s.features.local_networks,
+        max_keys=s.features.max_keys,
+        top_k=s.top_k,
     )
     fh = None
     if out == "-":
@@ -257,8 +352,15 @@ def replay(files: tuple[str, ...], model: str | None, config: str | None, out: s
         fh = open(out, "w")  # noqa: SIM115 - closed below
     bar = _progress(None, "replay")
     try:
-        summ = run_replay(list(files), pipe, out=fh, batch_size=s.batch_size, top_n=top_n,
-                          all_verdicts=not only_anomalies, progress=bar.update)
+        summ = run_replay(
+            list(files),
+            pipe,
+            out=fh,
+            batch_size=s.batch_size,
+            top_n=top_n,
+            all_verdicts=not only_anomalies,
+            progress=bar.update,
+        )
     finally:
         bar.close()
         if fh is not None and fh is not sys.stdout:
@@ -269,36 +371,60 @@ def replay(files: tuple[str, ...], model: str | None, config: str | None, out: s
         return
     err = out == "-"
     echo = (lambda m: click.echo(m, err=True)) if err else click.echo
-    echo(f"model {pipe.model_version}: {summ.connections} connections in {summ.seconds:.2f} s "
-         f"({summ.rate:,.0f}/s), {summ.anomalous} anomalous "
-         f"(threshold {d['threshold_range'][0]:.4f}..{d['threshold_range'][1]:.4f}, "
-         f"mode {pipe.threshold.mode})")
+    echo(
+        f"model {pipe.model_version}: {summ.connections} connections in {summ.seconds:.2f} s "
+        f"({summ.rate:,.0f}/s), {summ.anomalous} anomalous "
+        f"(threshold {d['threshold_range'][0]:.4f}..{d['threshold_range'][1]:.4f}, "
+        f"mode {pipe.threshold.mode})"
+    )
     if summ.ingest.bad_lines:
-        echo(f"skipped {summ.ingest.bad_lines} malformed lines: "
-             + "; ".join(d["malformed_examples"]))
+        echo(
+            f"skipped {summ.ingest.bad_lines} malformed lines: "
+            + "; ".join(d["malformed_examples"])
+        )
     if d["top_anomalies"]:
         echo("top anomalies:")
         for v in d["top_anomalies"]:
             feats = ", ".join(n for n, _ in v["top_features"])
             top_model = max(v["weights"], key=v["weights"].get) if v["weights"] else "-"
-            echo(f"  {v['score']:.3f}  {v['uid']}  {v['orig_h']}:{v['orig_p']} -> "
-                 f"{v['resp_h']}:{v['resp_p']}/{v['proto']}  [{feats}; weighed most: {top_model}]")
+            echo(
+                f"  {v['score']:.3f}  {v['uid']}  {v['orig_h']}:{v['orig_p']} -> "
+                f"{v['resp_h']}:{v['resp_p']}/{v['proto']}  [{feats}; weighed most: {top_model}]"
+            )
     if "metrics" in d:
         m = d["metrics"]
-        echo(f"labelled rows: {m['n']} ({m['n_pos']} malicious, {m['n_neg']} benign, "
-             f"{d['unlabelled_rows']} Background/unknown not scored)")
-        echo("  " + "  ".join(f"{k}={_fmt(m[k])}" for k in
-                              ("precision", "recall", "f1", "fpr", "roc_auc_approx",
-                               "pr_auc_approx")))
+        echo(
+            f"labelled rows: {m['n']} ({m['n_pos']} malicious, {m['n_neg']} benign, "
+            f"{d['unlabelled_rows']} Background/unknown not scored)"
+        )
+        echo(
+            "  "
+            + "  ".join(
+                f"{k}={_fmt(m[k])}"
+                for k in ("precision", "recall", "f1", "fpr", "roc_auc_approx", "pr_auc_approx")
+            )
+        )
         echo(f"  confusion: tp={m['tp']} fp={m['fp']} tn={m['tn']} fn={m['fn']}")
 
 
 # --------------------------------------------------------------------------- loco
 @cli.command()
-@click.option("--data", "data", multiple=True, required=True, type=click.Path(dir_okay=False),
-              help="Labelled conn log, one per capture (at least two).")
-@click.option("--out", "out", default="docs/loco.md", show_default=True,
-              type=click.Path(dir_okay=False), help="Markdown report to write.")
+@click.option(
+    "--data",
+    "data",
+    multiple=True,
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Labelled conn log, one per capture (at least two).",
+)
+@click.option(
+    "--out",
+    "out",
+    default="docs/loco.md",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="Markdown report to write.",
+)
 @click.option("--target-fpr", default=1e-4, show_default=True)
 @click.option("--n-estimators", default=60, show_default=True)
 @click.option("--seed", default=0, show_default=True)
@@ -319,16 +445,22 @@ def loco(data: tuple[str, ...], out: str, target_fpr: float, n_estimators: int, 
         bar.set_postfix_str(msg)
         bar.update(1)
 
-    res = run_loco(list(data), target_fpr=target_fpr, n_estimators=n_estimators, seed=seed,
-                   progress=progress)
+    res = run_loco(
+        list(data), target_fpr=target_fpr, n_estimators=n_estimators, seed=seed, progress=progress
+    )
     bar.close()
     import os
 
     root = os.path.commonpath([str(Path(p).resolve().parent) for p in data])
     names = " ".join(f"--data DATA/{Path(p).resolve().relative_to(root)}" for p in data)
-    cmd = f"hamad loco {names} --target-fpr {target_fpr:g} --n-estimators {n_estimators} --seed {seed}"
+    cmd = (
+        f"hamad loco {names} --target-fpr {target_fpr:g} "
+        f"--n-estimators {n_estimators} --seed {seed}"
+    )
     text = render_markdown(res, cmd, target_fpr, n_estimators, seed, library_versions())
-    text = text.replace("(conn logs)\n", f"(conn logs)\n\nDATA = `{root}` (`make loco` runs this).\n", 1)
+    text = text.replace(
+        "(conn logs)\n", f"(conn logs)\n\nDATA = `{root}` (`make loco` runs this).\n", 1
+    )
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     Path(out).write_text(text)
     click.echo(text)
@@ -337,7 +469,9 @@ def loco(data: tuple[str, ...], out: str, target_fpr: float, n_estimators: int, 
 # --------------------------------------------------------------------------- info
 @cli.command()
 @click.option("--model", "model", default=None, help="Model directory (default: shipped model).")
-@click.option("--features", "show_features", is_flag=True, help="List every feature and its meaning.")
+@click.option(
+    "--features", "show_features", is_flag=True, help="List every feature and its meaning."
+)
 def info(model: str | None, show_features: bool) -> None:
     """Check a model loads against this code and show its metadata."""
     from .model import LoadedModel
@@ -347,14 +481,20 @@ def info(model: str | None, show_features: bool) -> None:
     click.echo(f"model:     {m.version} ({m.path})")
     click.echo(f"created:   {meta.get('created')} with hamad {meta.get('hamad_version')}")
     click.echo(f"members:   {', '.join(m.members)} fused by {meta.get('fusion')}")
-    click.echo(f"features:  {len(m.feature_names)} (schema {meta['features']['hash']}, "
-               f"scales {meta['features']['config'].get('scales')})")
+    click.echo(
+        f"features:  {len(m.feature_names)} (schema {meta['features']['hash']}, "
+        f"scales {meta['features']['config'].get('scales')})"
+    )
     t = meta["threshold"]
-    click.echo(f"threshold: {t['threshold']:.4f} for target FPR {t['target_fpr']:g} "
-               f"({t['n_calibration']} benign calibration rows), mode {t['mode']}")
+    click.echo(
+        f"threshold: {t['threshold']:.4f} for target FPR {t['target_fpr']:g} "
+        f"({t['n_calibration']} benign calibration rows), mode {t['mode']}"
+    )
     for f in meta.get("training", {}).get("files", []):
-        click.echo(f"trained on: {f['path']} sha256 {f['sha256'][:12]}... "
-                   f"{f['labelled_rows']} labelled rows")
+        click.echo(
+            f"trained on: {f['path']} sha256 {f['sha256'][:12]}... "
+            f"{f['labelled_rows']} labelled rows"
+        )
     if show_features:
         for n, d in zip(m.feature_names, meta["features"].get("descriptions", []), strict=False):
             click.echo(f"  {n:<36} {d}")
@@ -363,20 +503,39 @@ def info(model: str | None, show_features: bool) -> None:
 # --------------------------------------------------------------------------- bench
 @cli.command()
 @click.option("--model", "model", default=None, help="Model directory (default: shipped model).")
-@click.option("--data", "data", default=None, type=click.Path(dir_okay=False),
-              help="conn log to benchmark on (default: the bundled sample).")
-@click.option("--connections", default=100_000, show_default=True,
-              help="Connections for the throughput runs (the input is looped).")
-@click.option("--hosts", default=1_000_000, show_default=True,
-              help="Distinct hosts for the memory run (0 = skip).")
+@click.option(
+    "--data",
+    "data",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="conn log to benchmark on (default: the bundled sample).",
+)
+@click.option(
+    "--connections",
+    default=100_000,
+    show_default=True,
+    help="Connections for the throughput runs (the input is looped).",
+)
+@click.option(
+    "--hosts",
+    default=1_000_000,
+    show_default=True,
+    help="Distinct hosts for the memory run (0 = skip).",
+)
 @click.option("--json-out", default=None, type=click.Path(dir_okay=False))
-def bench(model: str | None, data: str | None, connections: int, hosts: int,
-          json_out: str | None) -> None:
+def bench(
+    model: str | None, data: str | None, connections: int, hosts: int, json_out: str | None
+) -> None:
     """Measure throughput, latency percentiles and peak memory; print a table + JSON."""
     from .bench import run_bench
 
-    res = run_bench(model=model, data=data, connections=connections, hosts=hosts,
-                    echo=lambda m: click.echo(m, err=True))
+    res = run_bench(
+        model=model,
+        data=data,
+        connections=connections,
+        hosts=hosts,
+        echo=lambda m: click.echo(m, err=True),
+    )
     click.echo(res.table())
     text = json.dumps(res.to_dict(), indent=1)
     click.echo(text)
@@ -388,8 +547,11 @@ def _register_optional() -> None:
     """Attach commands that live in their own modules (serve, data, report)."""
     import importlib
 
-    for mod, attr in (("serve", "serve_command"), ("datasets.cli", "data_group"),
-                      ("evaluation.cli", "report_command")):
+    for mod, attr in (
+        ("serve", "serve_command"),
+        ("datasets.cli", "data_group"),
+        ("evaluation.cli", "report_command"),
+    ):
         try:
             cli.add_command(getattr(importlib.import_module(f".{mod}", __package__), attr))
         except (ImportError, AttributeError):  # TEMP while modules are being written

@@ -123,7 +123,9 @@ def _build(where: str, cls: type, data: dict[str, Any]) -> Any:
 def settings_from_dict(data: dict[str, Any], where: str = "config") -> Settings:
     """Validate a parsed YAML mapping into :class:`Settings`."""
     if not isinstance(data, dict):
-        raise ConfigError(f"{where}: expected a mapping at the top level, got {type(data).__name__}")
+        raise ConfigError(
+            f"{where}: expected a mapping at the top level, got {type(data).__name__}"
+        )
     _check_keys(where, data, Settings)
     top: dict[str, Any] = {}
     for key, value in data.items():
@@ -143,9 +145,13 @@ def settings_from_dict(data: dict[str, Any], where: str = "config") -> Settings:
 def validate(s: Settings, where: str = "config") -> None:
     """Cross-field checks with messages that say what to change."""
     if s.threshold.mode not in MODES:
-        raise ConfigError(f"{where}.threshold.mode: must be one of {MODES}, got {s.threshold.mode!r}")
+        raise ConfigError(
+            f"{where}.threshold.mode: must be one of {MODES}, got {s.threshold.mode!r}"
+        )
     if s.threshold.override is not None and not 0 < s.threshold.override <= 1:
-        raise ConfigError(f"{where}.threshold.override: must be in (0, 1], got {s.threshold.override}")
+        raise ConfigError(
+            f"{where}.threshold.override: must be in (0, 1], got {s.threshold.override}"
+        )
     if s.serve.transport not in ("websocket", "broker"):
         raise ConfigError(
             f"{where}.serve.transport: must be 'websocket' or 'broker', got {s.serve.transport!r}"

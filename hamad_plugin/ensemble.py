@@ -77,7 +77,9 @@ class NoveltyPCA:
         return self
 
     def _error(self, X: np.ndarray) -> np.ndarray:
-        Z = np.clip((np.asarray(X, dtype=np.float64) - self.mean_) / self.scale_, -self.clip, self.clip)
+        Z = np.clip(
+            (np.asarray(X, dtype=np.float64) - self.mean_) / self.scale_, -self.clip, self.clip
+        )
         C = Z - self.center_
         R = C - (C @ self.components_.T) @ self.components_
         return np.asarray(np.mean(R * R, axis=1))
@@ -89,7 +91,9 @@ class NoveltyPCA:
 
     def residuals(self, X: np.ndarray) -> np.ndarray:
         """Per-feature squared reconstruction residuals (used for explanations)."""
-        Z = np.clip((np.asarray(X, dtype=np.float64) - self.mean_) / self.scale_, -self.clip, self.clip)
+        Z = np.clip(
+            (np.asarray(X, dtype=np.float64) - self.mean_) / self.scale_, -self.clip, self.clip
+        )
         C = Z - self.center_
         R = C - (C @ self.components_.T) @ self.components_
         return np.asarray(R * R)
@@ -198,7 +202,9 @@ class HamadEnsemble:
     def _validate(self) -> None:
         bad = [m for m in self.members if m not in MEMBERS]
         if not self.members or bad:
-            raise ConfigError(f"members must be a non-empty subset of {MEMBERS}, got {self.members}")
+            raise ConfigError(
+                f"members must be a non-empty subset of {MEMBERS}, got {self.members}"
+            )
         if self.fusion not in ("attention", "mean"):
             raise ConfigError(f"fusion must be 'attention' or 'mean', got {self.fusion!r}")
 
@@ -246,9 +252,7 @@ class HamadEnsemble:
             return np.asarray(model.score(X))
         return np.asarray(model.predict_proba(X)[:, 1])
 
-    def fit(
-        self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None
-    ) -> HamadEnsemble:
+    def fit(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None) -> HamadEnsemble:
         """Fit members, then the gate on out-of-fold member scores; returns self."""
         self._validate()
         _require_training_extras()
@@ -277,7 +281,7 @@ class HamadEnsemble:
                     oof[va, j] = self._member_score(m, name, X[va])
             self.fit_seconds_["oof"] = time.perf_counter() - t0
             t0 = time.perf_counter()
-            self.gate_ = AttentionGate().fit(X, oof, y)
+            self.gate_: AttentionGate | None = AttentionGate().fit(X, oof, y)
             self.fit_seconds_["gate"] = time.perf_counter() - t0
         else:
             self.gate_ = None

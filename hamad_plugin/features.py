@@ -79,8 +79,11 @@ _NV = 9
 _CONTEXT_STATS: tuple[tuple[str, str], ...] = (
     ("log_count", "log1p of the decayed number of connections"),
     ("fail_share", "share of failed/rejected/half-open connections (S0, REJ, SH, ...)"),
-    ("log_distinct_peers", "log1p of the distinct peers (src: responders, dst: originators, "
-     "pair: originator ports), 128-bit linear-counting sketch over the last one to two windows"),
+    (
+        "log_distinct_peers",
+        "log1p of the distinct peers (src: responders, dst: originators, "
+        "pair: originator ports), 128-bit linear-counting sketch over the last one to two windows",
+    ),
     ("log_distinct_ports", "log1p of the distinct responder ports (same sketch)"),
     ("mean_log_bytes", "mean of log1p(orig_bytes + resp_bytes)"),
     ("std_log_bytes", "standard deviation of log1p(orig_bytes + resp_bytes)"),
@@ -438,7 +441,12 @@ class FeatureExtractor:
                         sk[j] = 0
                     v[o + _BUCKET] = bucket
                 elif step >= 1:
-                    sk[s + 2], sk[s + 3], sk[s + 6], sk[s + 7] = sk[s], sk[s + 1], sk[s + 4], sk[s + 5]
+                    sk[s + 2], sk[s + 3], sk[s + 6], sk[s + 7] = (
+                        sk[s],
+                        sk[s + 1],
+                        sk[s + 4],
+                        sk[s + 5],
+                    )
                     sk[s] = sk[s + 1] = sk[s + 4] = sk[s + 5] = 0
                     v[o + _BUCKET] = bucket
             sk[s + peer_w] |= peer_bit

@@ -36,7 +36,11 @@ _SNIFF_LINES = 50
 _IOT23_JOIN = "   "
 _ESCAPE_RE = re.compile(r"\\x([0-9a-fA-F]{2})")
 
-_LABEL_COLUMNS = {"label": "label", "detailed-label": "detailed_label", "detailedlabel": "detailed_label"}
+_LABEL_COLUMNS = {
+    "label": "label",
+    "detailed-label": "detailed_label",
+    "detailedlabel": "detailed_label",
+}
 
 
 @dataclass
@@ -368,7 +372,9 @@ def read_conn_log(path: str | Path) -> ConnLogReader:
     return ConnLogReader(path)
 
 
-def iter_conn_logs(paths: list[str | Path], stats: IngestStats | None = None) -> Iterator[ConnRecord]:
+def iter_conn_logs(
+    paths: list[str | Path], stats: IngestStats | None = None
+) -> Iterator[ConnRecord]:
     """Chain several conn logs; fold each file's counts into ``stats``."""
     for p in paths:
         reader = read_conn_log(p)

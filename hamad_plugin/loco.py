@@ -61,8 +61,13 @@ def _variant_scores(ens: HamadEnsemble, X: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
-def _fold(held: CaptureData, others: Sequence[CaptureData], target_fpr: float,
-          n_estimators: int, seed: int) -> FoldResult:
+def _fold(
+    held: CaptureData,
+    others: Sequence[CaptureData],
+    target_fpr: float,
+    n_estimators: int,
+    seed: int,
+) -> FoldResult:
     t0 = time.perf_counter()
     Xtr, ytr, gtr, Xca, yca = [], [], [], [], []
     for ci, c in enumerate(others):
@@ -101,8 +106,9 @@ def _fold(held: CaptureData, others: Sequence[CaptureData], target_fpr: float,
     for d, lab in zip(held.detail, yt, strict=True):
         if lab == 1:
             fams[d] = fams.get(d, 0) + 1
-    return FoldResult(held.name, int((yt == 0).sum()), int((yt == 1).sum()), fams, rows,
-                      time.perf_counter() - t0)
+    return FoldResult(
+        held.name, int((yt == 0).sum()), int((yt == 1).sum()), fams, rows, time.perf_counter() - t0
+    )
 
 
 def run_loco(
@@ -136,8 +142,14 @@ def _f(v: Any, pct: bool = False) -> str:
     return f"{100 * v:.1f}%" if pct else f"{v:.3f}"
 
 
-def render_markdown(results: Sequence[FoldResult], command: str, target_fpr: float,
-                    n_estimators: int, seed: int, versions: dict[str, str]) -> str:
+def render_markdown(
+    results: Sequence[FoldResult],
+    command: str,
+    target_fpr: float,
+    n_estimators: int,
+    seed: int,
+    versions: dict[str, str],
+) -> str:
     """The docs/loco.md report: one table per held-out capture, plus a summary."""
     lines = [
         "# Leave-one-capture-out evaluation (conn logs)",
@@ -147,19 +159,23 @@ def render_markdown(results: Sequence[FoldResult], command: str, target_fpr: flo
         f"xgboost {versions.get('xgboost')}; {n_estimators} trees per tree member, seed {seed}).",
         "",
         "Each fold trains on all other labelled captures (first 85 % of each in time order), "
-        f"calibrates each scorer's threshold for a target FPR of {target_fpr:g} on the benign rows of "
-        "their last 15 %, and scores the whole held-out capture with fresh windows. "
+        f"calibrates each scorer's threshold for a target FPR of {target_fpr:g} on the benign "
+        "rows of their last 15 %, and scores the whole held-out capture with fresh windows. "
         "`recall@cal` / `FPR@cal` use that calibrated threshold (what a deployment gets); "
-        "`false alarms /10k` is FPR@cal x 10,000; `R@1e-4` is the recall at a threshold set on "
-        "the held-out capture's own benign rows for FPR <= 1e-4 (an oracle measure of separability). "
+        "`false alarms /10k` is FPR@cal x 10,000; `R@1e-4` is the recall at a threshold set "
+        "on the held-out capture's own benign rows for FPR <= 1e-4 (an oracle measure of "
+        "separability). "
         "Locality features come from the default RFC 1918 networks, never from the logs' "
         "`local_orig`/`local_resp` columns; no feature names the capture.",
         "",
     ]
-    summary = ["## Summary (HAMAD attention fusion)", "",
-               "| held-out capture | benign | malicious | recall@cal | FPR@cal | false alarms /10k | "
-               "ROC-AUC | PR-AUC | R@1e-4 |",
-               "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    summary = [
+        "## Summary (HAMAD attention fusion)",
+        "",
+        "| held-out capture | benign | malicious | recall@cal | FPR@cal | false alarms /10k | "
+        "ROC-AUC | PR-AUC | R@1e-4 |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     detail: list[str] = []
     for r in results:
         h = r.rows[VARIANTS[0]]
@@ -170,12 +186,16 @@ def render_markdown(results: Sequence[FoldResult], command: str, target_fpr: flo
             f"{_f(h['pr_auc'])} | {_f(h['recall_at_1e-4'], True)} |"
         )
         fams = ", ".join(f"{k}: {v}" for k, v in r.families.items()) or "none"
-        detail += [f"### held out: {r.capture}", "",
-                   f"{r.n_benign} benign, {r.n_malicious} malicious ({fams}); fold took "
-                   f"{r.seconds:.0f} s.", "",
-                   "| scorer | threshold | recall@cal | FPR@cal | ROC-AUC | PR-AUC | R@1e-4 | "
-                   "recall by family @cal |",
-                   "|---|---:|---:|---:|---:|---:|---:|---|"]
+        detail += [
+            f"### held out: {r.capture}",
+            "",
+            f"{r.n_benign} benign, {r.n_malicious} malicious ({fams}); fold took "
+            f"{r.seconds:.0f} s.",
+            "",
+            "| scorer | threshold | recall@cal | FPR@cal | ROC-AUC | PR-AUC | R@1e-4 | "
+            "recall by family @cal |",
+            "|---|---:|---:|---:|---:|---:|---:|---|",
+        ]
         for name, row in r.rows.items():
             fam = "; ".join(f"{k} {_f(v, True)}" for k, v in row["by_family"].items()) or "-"
             detail.append(

@@ -79,7 +79,9 @@ def _column(g: _Graph, probs: str, out: str) -> str:
     return g.node("Slice", [probs, start, end, axes], out)
 
 
-def _standardise(g: _Graph, x: str, mean: np.ndarray, scale: np.ndarray, clip: float, p: str) -> str:
+def _standardise(
+    g: _Graph, x: str, mean: np.ndarray, scale: np.ndarray, clip: float, p: str
+) -> str:
     c = g.node("Sub", [x, g.const(f"{p}_mean", mean)], f"{p}_centred")
     z = g.node("Div", [c, g.const(f"{p}_scale", scale)], f"{p}_z")
     lo = g.const(f"{p}_lo", np.array(-clip, dtype=np.float32))
@@ -143,8 +145,10 @@ def build_onnx(ens: HamadEnsemble) -> Any:
         g.inits.extend(sub.graph.initializer)
         probs = [o.name for o in sub.graph.output if o.name.endswith("probabilities")][0]
         cols.append(_column(g, probs, f"m_{name}"))
-    members = g.node("Concat", cols, "members", axis=1) if len(cols) > 1 else g.node(
-        "Identity", cols, "members"
+    members = (
+        g.node("Concat", cols, "members", axis=1)
+        if len(cols) > 1
+        else g.node("Identity", cols, "members")
     )
     weights = _gate(g, ens, members, len(cols))
     prod = g.node("Mul", [weights, members], "weighted")

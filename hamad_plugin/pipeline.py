@@ -83,7 +83,7 @@ class Pipeline:
         if max_keys is not None:
             changes["max_keys"] = int(max_keys)
         if changes:
-            fconf = FeatureConfig(**{**dataclasses.asdict(fconf), **changes})  # type: ignore[arg-type]
+            fconf = dataclasses.replace(fconf, **changes)  # type: ignore[arg-type]
         return cls(model, thr, fconf, top_k=top_k)
 
     @property

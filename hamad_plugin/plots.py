@@ -139,7 +139,7 @@ def plot_roc_curves(
     ax.set_xlabel("false-positive rate (log)")
     ax.set_ylabel("true-positive rate (recall)")
     ax.set_ylim(0.0, 1.01)
-    ax.grid(True, which="both", alpha=0.3)
+    ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
     ax.set_title(title, fontsize=9)
     return _save(fig, Path(path))

@@ -126,7 +126,7 @@ class ReplaySummary:
         return d
 
 
-def _batches(records: Iterable[ConnRecord], size: int) -> Iterator[list[ConnRecord]]:
+def batches(records: Iterable[ConnRecord], size: int) -> Iterator[list[ConnRecord]]:
     batch: list[ConnRecord] = []
     for r in records:
         batch.append(r)
@@ -160,7 +160,7 @@ def replay(
         if reset_between_files:
             pipeline.extractor.reset()
         reader = read_conn_log(path)
-        for batch in _batches(reader, batch_size):
+        for batch in batches(reader, batch_size):
             verdicts = pipeline.score(batch)
             _account(summary, batch, verdicts, out, all_verdicts, top_n, seq)
             seq += len(batch)

@@ -534,7 +534,7 @@ _DEFAULTS: dict[str, Any] = {
               "[default: websocket]; must match HAMAD::transport.")  # fmt: skip
 @click.option("--host", help="Address Zeek listens on [default: 127.0.0.1].")
 @click.option("--port", type=click.IntRange(1, 65535),
-              help="Zeek's HAMAD port [default: 47761 broker, 47762 websocket].")  # fmt: skip
+              help="Zeek's HAMAD::listen_port [default: 47761].")  # fmt: skip
 @click.option("--topic-prefix", help="Must match HAMAD::topic_prefix [default: hamad].")
 @click.option("--model", type=click.Path(exists=True, file_okay=False),
               help="Model directory [default: the shipped model].")  # fmt: skip

@@ -182,10 +182,18 @@ class AdaptiveThreshold:
     def from_dict(cls, d: dict[str, Any], **overrides: Any) -> AdaptiveThreshold:
         """Rebuild a calibrated threshold from model metadata; overrides win."""
         try:
-            params = {
+            params: dict[str, Any] = {
                 k: d[k]
-                for k in ("mode", "target_fpr", "quantile", "half_life", "min_samples", "lower",
-                          "upper", "n_bins")
+                for k in (
+                    "mode",
+                    "target_fpr",
+                    "quantile",
+                    "half_life",
+                    "min_samples",
+                    "lower",
+                    "upper",
+                    "n_bins",
+                )
                 if k in d
             }
             params.update({k: v for k, v in overrides.items() if v is not None})
@@ -197,6 +205,8 @@ class AdaptiveThreshold:
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, ConfigError):
                 raise
-            raise ConfigError(f"threshold calibration in model metadata is unusable: {exc}") from exc
+            raise ConfigError(
+                f"threshold calibration in model metadata is unusable: {exc}"
+            ) from exc
         thr.reset()
         return thr

@@ -127,7 +127,15 @@ def time_split(n: int, fractions: Sequence[float] = SPLIT_FRACTIONS) -> tuple[sl
 
 def library_versions() -> dict[str, str]:
     out = {"python": platform.python_version(), "hamad": __version__}
-    for pkg in ("numpy", "scikit-learn", "xgboost", "onnx", "onnxruntime", "skl2onnx", "onnxmltools"):
+    for pkg in (
+        "numpy",
+        "scikit-learn",
+        "xgboost",
+        "onnx",
+        "onnxruntime",
+        "skl2onnx",
+        "onnxmltools",
+    ):
         try:
             out[pkg] = _im.version(pkg)
         except _im.PackageNotFoundError:
@@ -211,7 +219,9 @@ def train_model(
         m = binary_metrics(y, s, thr.threshold_)
         m["rows"] = int(len(y))
         metrics["per_capture"][cap.name] = m
-    metrics["overall"] = binary_metrics(np.concatenate(all_y), np.concatenate(all_s), thr.threshold_)
+    metrics["overall"] = binary_metrics(
+        np.concatenate(all_y), np.concatenate(all_s), thr.threshold_
+    )
 
     schema = FeatureSchema.from_config(config)
     benign_tr = Xtr[ytr == 0]
@@ -251,15 +261,22 @@ def train_model(
             ],
             "split": {
                 "method": "time-ordered per capture",
-                "fractions": {"train": SPLIT_FRACTIONS[0], "calibration": SPLIT_FRACTIONS[1],
-                              "test": SPLIT_FRACTIONS[2]},
+                "fractions": {
+                    "train": SPLIT_FRACTIONS[0],
+                    "calibration": SPLIT_FRACTIONS[1],
+                    "test": SPLIT_FRACTIONS[2],
+                },
                 "train_rows": int(len(ytr)),
                 "train_malicious": int(ytr.sum()),
                 "calibration_benign_rows": int((yca == 0).sum()),
                 "test_rows": int(sum(len(c.y[te]) for c, te in test)),
             },
-            "hyperparameters": {"n_estimators": n_estimators, "seed": seed,
-                                "target_fpr": target_fpr, "n_folds": ens.n_folds},
+            "hyperparameters": {
+                "n_estimators": n_estimators,
+                "seed": seed,
+                "target_fpr": target_fpr,
+                "n_folds": ens.n_folds,
+            },
             "fit_seconds": round(fit_s, 2),
         },
         "metrics": {"heldout_test": metrics},
