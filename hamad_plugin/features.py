@@ -18,9 +18,13 @@ like live traffic.
 
 Cost and memory: O(#keys x #scales) = O(1) work per connection. Counters are
 exponentially decayed with time constant = scale, distinct peers/ports use a
-128-bit linear-counting sketch over two tumbling buckets, and each key table
-keeps at most ``max_keys`` entries, evicting the least recently seen, so
-memory stays flat on any input.
+128-bit linear-counting sketch over two tumbling buckets. State lives in flat
+numpy arrays indexed by a per-key slot, and a batch of connections is
+computed with a few vectorised scans (a linear-recurrence scan for the decayed
+sums, an OR-scan for the sketches) that give exactly what feeding the same
+connections one at a time gives. Each key table keeps at most ``max_keys``
+slots and evicts the least recently seen when full, so memory stays flat on
+any input.
 
 Locality comes from the deployment's configured networks
 (:attr:`FeatureConfig.local_networks`), never from the log's own
@@ -34,10 +38,9 @@ import hashlib
 import ipaddress
 import math
 import zlib
-from array import array
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -69,11 +72,9 @@ KEY_KINDS: tuple[str, ...] = ("src", "dst", "pair")
 
 _SKETCH_BITS = 128
 _SATURATED = _SKETCH_BITS * math.log(_SKETCH_BITS)
-# Sketch words per key and scale: peers (cur lo/hi, prev lo/hi), ports (same).
-_SK = 8
-# Per-scale slots of a key's decayed state (the `v` array).
-_CNT, _FAIL, _LB, _LB2, _LD, _IN, _IS, _IS2, _BUCKET = range(9)
-_NV = 9
+# Decayed statistics kept per key and scale (columns of the state arrays).
+_CNT, _FAIL, _LB, _LB2, _LD, _IN, _IS, _IS2 = range(8)
+_NSTAT = 8
 
 #: (name suffix, meaning) of the context statistics, same for every key and scale.
 _CONTEXT_STATS: tuple[tuple[str, str], ...] = (
@@ -251,41 +252,92 @@ class _Networks:
         return res
 
 
-class _KeyTable:
-    """LRU-bounded table: key -> (last event time, decayed stats, sketches)."""
+class _SlotTable:
+    """Key -> slot map over preallocated numpy state, bounded by ``cap``.
 
-    __slots__ = ("cap", "n_scales", "entries", "evicted")
+    State lives in flat arrays indexed by slot (not one Python object per
+    key), so a batch of connections is updated with a handful of numpy calls.
+    When the table is full, the least recently seen eighth of the slots (at
+    least as many as needed) is evicted in one go: amortised O(1) per key.
+    """
 
     def __init__(self, cap: int, n_scales: int) -> None:
         self.cap = cap
-        self.n_scales = n_scales
-        self.entries: OrderedDict[Any, list[Any]] = OrderedDict()
+        self.index: dict[Any, int] = {}
+        self.keys: list[Any] = [None] * cap
+        self.free: list[int] = list(range(cap - 1, -1, -1))
+        self.occupied = np.zeros(cap, dtype=bool)
+        self.last = np.zeros(cap)
+        self.stats = np.zeros((cap, n_scales, _NSTAT))
+        self.bucket = np.zeros((cap, n_scales), dtype=np.int64)
+        self.sketch = np.zeros((cap, n_scales, 8), dtype=np.uint64)
         self.evicted = 0
 
-    def get(self, key: Any) -> tuple[list[Any], bool]:
-        entry = self.entries.get(key)
-        if entry is not None:
-            self.entries.move_to_end(key)
-            return entry, False
-        if len(self.entries) >= self.cap:
-            self.entries.popitem(last=False)
-            self.evicted += 1
-        # [last_time, v (decayed stats per scale), sketch words (_SK per scale)]
-        entry = [
-            0.0,
-            array("d", bytes(8 * _NV * self.n_scales)),
-            array("Q", bytes(8 * _SK * self.n_scales)),
-        ]
-        self.entries[key] = entry
-        return entry, True
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def assign(self, keys: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+        """Slots for ``keys`` (allocating new ones) and a per-slot "created now" mask."""
+        index = self.index
+        slots = np.fromiter((index.get(k, -1) for k in keys), dtype=np.int64, count=len(keys))
+        created = np.zeros(self.cap, dtype=bool)
+        missing = np.flatnonzero(slots < 0)
+        if missing.size:
+            fresh: dict[Any, int] = {}
+            for i in missing.tolist():
+                fresh.setdefault(keys[i], -1)
+            short = len(fresh) - len(self.free)
+            if short > 0:
+                self._evict(short, protect=slots[slots >= 0])
+            for k in fresh:
+                s = self.free.pop()
+                fresh[k] = s
+                index[k] = s
+                self.keys[s] = k
+                self.occupied[s] = True
+                created[s] = True
+            slots[missing] = [fresh[keys[i]] for i in missing.tolist()]
+        return slots, created
+
+    def _evict(self, need: int, protect: np.ndarray) -> None:
+        mask = self.occupied.copy()
+        mask[protect] = False
+        cand = np.flatnonzero(mask)
+        k = min(max(need, self.cap // 8), len(cand))
+        if k < need:
+            raise ValueError(
+                f"max_keys={self.cap} is smaller than the distinct keys of one batch; "
+                "raise max_keys or use smaller batches"
+            )
+        if k < len(cand):
+            cand = cand[np.argpartition(self.last[cand], k - 1)[:k]]
+        for s in cand.tolist():
+            del self.index[self.keys[s]]
+            self.keys[s] = None
+            self.free.append(s)
+        self.occupied[cand] = False
+        self.evicted += len(cand)
 
 
-def _distinct(lo: int, hi: int) -> float:
-    """Linear-counting estimate of the distinct items in a 128-bit sketch."""
-    zeros = _SKETCH_BITS - lo.bit_count() - hi.bit_count()
-    if zeros == 0:
-        return _SATURATED
-    return -_SKETCH_BITS * math.log(zeros / _SKETCH_BITS)
+if hasattr(np, "bitwise_count"):
+
+    def _popcount(a: np.ndarray) -> np.ndarray:
+        return np.asarray(np.bitwise_count(a), dtype=np.int64)
+
+else:  # numpy < 2.0
+    _BYTE_BITS = np.array([bin(i).count("1") for i in range(256)], dtype=np.int64)
+
+    def _popcount(a: np.ndarray) -> np.ndarray:
+        b = np.ascontiguousarray(a, dtype=np.uint64).view(np.uint8).reshape(*a.shape, 8)
+        return np.asarray(_BYTE_BITS[b].sum(axis=-1))
+
+
+def _distinct(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Linear-counting estimate of the distinct items in 128-bit sketches."""
+    zeros = _SKETCH_BITS - _popcount(lo) - _popcount(hi)
+    with np.errstate(divide="ignore"):
+        est = -_SKETCH_BITS * np.log(zeros / _SKETCH_BITS)
+    return np.where(zeros == 0, _SATURATED, est)
 
 
 def _mix32(h: int) -> int:
@@ -298,11 +350,7 @@ def _mix32(h: int) -> int:
 
 
 #: Sketch slot (0..127) of every port, precomputed: a table lookup beats hashing per record.
-_PORT_SLOTS = bytes(_mix32(p) & 127 for p in range(65536))
-
-
-def _port_slot(port: int) -> int:
-    return _PORT_SLOTS[port & 0xFFFF]
+_PORT_SLOTS = np.array([_mix32(p) & 127 for p in range(65536)], dtype=np.int64)
 
 
 def _str_slot(text: str) -> int:
@@ -310,19 +358,108 @@ def _str_slot(text: str) -> int:
     return _mix32(zlib.crc32(text.encode())) & 127
 
 
+def _bits(slot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Low and high 64-bit words with the bit of each sketch slot set."""
+    one = np.uint64(1)
+    lo = np.where(slot < 64, one << (slot & 63).astype(np.uint64), np.uint64(0))
+    hi = np.where(slot >= 64, one << (slot & 63).astype(np.uint64), np.uint64(0))
+    return lo.astype(np.uint64), hi.astype(np.uint64)
+
+
+def _linear_scan(a: np.ndarray, v: np.ndarray) -> None:
+    """In place: v[i] += a[i] * v[i-1] for all i in order (Hillis-Steele scan).
+
+    All multipliers are in [0, 1], so it is as stable as the sequential loop.
+    """
+    n = len(v)
+    a = a.copy()
+    k = 1
+    while k < n:
+        v[k:] = v[k:] + a[k:, None] * v[:-k]
+        a[k:] = a[k:] * a[:-k]
+        k *= 2
+
+
+def _segmented_or_scan(W: np.ndarray, seg: np.ndarray) -> None:
+    """In place: W[i] |= W[j] for every j < i in the same segment (log-step scan)."""
+    n = len(W)
+    k = 1
+    zero = np.uint64(0)
+    while k < n:
+        same = (seg[k:] == seg[:-k])[:, None]
+        W[k:] |= np.where(same, W[:-k], zero)
+        k *= 2
+
+
+_NUMERIC = (
+    "ts", "duration", "orig_bytes", "resp_bytes", "orig_pkts", "resp_pkts",
+    "orig_ip_bytes", "resp_ip_bytes", "missed_bytes", "orig_p", "resp_p",
+)  # fmt: skip
+_TS, _DUR, _OB, _RB, _OPK, _RPK, _OIB, _RIB, _MISSED, _OP, _RP = range(len(_NUMERIC))
+_TEXT = ("proto", "conn_state", "history", "service", "orig_h", "resp_h")
+_get_numeric = attrgetter(*_NUMERIC)
+_get_text = attrgetter(*_TEXT)
+
+
+@dataclass
+class _Columns:
+    """A batch of records as columns: one pass over the objects, then numpy."""
+
+    num: np.ndarray  # float64, NaN where Zeek left the field unset
+    proto: list[str]
+    conn_state: list[str | None]
+    history: list[str | None]
+    service: list[str | None]
+    orig_h: list[str]
+    resp_h: list[str]
+
+    @classmethod
+    def of(cls, recs: list[ConnRecord]) -> _Columns:
+        num = np.array(list(map(_get_numeric, recs)), dtype=np.float64).reshape(len(recs), -1)
+        text = [list(c) for c in zip(*map(_get_text, recs), strict=True)]
+        return cls(num, *text)
+
+    def part(self, start: int, end: int) -> _Columns:
+        return _Columns(
+            self.num[start:end],
+            self.proto[start:end],
+            self.conn_state[start:end],
+            self.history[start:end],
+            self.service[start:end],
+            self.orig_h[start:end],
+            self.resp_h[start:end],
+        )
+
+
+@dataclass
+class _Batch:
+    """Per-connection inputs of the context features, as arrays."""
+
+    t: np.ndarray
+    failed: np.ndarray
+    lb: np.ndarray
+    ld: np.ndarray
+    port_slot: np.ndarray
+
+
 class FeatureExtractor:
     """Turn connections, in connection-end order, into feature vectors.
 
-    Stateful: each call to :meth:`transform_one`/:meth:`transform` also
+    Stateful: each call to :meth:`transform`/:meth:`transform_one` also
     updates the windows, so feed every connection exactly once, in the order
-    Zeek finishes them. Use one extractor per independent traffic source
-    (one per capture in training) and :meth:`reset` between sources.
+    Zeek finishes them. Batches are computed with numpy and give exactly the
+    result of feeding the same connections one at a time. Use one extractor
+    per independent traffic source (one per capture in training) and
+    :meth:`reset` between sources.
 
     Parameters
     ----------
     config : FeatureConfig, optional
         Scales, key cap and local networks.
     """
+
+    #: Largest batch computed in one go (longer inputs are split).
+    chunk_size = 4096
 
     def __init__(self, config: FeatureConfig | None = None) -> None:
         self.config = config or FeatureConfig()
@@ -332,206 +469,294 @@ class FeatureExtractor:
         self._nets = _Networks(self.config.local_networks)
         self._state_index = {s: i for i, s in enumerate(CONN_STATES)}
         self._service_index = {s: i for i, s in enumerate(SERVICES)}
+        self._hist_cache: dict[str, list[float]] = {}
+        self._slot_cache: dict[str, int] = {}
+        self._scales = np.asarray(self.config.scales, dtype=np.float64)
         self.reset()
 
     def reset(self) -> None:
         """Forget all traffic context (start of a new, unrelated capture)."""
         n = len(self.config.scales)
-        self.tables: dict[str, _KeyTable] = {
-            kind: _KeyTable(self.config.max_keys, n) for kind in KEY_KINDS
+        self.tables: dict[str, _SlotTable] = {
+            kind: _SlotTable(self.config.max_keys, n) for kind in KEY_KINDS
         }
         self._clock = -math.inf
 
     @property
     def tracked_keys(self) -> dict[str, int]:
         """Current number of keys per kind (bounded by ``max_keys``)."""
-        return {k: len(t.entries) for k, t in self.tables.items()}
+        return {k: len(t) for k, t in self.tables.items()}
 
     @property
     def evicted_keys(self) -> dict[str, int]:
         """Keys evicted so far per kind (0 unless the cap was reached)."""
         return {k: t.evicted for k, t in self.tables.items()}
 
+    def transform_one(self, rec: ConnRecord) -> list[float]:
+        """Features of one connection, updating the windows."""
+        return [float(v) for v in self.transform([rec])[0]]
+
     def transform(self, records: Iterable[ConnRecord]) -> np.ndarray:
         """Feature matrix (float32, one row per record), updating the windows."""
-        rows = [self.transform_one(r) for r in records]
-        if not rows:
-            return np.zeros((0, self.n_features), dtype=np.float32)
-        return np.asarray(rows, dtype=np.float32)
-
-    def transform_one(self, rec: ConnRecord) -> list[float]:
-        """Features of one connection (list of floats), updating the windows."""
-        out = self._own(rec)
-        t = rec.end_ts
-        if not math.isfinite(t):
-            t = self._clock if math.isfinite(self._clock) else 0.0
+        recs = records if isinstance(records, list) else list(records)
+        n = len(recs)
+        out = np.zeros((n, self.n_features), dtype=np.float32)
+        if n == 0:
+            return out
+        cols = _Columns.of(recs)
+        t = cols.num[:, _TS] + np.nan_to_num(cols.num[:, _DUR])
+        t[~np.isfinite(t)] = -np.inf
         # Connections finish slightly out of order; never let time run backwards.
-        if t < self._clock:
-            t = self._clock
-        self._clock = t
-        failed = rec.conn_state in FAILED_STATES
-        total_bytes = (rec.orig_bytes or 0) + (rec.resp_bytes or 0)
-        lb = math.log1p(total_bytes)
-        ld = math.log1p(rec.duration or 0.0)
-        port_slot = _port_slot(rec.resp_p)
-        keys = (
-            ("src", rec.orig_h, _str_slot(rec.resp_h)),
-            ("dst", rec.resp_h, _str_slot(rec.orig_h)),
-            ("pair", (rec.orig_h, rec.resp_h), _port_slot(rec.orig_p)),
-        )
-        for kind, key, peer_slot in keys:
-            entry, new = self.tables[kind].get(key)
-            self._update(entry, new, t, failed, lb, ld, peer_slot, port_slot, out)
+        t = np.maximum.accumulate(np.concatenate([[self._clock], t]))[1:]
+        t[~np.isfinite(t)] = 0.0
+        self._clock = float(t[-1])
+        out[:, : self.n_own] = self._own(cols)
+        limit = max(1, min(self.chunk_size, self.config.max_keys // 2 or 1))
+        for start in range(0, n, limit):
+            end = min(start + limit, n)
+            self._context(cols.part(start, end), t[start:end], out[start:end, self.n_own :])
         return out
 
-    def _update(
-        self,
-        entry: list[Any],
-        new: bool,
-        t: float,
-        failed: bool,
-        lb: float,
-        ld: float,
-        peer_slot: int,
-        port_slot: int,
-        out: list[float],
-    ) -> None:
-        last: float = entry[0]
-        v: array[float] = entry[1]
-        sk: array[int] = entry[2]
-        gap = t - last
-        log_gap = math.log(gap + 1e-3) if not new else 0.0
-        log1p = math.log1p
-        sqrt = math.sqrt
-        # Word offsets (0 = low, 1 = high 64 bits) and bit masks of this record's slots.
-        peer_w, peer_bit = peer_slot >> 6, 1 << (peer_slot & 63)
-        port_w, port_bit = 4 + (port_slot >> 6), 1 << (port_slot & 63)
-        for i, scale in enumerate(self.config.scales):
-            o = i * _NV
-            decay = math.exp(-gap / scale) if not new else 0.0
-            cnt = v[o + _CNT] * decay + 1.0
-            fail = v[o + _FAIL] * decay + (1.0 if failed else 0.0)
-            slb = v[o + _LB] * decay + lb
-            slb2 = v[o + _LB2] * decay + lb * lb
-            sld = v[o + _LD] * decay + ld
-            if new:
-                i_n = i_s = i_s2 = 0.0
-            else:
-                i_n = v[o + _IN] * decay + 1.0
-                i_s = v[o + _IS] * decay + log_gap
-                i_s2 = v[o + _IS2] * decay + log_gap * log_gap
-            v[o + _CNT] = cnt
-            v[o + _FAIL] = fail
-            v[o + _LB] = slb
-            v[o + _LB2] = slb2
-            v[o + _LD] = sld
-            v[o + _IN] = i_n
-            v[o + _IS] = i_s
-            v[o + _IS2] = i_s2
-            # Tumbling buckets for the distinct sketches: keep current + previous.
-            bucket = float(math.floor(t / scale))
-            # Layout per scale: peers cur lo, hi, prev lo, hi; ports cur lo, hi, prev lo, hi.
-            s = i * _SK
-            if new:
-                v[o + _BUCKET] = bucket
-            else:
-                step = bucket - v[o + _BUCKET]
-                if step >= 2:
-                    for j in range(s, s + _SK):
-                        sk[j] = 0
-                    v[o + _BUCKET] = bucket
-                elif step >= 1:
-                    sk[s + 2], sk[s + 3], sk[s + 6], sk[s + 7] = (
-                        sk[s],
-                        sk[s + 1],
-                        sk[s + 4],
-                        sk[s + 5],
-                    )
-                    sk[s] = sk[s + 1] = sk[s + 4] = sk[s + 5] = 0
-                    v[o + _BUCKET] = bucket
-            sk[s + peer_w] |= peer_bit
-            sk[s + port_w] |= port_bit
-            mean_lb = slb / cnt
-            var_lb = max(slb2 / cnt - mean_lb * mean_lb, 0.0)
-            if i_n > 0.5:
-                m_iat = i_s / i_n
-                s_iat = sqrt(max(i_s2 / i_n - m_iat * m_iat, 0.0))
-            else:
-                m_iat = math.log(scale)
-                s_iat = 0.0
-            out.extend(
-                (
-                    log1p(cnt),
-                    fail / cnt,
-                    log1p(_distinct(sk[s] | sk[s + 2], sk[s + 1] | sk[s + 3])),
-                    log1p(_distinct(sk[s + 4] | sk[s + 6], sk[s + 5] | sk[s + 7])),
-                    mean_lb,
-                    sqrt(var_lb),
-                    sld / cnt,
-                    m_iat,
-                    s_iat,
-                )
-            )
-        entry[0] = t
+    def _slots(self, addrs: list[str]) -> np.ndarray:
+        cache = self._slot_cache
+        if len(cache) > 1 << 18:
+            cache.clear()
+        out = []
+        for a in addrs:
+            s = cache.get(a)
+            if s is None:
+                s = cache[a] = _str_slot(a)
+            out.append(s)
+        return np.asarray(out, dtype=np.int64)
 
-    def _own(self, rec: ConnRecord) -> list[float]:
-        log1p = math.log1p
-        dur = rec.duration
-        ob, rb = rec.orig_bytes, rec.resp_bytes
-        op, rp = rec.orig_pkts or 0, rec.resp_pkts or 0
-        oib, rib = rec.orig_ip_bytes or 0, rec.resp_ip_bytes or 0
-        ob0, rb0 = ob or 0, rb or 0
-        out = [
-            log1p(dur) if dur is not None and dur > 0 else 0.0,
-            log1p(ob0),
-            log1p(rb0),
-            log1p(op),
-            log1p(rp),
-            log1p(oib),
-            log1p(rib),
-            log1p(rec.missed_bytes or 0),
-            1.0 if dur is None else 0.0,
-            1.0 if ob is None and rb is None else 0.0,
-            math.log((ob0 + 1) / (rb0 + 1)),
-            math.log((op + 1) / (rp + 1)),
-            log1p(oib / op) if op else 0.0,
-            log1p(rib / rp) if rp else 0.0,
+    def _context(self, cols: _Columns, t: np.ndarray, out: np.ndarray) -> None:
+        num = cols.num
+        total = np.nan_to_num(num[:, _OB]) + np.nan_to_num(num[:, _RB])
+        batch = _Batch(
+            t=t,
+            failed=np.fromiter((s in FAILED_STATES for s in cols.conn_state), np.float64, len(t)),
+            lb=np.log1p(np.maximum(total, 0.0)),
+            ld=np.log1p(np.maximum(np.nan_to_num(num[:, _DUR]), 0.0)),
+            port_slot=_PORT_SLOTS[num[:, _RP].astype(np.int64) & 0xFFFF],
+        )
+        width = len(self.config.scales) * len(_CONTEXT_STATS)
+        orig, resp = cols.orig_h, cols.resp_h
+        plan: list[tuple[str, list[Any], np.ndarray]] = [
+            ("src", orig, self._slots(resp)),
+            ("dst", resp, self._slots(orig)),
+            (
+                "pair",
+                list(zip(orig, resp, strict=True)),
+                _PORT_SLOTS[num[:, _OP].astype(np.int64) & 0xFFFF],
+            ),
         ]
-        proto = rec.proto
-        out += (
-            1.0 if proto == "tcp" else 0.0,
-            1.0 if proto == "udp" else 0.0,
-            1.0 if proto == "icmp" else 0.0,
+        for j, (kind, keys, peer_slot) in enumerate(plan):
+            self._update_kind(
+                self.tables[kind], keys, peer_slot, batch, out[:, j * width : (j + 1) * width]
+            )
+
+    def _update_kind(
+        self,
+        table: _SlotTable,
+        keys: list[Any],
+        peer_slot: np.ndarray,
+        b: _Batch,
+        out: np.ndarray,
+    ) -> None:
+        n = len(keys)
+        slots, created = table.assign(keys)
+        order = np.argsort(slots, kind="stable")
+        s = slots[order]
+        tt = b.t[order]
+        start = np.ones(n, dtype=bool)
+        start[1:] = s[1:] != s[:-1]
+        gidx = np.cumsum(start) - 1
+        gstart = np.flatnonzero(start)
+        gend = np.append(gstart[1:], n) - 1
+        gslot = s[gstart]
+        isnew = created[gslot]
+        last = table.last[gslot]
+        prev_t = np.empty(n)
+        prev_t[1:] = tt[:-1]
+        prev_t[gstart] = last
+        has_prev = np.ones(n, dtype=bool)
+        has_prev[gstart] = ~isnew
+        gap = np.where(has_prev, tt - prev_t, 0.0)
+        log_gap = np.where(has_prev, np.log(np.maximum(gap, 0.0) + 1e-3), 0.0)
+        lb, ld, fail = b.lb[order], b.ld[order], b.failed[order]
+        inc = np.column_stack(
+            [np.ones(n), fail, lb, lb * lb, ld, has_prev.astype(np.float64), log_gap, log_gap**2]
         )
-        states = [0.0] * (len(CONN_STATES) + 1)
-        states[self._state_index.get(rec.conn_state or "", len(CONN_STATES))] = 1.0
-        out += states
-        hist = rec.history or ""
-        for flag in HISTORY_FLAGS:
-            out.append(1.0 if flag in hist else 0.0)
-            out.append(1.0 if flag.lower() in hist else 0.0)
-        out.append(1.0 if "^" in hist else 0.0)
-        out.append(log1p(len(hist)))
-        services = [0.0] * (len(SERVICES) + 2)
-        svc = rec.service
+        ref = tt[gstart]
+        p_lo, p_hi = _bits(peer_slot[order])
+        q_lo, q_hi = _bits(b.port_slot[order])
+        words = np.column_stack([p_lo, p_hi, q_lo, q_hi])
+        res = np.empty((n, len(self.config.scales) * len(_CONTEXT_STATS)))
+        nstat = len(_CONTEXT_STATS)
+        within = np.where(start, 0.0, tt - prev_t)
+        for i, scale in enumerate(self.config.scales):
+            # v_i = a_i * v_{i-1} + x_i with a_i = e^{-(t_i - t_{i-1})/scale}: a linear
+            # recurrence, solved per key group by a log-step scan (a = 0 at group starts,
+            # where the decayed stored state enters through x instead).
+            decay0 = np.where(isnew, 0.0, np.exp(-np.maximum(ref - last, 0.0) / scale))
+            v = inc.copy()
+            v[gstart] += table.stats[gslot, i, :] * decay0[:, None]
+            a = np.where(start, 0.0, np.exp(-within / scale))
+            _linear_scan(a, v)
+            table.stats[gslot, i, :] = v[gend]
+            self._sketch(
+                table, i, scale, tt, start, gidx, gstart, gend, gslot, isnew, words, res, i * nstat
+            )
+            cnt = v[:, _CNT]
+            mean_lb = v[:, _LB] / cnt
+            i_n = v[:, _IN]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                m_iat = np.where(i_n > 0.5, v[:, _IS] / i_n, math.log(scale))
+                var_iat = np.where(i_n > 0.5, v[:, _IS2] / i_n - m_iat * m_iat, 0.0)
+            o = i * nstat
+            res[:, o] = np.log1p(cnt)
+            res[:, o + 1] = v[:, _FAIL] / cnt
+            res[:, o + 4] = mean_lb
+            res[:, o + 5] = np.sqrt(np.maximum(v[:, _LB2] / cnt - mean_lb * mean_lb, 0.0))
+            res[:, o + 6] = v[:, _LD] / cnt
+            res[:, o + 7] = m_iat
+            res[:, o + 8] = np.sqrt(np.maximum(var_iat, 0.0))
+        table.last[gslot] = tt[gend]
+        out[order] = res
+
+    def _sketch(
+        self,
+        table: _SlotTable,
+        i: int,
+        scale: float,
+        tt: np.ndarray,
+        start: np.ndarray,
+        gidx: np.ndarray,
+        gstart: np.ndarray,
+        gend: np.ndarray,
+        gslot: np.ndarray,
+        isnew: np.ndarray,
+        words: np.ndarray,
+        res: np.ndarray,
+        o: int,
+    ) -> None:
+        """Distinct peers/ports over the current and previous tumbling bucket."""
+        bucket = np.floor(tt / scale).astype(np.int64)
+        segstart = start.copy()
+        segstart[1:] |= bucket[1:] != bucket[:-1]
+        seg = np.cumsum(segstart) - 1
+        st = table.sketch[gslot, i, :]  # cur p lo/hi, prev p lo/hi, cur q lo/hi, prev q lo/hi
+        st_cur = st[:, [0, 1, 4, 5]]
+        st_prev = st[:, [2, 3, 6, 7]]
+        d = np.where(isnew, 2, bucket[gstart] - table.bucket[gslot, i])
+        zero = np.uint64(0)
+        W = words.copy()
+        W[gstart] |= np.where((d == 0)[:, None], st_cur, zero)
+        _segmented_or_scan(W, seg)
+        first_prev = np.where((d == 0)[:, None], st_prev, np.where((d == 1)[:, None], st_cur, zero))
+        sfirst = np.flatnonzero(segstart)
+        group_first = start[sfirst]
+        before = np.maximum(sfirst - 1, 0)
+        adjacent = (bucket[before] == bucket[sfirst] - 1)[:, None]
+        seg_prev = np.where(
+            group_first[:, None],
+            first_prev[gidx[sfirst]],
+            np.where(adjacent, W[before], zero),
+        )
+        prev = seg_prev[seg]
+        union = W | prev
+        res[:, o + 2] = np.log1p(_distinct(union[:, 0], union[:, 1]))
+        res[:, o + 3] = np.log1p(_distinct(union[:, 2], union[:, 3]))
+        last_prev = seg_prev[seg[gend]]
+        table.sketch[gslot, i, :] = np.column_stack(
+            [
+                W[gend, 0],
+                W[gend, 1],
+                last_prev[:, 0],
+                last_prev[:, 1],
+                W[gend, 2],
+                W[gend, 3],
+                last_prev[:, 2],
+                last_prev[:, 3],
+            ]
+        )
+        table.bucket[gslot, i] = bucket[gend]
+
+    def _own(self, cols: _Columns) -> np.ndarray:
+        num = cols.num
+        n = len(num)
+        dur = num[:, _DUR]
+        ob, rb = num[:, _OB], num[:, _RB]
+        op, rp = np.nan_to_num(num[:, _OPK]), np.nan_to_num(num[:, _RPK])
+        oib, rib = np.nan_to_num(num[:, _OIB]), np.nan_to_num(num[:, _RIB])
+        ob0, rb0 = np.nan_to_num(ob), np.nan_to_num(rb)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            obpp = np.where(op > 0, np.log1p(oib / op), 0.0)
+            rbpp = np.where(rp > 0, np.log1p(rib / rp), 0.0)
+        protos = cols.proto
+        own = [
+            np.where(np.isfinite(dur) & (dur > 0), np.log1p(np.nan_to_num(dur)), 0.0),
+            np.log1p(ob0),
+            np.log1p(rb0),
+            np.log1p(op),
+            np.log1p(rp),
+            np.log1p(oib),
+            np.log1p(rib),
+            np.log1p(np.nan_to_num(num[:, _MISSED])),
+            np.isnan(dur),
+            np.isnan(ob) & np.isnan(rb),
+            np.log((ob0 + 1) / (rb0 + 1)),
+            np.log((op + 1) / (rp + 1)),
+            obpp,
+            rbpp,
+        ]
+        own += [np.fromiter((x == p for x in protos), bool, n) for p in ("tcp", "udp", "icmp")]
+        states = np.zeros((n, len(CONN_STATES) + 1))
+        sidx = [self._state_index.get(s or "", len(CONN_STATES)) for s in cols.conn_state]
+        states[np.arange(n), sidx] = 1.0
+        hist = np.array([self._history(h or "") for h in cols.history], dtype=np.float64)
+        services = np.zeros((n, len(SERVICES) + 2))
+        services[np.arange(n), [self._service(s) for s in cols.service]] = 1.0
+        rp_, op_ = num[:, _RP], num[:, _OP]
+        not_icmp = np.fromiter((x != "icmp" for x in protos), bool, n)
+        classify = self._nets.classify
+        resp = [classify(a) for a in cols.resp_h]
+        tail = [
+            (rp_ < 1024) & not_icmp,
+            (rp_ >= 1024) & (rp_ < 49152) & not_icmp,
+            (op_ < 1024) & not_icmp,
+            np.fromiter((classify(a)[0] for a in cols.orig_h), bool, n),
+            np.fromiter((x[0] for x in resp), bool, n),
+            np.fromiter((x[1] for x in resp), bool, n),
+        ]
+        return np.hstack(
+            [
+                np.column_stack(own).astype(np.float64),
+                states,
+                hist,
+                services,
+                np.column_stack(tail).astype(np.float64),
+            ]
+        )
+
+    def _history(self, hist: str) -> list[float]:
+        row = self._hist_cache.get(hist)
+        if row is None:
+            row = []
+            for flag in HISTORY_FLAGS:
+                row.append(1.0 if flag in hist else 0.0)
+                row.append(1.0 if flag.lower() in hist else 0.0)
+            row.append(1.0 if "^" in hist else 0.0)
+            row.append(math.log1p(len(hist)))
+            if len(self._hist_cache) < 65536:
+                self._hist_cache[hist] = row
+        return row
+
+    def _service(self, svc: str | None) -> int:
         if not svc:
-            services[-1] = 1.0
-        else:
-            first = svc.split(",", 1)[0].lower().lstrip("-")
-            services[self._service_index.get(first, len(SERVICES))] = 1.0
-        out += services
-        rp_ = rec.resp_p
-        orig_local, _ = self._nets.classify(rec.orig_h)
-        resp_local, resp_multi = self._nets.classify(rec.resp_h)
-        out += (
-            1.0 if rp_ < 1024 and proto != "icmp" else 0.0,
-            1.0 if 1024 <= rp_ < 49152 and proto != "icmp" else 0.0,
-            1.0 if rec.orig_p < 1024 and proto != "icmp" else 0.0,
-            1.0 if orig_local else 0.0,
-            1.0 if resp_local else 0.0,
-            1.0 if resp_multi else 0.0,
-        )
-        return out
+            return len(SERVICES) + 1
+        first = svc.split(",", 1)[0].lower().lstrip("-")
+        return self._service_index.get(first, len(SERVICES))
 
 
 @dataclass
