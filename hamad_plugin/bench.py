@@ -226,27 +226,31 @@ def memory_child(hosts: int) -> dict[str, Any]:
 
     base = _peak_rss_mb()
     fx = FeatureExtractor(FeatureConfig(max_keys=hosts))
+    batch: list[ConnRecord] = []
     for i in range(hosts):
         a = f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}"
         b = f"172.{16 + ((i >> 16) & 15)}.{(i >> 8) & 255}.{i & 255}"
-        fx.transform_one(
-            ConnRecord(
-                ts=1e9 + i * 0.001,
-                uid="C",
-                orig_h=a,
-                orig_p=40000,
-                resp_h=b,
-                resp_p=443,
-                proto="tcp",
-                conn_state="SF",
-                duration=0.1,
-                orig_bytes=100,
-                resp_bytes=200,
-            )
+        rec = ConnRecord(
+            ts=1e9 + i * 0.001,
+            uid="C",
+            orig_h=a,
+            orig_p=40000,
+            resp_h=b,
+            resp_p=443,
+            proto="tcp",
+            conn_state="SF",
+            duration=0.1,
+            orig_bytes=100,
+            resp_bytes=200,
         )
+        batch.append(rec)
+        if len(batch) == 1024:
+            fx.transform(batch)
+            batch = []
+    fx.transform(batch)
     keys = sum(fx.tracked_keys.values())
     return {
-        "hosts": len(fx.tables["src"].entries),
+        "hosts": fx.tracked_keys["src"],
         "keys": keys,
         "peak_rss_mb": _peak_rss_mb(),
         "baseline_rss_mb": base,

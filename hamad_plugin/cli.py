@@ -462,8 +462,29 @@ def loco(data: tuple[str, ...], out: str, target_fpr: float, n_estimators: int, 
         "(conn logs)\n", f"(conn logs)\n\nDATA = `{root}` (`make loco` runs this).\n", 1
     )
     Path(out).parent.mkdir(parents=True, exist_ok=True)
+    img = _loco_plots(res, Path(out).parent / "img")
+    if img:
+        text += "\n![PR curves per held-out capture](img/" + img.name + ")\n"
     Path(out).write_text(text)
     click.echo(text)
+
+
+def _loco_plots(res: Any, img_dir: Path) -> Path | None:
+    """PR curves of HAMAD per held-out capture that has both classes."""
+    from .errors import DependencyError
+
+    curves = {
+        r.capture: (r.y, r.scores) for r in res if r.y is not None and 0 < r.y.sum() < len(r.y)
+    }
+    if not curves:
+        return None
+    try:
+        from .plots import plot_pr_curves
+
+        img_dir.mkdir(parents=True, exist_ok=True)
+        return plot_pr_curves(curves, img_dir / "loco_pr.png", "HAMAD, leave-one-capture-out")
+    except DependencyError:
+        return None
 
 
 # --------------------------------------------------------------------------- info

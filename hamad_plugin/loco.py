@@ -50,6 +50,9 @@ class FoldResult:
     rows: dict[str, dict[str, Any]]
     seconds: float
     calibration: str = "held-back benign rows of the training captures"
+    #: Labels and HAMAD scores of the held-out capture (for plots).
+    y: np.ndarray | None = None
+    scores: np.ndarray | None = None
 
 
 def _variant_scores(ens: HamadEnsemble, X: np.ndarray) -> dict[str, np.ndarray]:
@@ -124,6 +127,8 @@ def _fold(
         rows,
         time.perf_counter() - t0,
         calibration,
+        yt,
+        test[VARIANTS[0]],
     )
 
 

@@ -143,6 +143,19 @@ def library_versions() -> dict[str, str]:
     return out
 
 
+def _heldout_plots(y: np.ndarray, s: np.ndarray, threshold: float, out: Path) -> list[str]:
+    """Confusion matrix, ROC, PR and score histogram of the held-out rows (if matplotlib)."""
+    from .errors import DependencyError
+
+    try:
+        from .plots import save_eval_plots
+
+        paths = save_eval_plots(y, s, threshold, out, "held-out test rows")
+    except DependencyError:
+        return []
+    return [str(p.relative_to(out.parent)) for p in paths]
+
+
 @dataclass
 class TrainResult:
     out_dir: Path
@@ -219,9 +232,9 @@ def train_model(
         m = binary_metrics(y, s, thr.threshold_)
         m["rows"] = int(len(y))
         metrics["per_capture"][cap.name] = m
-    metrics["overall"] = binary_metrics(
-        np.concatenate(all_y), np.concatenate(all_s), thr.threshold_
-    )
+    y_all, s_all = np.concatenate(all_y), np.concatenate(all_s)
+    metrics["overall"] = binary_metrics(y_all, s_all, thr.threshold_)
+    plots = _heldout_plots(y_all, s_all, thr.threshold_, out / "heldout")
 
     schema = FeatureSchema.from_config(config)
     benign_tr = Xtr[ytr == 0]
@@ -279,7 +292,7 @@ def train_model(
             },
             "fit_seconds": round(fit_s, 2),
         },
-        "metrics": {"heldout_test": metrics},
+        "metrics": {"heldout_test": metrics, "plots": plots},
         "libraries": library_versions(),
     }
     (out / "metadata.json").write_text(json.dumps(meta, indent=1) + "\n")
