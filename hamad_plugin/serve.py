@@ -32,8 +32,7 @@ import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -42,7 +41,6 @@ from .errors import ConfigError, HamadError
 from .records import ConnRecord
 from .transport import TRANSPORTS, make_transport
 from .transport.base import (
-    DEFAULT_TOPIC_PREFIX,
     BadMessage,
     ConfigChange,
     SummaryBatch,
@@ -50,6 +48,9 @@ from .transport.base import (
     TransportError,
 )
 from .verdict import Verdict
+
+if TYPE_CHECKING:
+    from .config import Settings
 
 log = logging.getLogger("hamad.serve")
 
@@ -151,12 +152,15 @@ class Worker:
         score_fn: ScoreFn,
         settings: ServeSettings | None = None,
         on_config: ConfigFn | None = None,
+        interim_score_fn: ScoreFn | None = None,
     ) -> None:
         self.settings = settings or ServeSettings()
         self.settings.validate()
         self.counters = Counters()
         self._factory = transport_factory
         self._score = score_fn
+        #: Scores interim summaries of still-open connections without updating state.
+        self._score_interim = interim_score_fn or score_fn
         self._on_config = on_config
         self._transport: Transport | None = None
         self._queue: asyncio.Queue[_Item] | None = None
@@ -330,8 +334,15 @@ class Worker:
     async def _score_and_send(self, items: list[_Item]) -> None:
         records = [it.record for it in items]
         interim = {it.record.uid for it in items if it.interim}
+        finals = [r for r in records if r.uid not in interim]
+        opens = [r for r in records if r.uid in interim]
+
+        def score_all() -> list[Verdict]:
+            out = self._score(finals) if finals else []
+            return out + (self._score_interim(opens) if opens else [])
+
         try:
-            verdicts = await asyncio.to_thread(self._score, records)
+            verdicts = await asyncio.to_thread(score_all)
         except Exception as exc:  # noqa: BLE001 - a scoring bug must not kill the worker
             self.counters.score_errors += len(records)
             log.exception("%s", kv(event="score_failed", records=len(records), error=repr(exc)))
@@ -384,6 +395,10 @@ class Worker:
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
     with contextlib.suppress(asyncio.TimeoutError):
         await asyncio.wait_for(stop.wait(), seconds)
+
+
+#: Options Zeek sends with ``HAMAD::config_changed`` that the worker applies.
+WORKER_OPTIONS: tuple[str, ...] = ("threshold_override",)
 
 
 def threshold_config(set_override: Callable[[float | None], None]) -> ConfigFn:
@@ -468,24 +483,6 @@ def setup_logging(level: str, fmt: str) -> None:
     root.propagate = False
 
 
-def load_serve_config(path: Path) -> dict[str, Any]:
-    """Read ``--config``: YAML or JSON, top level or under a ``serve:`` key.
-
-    Keys are the long option names with ``-`` or ``_`` (``queue-size``).
-    """
-    import yaml
-
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read serve config {path}: {exc}") from exc
-    if isinstance(data, dict) and isinstance(data.get("serve"), dict):
-        data = data["serve"]
-    if not isinstance(data, dict):
-        raise ConfigError(f"serve config {path} must be a mapping of option names to values")
-    return {str(k).replace("-", "_"): v for k, v in data.items()}
-
-
 def _import_score_factory(spec: str, model: str | None) -> tuple[ScoreFn, str, ConfigFn | None]:
     """``module:attr`` -> a factory called as ``attr(model)`` returning a ScoreFn."""
     import importlib
@@ -499,113 +496,119 @@ def _import_score_factory(spec: str, model: str | None) -> tuple[ScoreFn, str, C
     return fn, str(getattr(fn, "model_version", spec)), None
 
 
-def _pipeline_score(model: str | None, threshold: float | None) -> tuple[ScoreFn, str, ConfigFn]:
-    try:
-        from .pipeline import Pipeline
-    except ImportError as exc:
-        raise HamadError(f"the scoring pipeline is not available in this build: {exc}") from exc
-    pipe = Pipeline.load(model)
-    if threshold is not None:
-        pipe.set_threshold_override(threshold)
-    return pipe.score, str(pipe.model_version), threshold_config(pipe.set_threshold_override)
+def _pipeline_score(settings: Settings) -> tuple[ScoreFn, str, ConfigFn, ScoreFn]:
+    """The production ScoreFns (final, interim): the same Pipeline ``hamad replay`` uses."""
+    from .pipeline import Pipeline
 
+    pipe = Pipeline.load(
+        settings.model,
+        threshold_mode=settings.threshold.mode,
+        threshold_override=settings.threshold.override,
+        local_networks=settings.features.local_networks,
+        max_keys=settings.features.max_keys,
+        top_k=settings.top_k,
+    )
+    def interim(records: Sequence[ConnRecord]) -> list[Verdict]:
+        return pipe.score(records, update_state=False)
 
-_DEFAULTS: dict[str, Any] = {
-    "transport": "websocket",
-    "host": "127.0.0.1",
-    "port": None,
-    "topic_prefix": DEFAULT_TOPIC_PREFIX,
-    "model": None,
-    "queue_size": 10_000,
-    "batch_size": 512,
-    "heartbeat_interval": 1.0,
-    "max_backoff": 30.0,
-    "max_connect_failures": 0,
-    "threshold": None,
-    "worker_name": None,
-    "log_level": "INFO",
-    "log_format": "kv",
-    "score_fn": None,
-}
+    return (
+        pipe.score,
+        str(pipe.model_version),
+        threshold_config(pipe.set_threshold_override),
+        interim,
+    )
 
 
 @click.command("serve")
-@click.option("--transport", type=click.Choice(TRANSPORTS), help="How to reach Zeek "
-              "[default: websocket]; must match HAMAD::transport.")  # fmt: skip
-@click.option("--host", help="Address Zeek listens on [default: 127.0.0.1].")
-@click.option("--port", type=click.IntRange(1, 65535),
-              help="Zeek's HAMAD::listen_port [default: 47761].")  # fmt: skip
-@click.option("--topic-prefix", help="Must match HAMAD::topic_prefix [default: hamad].")
-@click.option("--model", type=click.Path(exists=True, file_okay=False),
-              help="Model directory [default: the shipped model].")  # fmt: skip
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False),
-              help="YAML/JSON file with these options (flags win).")  # fmt: skip
-@click.option("--queue-size", type=click.IntRange(min=1),
-              help="Summaries waiting to be scored before shedding [default: 10000].")  # fmt: skip
-@click.option("--batch-size", type=click.IntRange(min=1), help="Records per scoring call.")
-@click.option("--heartbeat-interval", type=click.FloatRange(min=0.05), help="Seconds [1.0].")
-@click.option("--max-backoff", type=click.FloatRange(min=0.1),
-              help="Longest wait between reconnect attempts, seconds [30].")  # fmt: skip
-@click.option("--max-connect-failures", type=click.IntRange(min=0),
-              help="Exit after this many failed connects in a row (0 = never).")  # fmt: skip
+              help="YAML settings (see packaging/hamad.yaml); flags win.")  # fmt: skip
+@click.option("--transport", type=click.Choice(TRANSPORTS),
+              help="How to reach Zeek; must match HAMAD::transport [broker].")  # fmt: skip
+@click.option("--host", help="Address Zeek listens on (HAMAD::listen_addr) [127.0.0.1].")
+@click.option("--port", type=click.IntRange(1, 65535), help="HAMAD::listen_port.")
+@click.option("--topic-prefix", help="Must match HAMAD::topic_prefix [hamad].")
+@click.option("--model", type=click.Path(exists=True, file_okay=False),
+              help="Model directory [the shipped model].")  # fmt: skip
 @click.option("--threshold", type=click.FloatRange(0.0, 1.0, min_open=True),
               help="Fixed decision threshold instead of the model's adaptive one.")  # fmt: skip
-@click.option("--worker-name", help="Name sent in HAMAD::hello [default: hamad@host:pid].")
-@click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"],
-              case_sensitive=False))  # fmt: skip
-@click.option("--log-format", type=click.Choice(["kv", "json"]), help="Log line format [kv].")
+@click.option("--queue-size", type=click.IntRange(min=1),
+              help="Summaries waiting to be scored before shedding [10000].")  # fmt: skip
+@click.option("--batch-size", type=click.IntRange(min=1), help="Records per scoring call.")
+@click.option("--heartbeat-interval", type=click.FloatRange(min=0.05), help="Seconds.")
+@click.option("--max-backoff", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
+              help="Longest wait between reconnect attempts, seconds.")  # fmt: skip
+@click.option("--max-connect-failures", type=click.IntRange(min=0), default=0,
+              help="Exit after this many failed connects in a row (0 = never).")  # fmt: skip
+@click.option("--worker-name", help="Name sent in HAMAD::hello [hamad@host:pid].")
+@click.option("--log-level", default="INFO", show_default=True, type=click.Choice(
+              ["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))  # fmt: skip
+@click.option("--log-format", type=click.Choice(["kv", "json"]), default="kv", show_default=True)
 @click.option("--score-fn", hidden=True, help="MODULE:FACTORY building a ScoreFn (testing).")
-def serve_command(config_path: str | None, **flags: Any) -> None:
+def serve_command(
+    config_path: str | None,
+    transport: str | None,
+    host: str | None,
+    port: int | None,
+    topic_prefix: str | None,
+    model: str | None,
+    threshold: float | None,
+    queue_size: int | None,
+    batch_size: int | None,
+    heartbeat_interval: float | None,
+    max_backoff: float,
+    max_connect_failures: int,
+    worker_name: str | None,
+    log_level: str,
+    log_format: str,
+    score_fn: str | None,
+) -> None:
     """Score Zeek's connection summaries live and send verdicts back.
 
     Start Zeek with the HAMAD package loaded, then run this on the same host
-    (or point --host at Zeek). Stops cleanly on SIGTERM/SIGINT and logs its
-    counters (received, scored, shed, bad_events, reconnects) at exit.
+    (or point --host at Zeek). Reconnects with backoff when Zeek restarts,
+    stops cleanly on SIGTERM/SIGINT and logs its counters (received, scored,
+    shed, bad_events, reconnects) periodically and at exit.
     """
+    from .config import load_settings, with_overrides
+
     try:
-        opts = dict(_DEFAULTS)
-        if config_path:
-            file_opts = load_serve_config(Path(config_path))
-            unknown = sorted(set(file_opts) - set(_DEFAULTS))
-            if unknown:
-                raise ConfigError(
-                    f"unknown option(s) in {config_path}: {', '.join(unknown)}; "
-                    f"known: {', '.join(sorted(_DEFAULTS))}"
-                )
-            opts.update(file_opts)
-        opts.update({k: v for k, v in flags.items() if v is not None})
-        if opts["transport"] not in TRANSPORTS:
-            raise ConfigError(
-                f"transport {opts['transport']!r} is not one of {', '.join(TRANSPORTS)}"
-            )
-        setup_logging(str(opts["log_level"]), str(opts["log_format"]))
-        if opts["score_fn"]:
-            score_fn, model_version, on_config = _import_score_factory(
-                str(opts["score_fn"]), opts["model"]
-            )
+        s = with_overrides(
+            load_settings(config_path),
+            model=model,
+            batch_size=batch_size,
+            threshold__override=threshold,
+            serve__transport=transport,
+            serve__host=host,
+            serve__port=port,
+            serve__topic_prefix=topic_prefix,
+            serve__queue_size=queue_size,
+            serve__heartbeat_interval=heartbeat_interval,
+        )
+        setup_logging(log_level, log_format)
+        interim_fn: ScoreFn | None = None
+        if score_fn:
+            fn, model_version, on_config = _import_score_factory(score_fn, s.model)
         else:
-            score_fn, model_version, on_config = _pipeline_score(opts["model"], opts["threshold"])
+            fn, model_version, on_config, interim_fn = _pipeline_score(s)
         settings = ServeSettings(
             model_version=model_version,
-            queue_size=int(opts["queue_size"]),
-            batch_size=int(opts["batch_size"]),
-            heartbeat_interval=float(opts["heartbeat_interval"]),
-            backoff_max=float(opts["max_backoff"]),
-            max_connect_failures=int(opts["max_connect_failures"]),
+            queue_size=s.serve.queue_size,
+            batch_size=s.batch_size,
+            heartbeat_interval=s.serve.heartbeat_interval,
+            backoff_max=max_backoff,
+            max_connect_failures=max_connect_failures,
         )
-        if opts["worker_name"]:
-            settings.worker_name = str(opts["worker_name"])
+        if worker_name:
+            settings.worker_name = worker_name
+        sv = s.serve
 
         def factory() -> Transport:
-            return make_transport(
-                str(opts["transport"]),
-                str(opts["host"]),
-                None if opts["port"] is None else int(opts["port"]),
-                str(opts["topic_prefix"]),
-            )
+            return make_transport(sv.transport, sv.host, sv.port, sv.topic_prefix)
 
         factory()  # build one now so a missing dependency fails before serving
-        worker = Worker(factory, score_fn, settings, on_config)
+        log.info("%s", kv(event="starting", transport=sv.transport, host=sv.host, port=sv.port,
+                          model_version=model_version))  # fmt: skip
+        worker = Worker(factory, fn, settings, on_config, interim_fn)
         started = time.monotonic()
         counters = run_worker(worker)
         log.info("%s", kv(event="exit", uptime=f"{time.monotonic() - started:.1f}s"))

@@ -43,10 +43,11 @@ OUTBOUND_EVENTS: tuple[str, ...] = (
 
 #: Default topic prefix (``HAMAD::topic_prefix`` in main.zeek).
 DEFAULT_TOPIC_PREFIX = "hamad"
-#: Default Broker listen port of Zeek (``HAMAD::broker_port``).
-DEFAULT_BROKER_PORT = 47761
-#: Default WebSocket listen port of Zeek (``HAMAD::websocket_port``).
-DEFAULT_WEBSOCKET_PORT = 47762
+#: Default port Zeek listens on for the worker (``HAMAD::listen_port``), both transports.
+DEFAULT_PORT = 47761
+#: Kept separate so one transport's default can change without touching the other.
+DEFAULT_BROKER_PORT = DEFAULT_PORT
+DEFAULT_WEBSOCKET_PORT = DEFAULT_PORT
 
 
 def summaries_topic(prefix: str = DEFAULT_TOPIC_PREFIX) -> str:

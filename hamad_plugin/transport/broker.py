@@ -4,7 +4,8 @@ Broker's Python bindings must match the Broker inside the Zeek you talk to
 (Debian's ``python3-broker`` 1.4 cannot peer with Zeek 8), so this module
 looks for them in this order: an importable ``broker``; the directories in
 ``HAMAD_BROKER_PYTHONPATH``; ``zeek-config --python_dir``. The bindings are
-blocking C++ calls, so they run in worker threads with short timeouts.
+blocking C++ calls, so this module only uses their non-blocking forms
+(``peer_nosync``, ``poll``) from the event-loop thread.
 
 Broker API differences handled here: Broker 1.4 builds events as
 ``broker.zeek.Event(name, arg, ...)`` and exposes ``name()``/``args()`` as
@@ -20,7 +21,8 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Iterator, Sequence
 from types import ModuleType
 from typing import Any
 
@@ -64,25 +66,35 @@ def _zeek_python_dir() -> str | None:
     return out.stdout.strip() or None
 
 
+def _candidates() -> Iterator[str | None]:
+    yield None  # already importable
+    yield from (p for p in os.environ.get(BROKER_PATH_ENV, "").split(os.pathsep) if p)
+    yield _zeek_python_dir()  # only asked when the cheaper ways failed
+
+
 def load_broker() -> ModuleType:
-    """Import Broker's Python bindings or raise a :class:`DependencyError` saying how to fix it."""
+    """Import Broker's Python bindings or raise a :class:`DependencyError` saying how to fix it.
+
+    A directory is put on ``sys.path`` only while importing from it, so a
+    system ``dist-packages`` holding the bindings cannot shadow the worker's
+    own packages afterwards.
+    """
     tried: list[str] = []
-    candidates: list[str | None] = [None]
-    candidates += [p for p in os.environ.get(BROKER_PATH_ENV, "").split(os.pathsep) if p]
-    candidates.append(_zeek_python_dir())
-    for where in candidates:
+    for where in _candidates():
+        if where is not None and not os.path.isdir(where):
+            tried.append(f"{where} (not a directory)")
+            continue
         if where is not None:
-            if not os.path.isdir(where):
-                tried.append(f"{where} (not a directory)")
-                continue
-            if where not in sys.path:
-                sys.path.append(where)
             sys.modules.pop("broker", None)
+            sys.path.insert(0, where)
         try:
             mod = importlib.import_module("broker")
         except ImportError as exc:
             tried.append(f"{where or 'sys.path'} ({exc})")
             continue
+        finally:
+            if where is not None:
+                sys.path.remove(where)
         if _is_broker(mod):
             return mod
         tried.append(f"{where or 'sys.path'} (a 'broker' module without Endpoint)")
@@ -115,6 +127,7 @@ class BrokerTransport:
         self._ep: Any = None
         self._sub: Any = None
         self._status: Any = None
+        self._inbox: deque[Any] = deque()
 
     async def connect(self) -> None:
         """Peer with Zeek (one attempt; the serve loop owns the retry policy)."""
@@ -122,43 +135,65 @@ class BrokerTransport:
         ep = bk.Endpoint()
         status = ep.make_status_subscriber(True)
         sub = ep.make_subscriber(summaries_topic(self.topic_prefix))
-        try:
-            ok = await asyncio.wait_for(
-                asyncio.to_thread(ep.peer, self.host, self.port, 0), self.connect_timeout
-            )
-        except asyncio.TimeoutError:
-            ok = False
+        # peer_nosync + status polling: bounded by our timeout and never in another
+        # thread (Broker 1.4 deadlocks in shutdown() if peer() ran in a thread).
+        ep.peer_nosync(self.host, self.port, 0)
+        ok = await self._await_peering(status)
         if not ok:
-            await asyncio.to_thread(_shutdown, ep)
+            await _shutdown_bounded(ep)
             raise TransportError(
                 f"cannot peer with Zeek's Broker endpoint at {self.host}:{self.port}. Is Zeek "
                 'running with HAMAD::transport="broker" and do --host/--port match '
-                "HAMAD::broker_addr/HAMAD::broker_port? (Broker's Python bindings must also "
+                "HAMAD::listen_addr/HAMAD::listen_port? (Broker's Python bindings must also "
                 "match the Zeek version.)"
             )
         self._ep, self._sub, self._status = ep, sub, status
         log.info("event=connected transport=broker peer=%s:%d", self.host, self.port)
 
+    async def _await_peering(self, status: Any) -> bool:
+        bk = self._bk
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.connect_timeout
+        while loop.time() < deadline:
+            for st in status.poll():
+                code = _code(st)
+                if code == bk.SC.PeerAdded:
+                    return True
+                if code in (bk.EC.PeerUnavailable, bk.EC.PeerInvalid, bk.EC.PeerIncompatible):
+                    log.debug("event=peer_failed status=%s", st)
+                    return False
+            await asyncio.sleep(0.02)
+        return False
+
     def _check_status(self) -> None:
         bk = self._bk
         lost = {bk.SC.PeerLost, bk.SC.PeerRemoved, bk.SC.EndpointUnreachable}
         for st in self._status.poll():
-            code = st.code() if callable(getattr(st, "code", None)) else None
+            code = _code(st)
             if code in lost:
                 raise TransportError(f"lost the Broker peering with Zeek: {st}")
             if code == bk.EC.PeerUnavailable:
                 raise TransportError(f"Zeek's Broker endpoint became unavailable: {st}")
 
     async def recv(self, timeout: float) -> Inbound | None:
-        """Next decoded message, ``None`` on timeout; raises TransportError if Zeek went away."""
+        """Next decoded message, ``None`` on timeout; raises TransportError if Zeek went away.
+
+        Polls without blocking (no threads: Broker 1.4's blocking calls are
+        unsafe off the thread that owns the endpoint).
+        """
         if self._sub is None:
             raise TransportError("Broker transport is not connected")
-        self._check_status()
-        msg = await asyncio.to_thread(self._sub.get, min(timeout, 0.5))
-        if msg is None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not self._inbox:
             self._check_status()
-            return None
-        return self.decode_message(msg)
+            self._inbox.extend(self._sub.poll())
+            if self._inbox:
+                break
+            if loop.time() >= deadline:
+                return None
+            await asyncio.sleep(0.01)
+        return self.decode_message(self._inbox.popleft())
 
     def decode_message(self, msg: Any) -> Inbound:
         """Decode one ``(topic, data)`` pair from a subscriber; never raises for bad content."""
@@ -208,7 +243,12 @@ class BrokerTransport:
         """Drop the peering and shut the endpoint down (idempotent)."""
         ep, self._ep, self._sub, self._status = self._ep, None, None, None
         if ep is not None:
-            await asyncio.to_thread(_shutdown, ep)
+            await _shutdown_bounded(ep)
+
+
+def _code(status: Any) -> Any:
+    code = getattr(status, "code", None)
+    return code() if callable(code) else code
 
 
 def _call_or_get(obj: Any, attr: str) -> Any:
@@ -221,3 +261,14 @@ def _shutdown(ep: Any) -> None:
         ep.shutdown()
     except Exception:  # noqa: BLE001 - best effort during teardown
         log.debug("event=broker_shutdown_failed", exc_info=True)
+
+
+async def _shutdown_bounded(ep: Any) -> None:
+    """Shut an endpoint down from the event-loop thread.
+
+    Broker 1.4's ``Endpoint.shutdown`` deadlocked when called from another
+    thread (it holds the GIL while waiting for Broker threads that need it),
+    so it runs here, synchronously; it returns within milliseconds when the
+    peer is reachable or gone.
+    """
+    _shutdown(ep)

@@ -120,7 +120,16 @@ class Wire:
 
 _PORT_RE = re.compile(r"^(\d+)/(tcp|udp|icmp|unknown)$")
 _SPAN_RE = re.compile(r"^(-?\d+(?:\.\d+)?)(ns|us|ms|s|min|h|d)$")
-_SPAN_UNITS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+# Divide for sub-second units: 178813 / 1e9 is exact where 178813 * 1e-9 is not.
+_SPAN_DIV = {
+    "ns": 1e9,
+    "us": 1e6,
+    "ms": 1e3,
+    "s": 1.0,
+    "min": 1 / 60,
+    "h": 1 / 3600,
+    "d": 1 / 86400,
+}
 
 
 def parse_port(text: str) -> PortValue:
@@ -135,7 +144,7 @@ def _parse_timespan(text: str) -> float:
     m = _SPAN_RE.match(text)
     if not m:
         raise WireFormatError(f"expected a timespan like '178813ns', got {text!r}")
-    return float(m.group(1)) * _SPAN_UNITS[m.group(2)]
+    return float(m.group(1)) / _SPAN_DIV[m.group(2)]
 
 
 def _parse_timestamp(text: str) -> float:

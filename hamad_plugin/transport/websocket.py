@@ -75,7 +75,7 @@ class WebSocketTransport:
             raise TransportError(
                 f"cannot reach Zeek's WebSocket API at {self.url}: {exc}. Is Zeek running with "
                 "'@load hamad/websocket' and HAMAD::transport=\"websocket\", and do "
-                "--host/--port match HAMAD::websocket_addr/HAMAD::websocket_port?"
+                "--host/--port match HAMAD::listen_addr/HAMAD::listen_port?"
             ) from exc
         try:
             await ws.send(json.dumps([summaries_topic(self.topic_prefix)]))

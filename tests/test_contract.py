@@ -1,0 +1,112 @@
+"""Zeek scripts <-> Python worker contract, read from the script text.
+
+A field renamed, reordered or retyped on one side, an event renamed, or a
+default that no longer matches fails here, before any Zeek is involved.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import pytest
+from fake_zeek import PRECISE_TS, ZeekSchema, flat_summary, recorded_conn_infos
+
+from hamad_plugin.records import CONN_FIELDS, ConnRecord
+from hamad_plugin.serve import WORKER_OPTIONS
+from hamad_plugin.transport import TRANSPORTS, codec
+from hamad_plugin.transport.base import (
+    DEFAULT_PORT,
+    DEFAULT_TOPIC_PREFIX,
+    INBOUND_EVENTS,
+    OUTBOUND_EVENTS,
+    summaries_topic,
+    verdicts_topic,
+)
+from hamad_plugin.verdict import Verdict
+
+SCRIPTS = Path(__file__).resolve().parent.parent / "zeek_scripts"
+MAIN = (SCRIPTS / "main.zeek").read_text()
+TRANSPORT = (SCRIPTS / "transport.zeek").read_text()
+
+
+@pytest.fixture(scope="module")
+def schema() -> ZeekSchema:
+    return ZeekSchema.from_scripts(SCRIPTS)
+
+
+def _verdict() -> Verdict:
+    return Verdict(
+        uid="Cx", ts=PRECISE_TS[0], orig_h="2001:db8::1", orig_p=5353, resp_h="10.0.0.1",
+        resp_p=53, proto="udp", score=0.7, threshold=0.5, anomalous=True,
+        top_features=[("a", 0.5), ("b", 0.25)], weights={"rf": 0.1, "xgb": 0.9},
+        model_version="m",
+    )  # fmt: skip
+
+
+def test_conn_summary_fields_match_the_codec(schema: ZeekSchema) -> None:
+    assert [f for f, _, _ in schema.records["ConnSummary"]] == list(codec.SUMMARY_FIELDS)
+
+
+def test_verdict_fields_match_the_codec(schema: ZeekSchema) -> None:
+    assert [f for f, _, _ in schema.records["Verdict"]] == list(codec.VERDICT_FIELDS)
+
+
+def test_summary_fields_are_conn_log_fields() -> None:
+    record_fields = {f.name for f in dataclasses.fields(ConnRecord)}
+    conn_log = {c.removeprefix("id.") for c in CONN_FIELDS} - {"tunnel_parents"}
+    for name in codec.SUMMARY_FIELDS:
+        if name != "interim":
+            assert name in record_fields and name in conn_log, name
+    assert conn_log <= set(codec.SUMMARY_FIELDS), "a conn.log field is not sent to the worker"
+
+
+def test_event_names_match(schema: ZeekSchema) -> None:
+    transported = {n for n in schema.events if n != "HAMAD::log_hamad"}
+    assert transported == set(INBOUND_EVENTS) | set(OUTBOUND_EVENTS)
+
+
+def test_outgoing_events_have_the_types_zeek_declares(schema: ZeekSchema) -> None:
+    samples = {
+        "HAMAD::hello": codec.hello_args("w", "0.1", "m"),
+        "HAMAD::heartbeat": codec.heartbeat_args("w", 1, 2, 3, 4),
+        "HAMAD::worker_error": codec.worker_error_args("Cx", "shed"),
+        "HAMAD::verdicts": codec.verdicts_args([_verdict()], {"Cx"}),
+    }
+    assert set(samples) == set(OUTBOUND_EVENTS)
+    for name, args in samples.items():
+        sig = schema.events[name]
+        assert len(args) == len(sig), name
+        for wire, (arg, typ) in zip(args, sig, strict=True):
+            assert schema.ws_conforms(codec.wire_to_ws(wire), typ), f"{name}({arg}: {typ})"
+
+
+def test_a_zeek_shaped_summary_conforms_and_decodes(schema: ZeekSchema) -> None:
+    rec = flat_summary(recorded_conn_infos()[2], PRECISE_TS[2], interim=True)
+    assert schema.ws_conforms(rec, "ConnSummary")
+    decoded, interim = codec.summary_from_values(codec.ws_to_plain(rec))
+    assert interim and decoded.ts == PRECISE_TS[2] and decoded.service == "ssh"
+
+
+def test_summary_ts_is_a_double_on_both_sides(schema: ZeekSchema) -> None:
+    types = {f: t for f, t, _ in schema.records["ConnSummary"]}
+    assert types["ts"] == "double", "time is truncated to ms on the WebSocket API"
+    assert {f: t for f, t, _ in schema.records["Verdict"]}["ts"] == "double"
+
+
+def test_defaults_agree() -> None:
+    assert re.search(rf"option topic_prefix = \"{DEFAULT_TOPIC_PREFIX}\";", MAIN)
+    assert re.search(rf"option listen_port = {DEFAULT_PORT}/tcp;", MAIN)
+    assert 'topic_prefix + "/summaries"' in TRANSPORT and summaries_topic().endswith("/summaries")
+    assert 'topic_prefix + "/verdicts"' in TRANSPORT and verdicts_topic().endswith("/verdicts")
+    zeek_transports = set(re.findall(r'new_value != "(\w+)"', MAIN))
+    assert zeek_transports == set(TRANSPORTS)
+
+
+def test_options_pushed_to_the_worker_exist_and_are_handled() -> None:
+    options = set(re.findall(r"^\toption (\w+)", MAIN, re.M))
+    pushed = set(re.findall(r'push_config\("(\w+)"', MAIN + TRANSPORT))
+    assert pushed, "Zeek must push at least the threshold override"
+    assert pushed <= options
+    assert pushed == set(WORKER_OPTIONS)

@@ -1,0 +1,214 @@
+"""``hamad serve``: the worker loop's policies, its CLI and a real process under SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from fake_zeek import (
+    FakeZeekWS,
+    bytes_scorer,
+    make_flat_batch,
+    recorded_summary_frame,
+    summaries_frame,
+)
+
+from hamad_plugin.errors import ConfigError
+from hamad_plugin.records import ConnRecord
+from hamad_plugin.serve import (
+    Counters,
+    ServeSettings,
+    Worker,
+    _JsonFormatter,
+    kv,
+    serve_command,
+    threshold_config,
+)
+from hamad_plugin.transport.websocket import WebSocketTransport
+from hamad_plugin.verdict import Verdict
+
+TESTS = Path(__file__).resolve().parent
+REPO = TESTS.parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# -- small policies -----------------------------------------------------------
+
+
+def test_threshold_config_applies_validates_and_maps_zero_to_adaptive() -> None:
+    got: list[float | None] = []
+    apply = threshold_config(got.append)
+    apply("threshold_override", "0.7")
+    apply("threshold_override", "0.0")
+    apply("min_notice_score", "0.9")  # not the worker's business: ignored
+    assert got == [0.7, None]
+    with pytest.raises(ConfigError, match="outside"):
+        apply("threshold_override", "1.5")
+    with pytest.raises(ConfigError, match="not a number"):
+        apply("threshold_override", "high")
+    assert got == [0.7, None]
+
+
+def test_settings_validation_names_the_bad_value() -> None:
+    with pytest.raises(ConfigError, match="queue_size=0"):
+        ServeSettings(queue_size=0).validate()
+    with pytest.raises(ConfigError, match="backoff_max"):
+        ServeSettings(backoff_initial=5, backoff_max=1).validate()
+
+
+def test_kv_and_json_logs_are_parseable() -> None:
+    line = kv(event="x", reason="two words", n=3, empty="")
+    assert line == 'event=x reason="two words" n=3 empty=""'
+    rec = logging.LogRecord("hamad.serve", logging.INFO, __file__, 1, "%s", (line,), None)
+    out = json.loads(_JsonFormatter().format(rec))
+    assert out["event"] == "x" and out["reason"] == "two words" and out["n"] == "3"
+    assert out["level"] == "info"
+    assert "received=0" in Counters().line()
+
+
+# -- worker behaviour ---------------------------------------------------------
+
+
+def test_a_failing_score_function_is_counted_reported_and_survived() -> None:
+    calls = {"n": 0}
+    good = bytes_scorer()
+
+    def flaky(records: Sequence[ConnRecord]) -> list[Verdict]:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("model exploded")
+        return good(records)
+
+    async def body() -> tuple[Counters, dict[str, str]]:
+        fake = FakeZeekWS()
+        port = await fake.start()
+        worker = Worker(
+            lambda: WebSocketTransport("127.0.0.1", port),
+            flaky,
+            ServeSettings(heartbeat_interval=0.2, recv_timeout=0.05, backoff_initial=0.1),
+        )
+        stop = asyncio.Event()
+        task = asyncio.create_task(worker.run(stop))
+        await fake.wait_client()
+        answers: dict[str, str] = {}
+        await fake.send(summaries_frame(make_flat_batch(2, prefix="X")))
+        while len(answers) < 2:
+            name, args = await fake.events.get()
+            if name == "HAMAD::worker_error":
+                answers[args[0]] = args[1]
+        await fake.send(summaries_frame(make_flat_batch(1, prefix="Y")))
+        await fake.next_event("HAMAD::verdicts")
+        stop.set()
+        c = await task
+        await fake.stop()
+        return c, answers
+
+    c, answers = asyncio.run(asyncio.wait_for(body(), 15))
+    assert set(answers) == {"X000000", "X000001"}
+    assert all("model exploded" in m for m in answers.values())
+    assert c.score_errors == 2 and c.verdicts_sent == 1
+    assert c.received == c.scored + c.score_errors
+
+
+def test_the_shipped_pipeline_scores_decoded_zeek_records() -> None:
+    """The CLI's default ScoreFn (Pipeline.load().score) accepts what the codec decodes."""
+    from hamad_plugin.config import load_settings
+    from hamad_plugin.serve import _pipeline_score
+
+    score, version, on_config, interim = _pipeline_score(load_settings(None))
+    batch = WebSocketTransport.decode_frame(json.dumps(recorded_summary_frame()))
+    assert len(interim(batch.records)) == len(batch.records)  # type: ignore[union-attr]
+    verdicts = score(batch.records)  # type: ignore[union-attr]
+    assert [v.uid for v in verdicts] == [r.uid for r in batch.records]  # type: ignore[union-attr]
+    assert all(0.0 <= v.score <= 1.0 and v.model_version == version for v in verdicts)
+    on_config("threshold_override", "0.9")
+    assert score(batch.records)[0].threshold == pytest.approx(0.9)  # type: ignore[union-attr]
+
+
+# -- CLI ------------------------------------------------------------------------
+
+
+def test_cli_rejects_unknown_config_keys(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("serve:\n  queue_sise: 3\n")
+    res = CliRunner().invoke(serve_command, ["--config", str(cfg)])
+    assert res.exit_code == 2
+    assert "queue_sise" in res.output and "queue_size" in res.output
+
+
+def test_cli_rejects_unknown_transport() -> None:
+    res = CliRunner().invoke(serve_command, ["--transport", "carrier-pigeon"])
+    assert res.exit_code == 2 and "carrier-pigeon" in res.output
+
+
+def test_cli_gives_up_with_a_clear_error_when_zeek_is_absent(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"serve:\n  transport: websocket\n  port: {_free_port()}\n")
+    res = CliRunner().invoke(
+        serve_command,
+        ["--config", str(cfg), "--max-connect-failures", "1",
+         "--score-fn", "fake_zeek:bytes_scorer"],
+    )  # fmt: skip
+    assert res.exit_code == 1
+    assert "gave up after 1" in res.output and "HAMAD::listen_port" in res.output
+
+
+def test_serve_process_scores_then_exits_cleanly_on_sigterm() -> None:
+    """A real `serve` process: hello, verdicts, SIGTERM -> exit 0 with counters logged."""
+
+    async def body() -> tuple[int, str, int]:
+        fake = FakeZeekWS()
+        port = await fake.start()
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(TESTS), str(REPO)]))
+        code = "from hamad_plugin.serve import serve_command; serve_command()"
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", code, "--transport", "websocket", "--port", str(port),
+            "--score-fn", "fake_zeek:bytes_scorer", "--heartbeat-interval", "0.2",
+            "--log-format", "json", env=env, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            await fake.wait_client(timeout=15)
+            name, args = await fake.next_event("HAMAD::hello", timeout=10)
+            assert args[2] == "test-bytes-1"
+            await fake.send(summaries_frame(make_flat_batch(3, prefix="P")))
+            _, vargs = await fake.next_event("HAMAD::verdicts", timeout=10)
+            n = len(vargs[0])
+            proc.send_signal(signal.SIGTERM)
+            _, err = await asyncio.wait_for(proc.communicate(), 15)
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+            await fake.stop()
+        return proc.returncode or 0, err.decode(), n
+
+    rc, err, n = asyncio.run(asyncio.wait_for(body(), 40))
+    assert rc == 0, err
+    assert n == 3
+    lines = [json.loads(x) for x in err.splitlines() if x.startswith("{")]
+    stopped = [x for x in lines if x.get("event") == "stopped"]
+    assert stopped and stopped[0]["received"] == "3" and stopped[0]["verdicts_sent"] == "3"
+    assert any(x.get("event") == "session_started" for x in lines)
+
+
+def test_serve_command_is_a_click_command_named_serve() -> None:
+    import click
+
+    assert isinstance(serve_command, click.Command) and serve_command.name == "serve"
+    opts = {o for p in serve_command.params for o in getattr(p, "opts", [])}
+    for flag in ("--transport", "--host", "--port", "--topic-prefix", "--model", "--config",
+                 "--queue-size", "--log-level"):  # fmt: skip
+        assert flag in opts

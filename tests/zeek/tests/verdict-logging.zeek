@@ -1,0 +1,43 @@
+# @TEST-DOC: Verdicts raised as if the worker sent them: hamad.log above log_min_score, notices for anomalous ones above min_notice_score, repeats for one host pair and port suppressed.
+#
+# The worker is simulated by raising HAMAD::verdicts; nothing listens.
+# Scores are checked through the notice text (fixed %.3f formatting) rather
+# than hamad.log's double column.
+#
+# @TEST-EXEC: zeek -b $PACKAGE %INPUT
+# @TEST-EXEC: zeek-cut uid id.orig_h id.resp_h id.resp_p anomalous top_features top_model interim < hamad.log > hamad.cut
+# @TEST-EXEC: btest-diff hamad.cut
+# @TEST-EXEC: zeek-cut uid note src msg sub < notice.log > notice.cut
+# @TEST-EXEC: btest-diff notice.cut
+
+redef HAMAD::enabled = F;
+redef HAMAD::log_min_score = 0.1;
+redef HAMAD::min_notice_score = 0.6;
+redef HAMAD::host_notice_threshold = 100;
+
+function make(uid: string, resp: addr, rp: port, score: double, anomalous: bool,
+    interim: bool): HAMAD::Verdict
+	{
+	return HAMAD::Verdict($uid=uid, $ts=1774219636.918162, $orig_h=10.0.0.1,
+	    $orig_p=40000/tcp, $resp_h=resp, $resp_p=rp, $score=score, $threshold=0.5,
+	    $anomalous=anomalous, $top_features=vector("orig_bytes", "duration"),
+	    $top_contributions=vector(0.4, 0.1), $top_model="xgb", $model_version="test-1",
+	    $interim=interim);
+	}
+
+event zeek_init() &priority=-20
+	{
+	local batch: vector of HAMAD::Verdict = vector(
+	    make("C1", 192.0.2.1, 443/tcp, 0.05, F, F), # below log_min_score: not logged
+	    make("C2", 192.0.2.1, 443/tcp, 0.3, F, F), # logged, not anomalous
+	    make("C3", 192.0.2.1, 443/tcp, 0.55, T, F), # anomalous, below min_notice_score
+	    make("C4", 192.0.2.1, 443/tcp, 0.93, T, F), # notice
+	    make("C5", 192.0.2.1, 443/tcp, 0.95, T, F), # same identifier: suppressed
+	    make("C6", 192.0.2.2, 22/tcp, 0.875, T, T)); # new identifier, interim
+	event HAMAD::verdicts(batch);
+	}
+
+event HAMAD::verdicts(batch: vector of HAMAD::Verdict) &priority=-100
+	{
+	terminate();
+	}
