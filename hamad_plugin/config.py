@@ -9,7 +9,7 @@ Example (``packaging/hamad.yaml``)::
     model: models/default
     threshold: {mode: adaptive, override: null}
     features: {local_networks: [192.168.0.0/16], max_keys: 200000}
-    serve: {transport: websocket, host: 127.0.0.1, port: 27759}
+    serve: {transport: broker, host: 127.0.0.1, port: 47761}
 """
 
 from __future__ import annotations
@@ -48,9 +48,9 @@ class FeatureSettings:
 class ServeSettings:
     """How ``hamad serve`` reaches Zeek."""
 
-    transport: str = "websocket"
+    transport: str = "broker"
     host: str = "127.0.0.1"
-    port: int = 27759
+    port: int = 47761
     topic_prefix: str = "hamad"
     queue_size: int = 10_000
     heartbeat_interval: float = 5.0

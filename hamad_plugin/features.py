@@ -276,16 +276,25 @@ class _SlotTable:
     def __len__(self) -> int:
         return len(self.index)
 
-    def assign(self, keys: list[Any]) -> tuple[np.ndarray, np.ndarray]:
-        """Slots for ``keys`` (allocating new ones) and a per-slot "created now" mask."""
+    def assign(self, keys: list[Any], allocate: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Slots for ``keys`` and which records' keys had no state yet.
+
+        With ``allocate=False`` (scoring without updating) unknown keys get
+        temporary ids >= ``cap``, distinct per key, and nothing is stored.
+        """
         index = self.index
         slots = np.fromiter((index.get(k, -1) for k in keys), dtype=np.int64, count=len(keys))
-        created = np.zeros(self.cap, dtype=bool)
         missing = np.flatnonzero(slots < 0)
+        is_new = slots < 0
         if missing.size:
             fresh: dict[Any, int] = {}
             for i in missing.tolist():
                 fresh.setdefault(keys[i], -1)
+            if not allocate:
+                for j, k in enumerate(fresh):
+                    fresh[k] = self.cap + j
+                slots[missing] = [fresh[keys[i]] for i in missing.tolist()]
+                return slots, is_new
             short = len(fresh) - len(self.free)
             if short > 0:
                 self._evict(short, protect=slots[slots >= 0])
@@ -295,9 +304,8 @@ class _SlotTable:
                 index[k] = s
                 self.keys[s] = k
                 self.occupied[s] = True
-                created[s] = True
             slots[missing] = [fresh[keys[i]] for i in missing.tolist()]
-        return slots, created
+        return slots, is_new
 
     def _evict(self, need: int, protect: np.ndarray) -> None:
         mask = self.occupied.copy()
@@ -496,8 +504,13 @@ class FeatureExtractor:
         """Features of one connection, updating the windows."""
         return [float(v) for v in self.transform([rec])[0]]
 
-    def transform(self, records: Iterable[ConnRecord]) -> np.ndarray:
-        """Feature matrix (float32, one row per record), updating the windows."""
+    def transform(self, records: Iterable[ConnRecord], update: bool = True) -> np.ndarray:
+        """Feature matrix (float32, one row per record), updating the windows.
+
+        With ``update=False`` the records are scored as if they came next but
+        leave no trace (Zeek's interim summaries of still-open connections:
+        the final summary will be counted later).
+        """
         recs = records if isinstance(records, list) else list(records)
         n = len(recs)
         out = np.zeros((n, self.n_features), dtype=np.float32)
@@ -509,8 +522,11 @@ class FeatureExtractor:
         # Connections finish slightly out of order; never let time run backwards.
         t = np.maximum.accumulate(np.concatenate([[self._clock], t]))[1:]
         t[~np.isfinite(t)] = 0.0
-        self._clock = float(t[-1])
         out[:, : self.n_own] = self._own(cols)
+        if not update:
+            self._context(cols, t, out[:, self.n_own :], update=False)
+            return out
+        self._clock = float(t[-1])
         limit = max(1, min(self.chunk_size, self.config.max_keys // 2 or 1))
         for start in range(0, n, limit):
             end = min(start + limit, n)
@@ -529,7 +545,7 @@ class FeatureExtractor:
             out.append(s)
         return np.asarray(out, dtype=np.int64)
 
-    def _context(self, cols: _Columns, t: np.ndarray, out: np.ndarray) -> None:
+    def _context(self, cols: _Columns, t: np.ndarray, out: np.ndarray, update: bool = True) -> None:
         num = cols.num
         total = np.nan_to_num(num[:, _OB]) + np.nan_to_num(num[:, _RB])
         batch = _Batch(
@@ -552,7 +568,12 @@ class FeatureExtractor:
         ]
         for j, (kind, keys, peer_slot) in enumerate(plan):
             self._update_kind(
-                self.tables[kind], keys, peer_slot, batch, out[:, j * width : (j + 1) * width]
+                self.tables[kind],
+                keys,
+                peer_slot,
+                batch,
+                out[:, j * width : (j + 1) * width],
+                update,
             )
 
     def _update_kind(
@@ -562,9 +583,10 @@ class FeatureExtractor:
         peer_slot: np.ndarray,
         b: _Batch,
         out: np.ndarray,
+        update: bool = True,
     ) -> None:
         n = len(keys)
-        slots, created = table.assign(keys)
+        slots, fresh = table.assign(keys, allocate=update)
         order = np.argsort(slots, kind="stable")
         s = slots[order]
         tt = b.t[order]
@@ -574,8 +596,10 @@ class FeatureExtractor:
         gstart = np.flatnonzero(start)
         gend = np.append(gstart[1:], n) - 1
         gslot = s[gstart]
-        isnew = created[gslot]
-        last = table.last[gslot]
+        isnew = fresh[order][gstart]
+        # State rows to read; temporary ids (update=False, unknown key) are new, read nothing.
+        rows = np.minimum(gslot, table.cap - 1)
+        last = table.last[rows]
         prev_t = np.empty(n)
         prev_t[1:] = tt[:-1]
         prev_t[gstart] = last
@@ -600,12 +624,26 @@ class FeatureExtractor:
             # where the decayed stored state enters through x instead).
             decay0 = np.where(isnew, 0.0, np.exp(-np.maximum(ref - last, 0.0) / scale))
             v = inc.copy()
-            v[gstart] += table.stats[gslot, i, :] * decay0[:, None]
+            v[gstart] += table.stats[rows, i, :] * decay0[:, None]
             a = np.where(start, 0.0, np.exp(-within / scale))
             _linear_scan(a, v)
-            table.stats[gslot, i, :] = v[gend]
+            if update:
+                table.stats[gslot, i, :] = v[gend]
             self._sketch(
-                table, i, scale, tt, start, gidx, gstart, gend, gslot, isnew, words, res, i * nstat
+                table,
+                i,
+                scale,
+                tt,
+                start,
+                gidx,
+                gstart,
+                gend,
+                rows,
+                isnew,
+                words,
+                res,
+                i * nstat,
+                update,
             )
             cnt = v[:, _CNT]
             mean_lb = v[:, _LB] / cnt
@@ -621,7 +659,8 @@ class FeatureExtractor:
             res[:, o + 6] = v[:, _LD] / cnt
             res[:, o + 7] = m_iat
             res[:, o + 8] = np.sqrt(np.maximum(var_iat, 0.0))
-        table.last[gslot] = tt[gend]
+        if update:
+            table.last[gslot] = tt[gend]
         out[order] = res
 
     def _sketch(
@@ -634,21 +673,22 @@ class FeatureExtractor:
         gidx: np.ndarray,
         gstart: np.ndarray,
         gend: np.ndarray,
-        gslot: np.ndarray,
+        rows: np.ndarray,
         isnew: np.ndarray,
         words: np.ndarray,
         res: np.ndarray,
         o: int,
+        update: bool,
     ) -> None:
         """Distinct peers/ports over the current and previous tumbling bucket."""
         bucket = np.floor(tt / scale).astype(np.int64)
         segstart = start.copy()
         segstart[1:] |= bucket[1:] != bucket[:-1]
         seg = np.cumsum(segstart) - 1
-        st = table.sketch[gslot, i, :]  # cur p lo/hi, prev p lo/hi, cur q lo/hi, prev q lo/hi
+        st = table.sketch[rows, i, :]  # cur p lo/hi, prev p lo/hi, cur q lo/hi, prev q lo/hi
         st_cur = st[:, [0, 1, 4, 5]]
         st_prev = st[:, [2, 3, 6, 7]]
-        d = np.where(isnew, 2, bucket[gstart] - table.bucket[gslot, i])
+        d = np.where(isnew, 2, bucket[gstart] - table.bucket[rows, i])
         zero = np.uint64(0)
         W = words.copy()
         W[gstart] |= np.where((d == 0)[:, None], st_cur, zero)
@@ -667,8 +707,10 @@ class FeatureExtractor:
         union = W | prev
         res[:, o + 2] = np.log1p(_distinct(union[:, 0], union[:, 1]))
         res[:, o + 3] = np.log1p(_distinct(union[:, 2], union[:, 3]))
+        if not update:
+            return
         last_prev = seg_prev[seg[gend]]
-        table.sketch[gslot, i, :] = np.column_stack(
+        table.sketch[rows, i, :] = np.column_stack(
             [
                 W[gend, 0],
                 W[gend, 1],
@@ -680,7 +722,7 @@ class FeatureExtractor:
                 last_prev[:, 3],
             ]
         )
-        table.bucket[gslot, i] = bucket[gend]
+        table.bucket[rows, i] = bucket[gend]
 
     def _own(self, cols: _Columns) -> np.ndarray:
         num = cols.num

@@ -95,9 +95,9 @@ class Pipeline:
         self.threshold.override = value if value else None
         self.threshold._validate()
 
-    def features(self, records: Sequence[ConnRecord]) -> np.ndarray:
+    def features(self, records: Sequence[ConnRecord], update_state: bool = True) -> np.ndarray:
         """Feature rows for records, updating the windows (exactly as :meth:`score` does)."""
-        return self.extractor.transform(records)
+        return self.extractor.transform(list(records), update=update_state)
 
     def score_matrix(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Model outputs for a feature matrix: score, weights, member scores."""
@@ -112,13 +112,20 @@ class Pipeline:
         """
         return np.abs((X - self._mean) * self._inv_scale) * self._importance
 
-    def score(self, records: Sequence[ConnRecord]) -> list[Verdict]:
-        """Verdicts for a batch of finished connections, in input order."""
+    def score(self, records: Sequence[ConnRecord], update_state: bool = True) -> list[Verdict]:
+        """Verdicts for a batch of connections, in input order.
+
+        ``update_state=False`` scores without touching the windows or the
+        adaptive threshold: for Zeek's interim summaries of still-open
+        connections, whose final summary will be counted when they end.
+        """
         if not records:
             return []
-        X = self.features(records)
+        X = self.features(records, update_state)
         score, weights, members = self.score_matrix(X)
-        flags, used = self.threshold.decide(score, chunk=max(len(records), 1))
+        flags, used = self.threshold.decide(
+            score, chunk=max(len(records), 1), observe=update_state
+        )
         contrib = self.explain(X)
         k = min(self.top_k, contrib.shape[1])
         top = np.argpartition(-contrib, k - 1, axis=1)[:, :k] if k else np.zeros((len(X), 0), int)

@@ -144,11 +144,14 @@ class AdaptiveThreshold:
         self._hist += np.bincount(bins, minlength=self.n_bins)
         self._seen += len(s)
 
-    def decide(self, scores: np.ndarray, chunk: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    def decide(
+        self, scores: np.ndarray, chunk: int = 256, observe: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Anomalous flags and the threshold used, in stream order.
 
-        Each chunk is judged with the threshold in force before it, then
-        added to the running distribution, as the live worker does per batch.
+        Each chunk is judged with the threshold in force before it, then (if
+        ``observe``) added to the running distribution, as the live worker
+        does per batch.
         """
         s = np.asarray(scores, dtype=np.float64)
         flags = np.zeros(len(s), dtype=bool)
@@ -158,7 +161,7 @@ class AdaptiveThreshold:
             thr = self.current()
             used[start : start + chunk] = thr
             flags[start : start + chunk] = part >= thr
-            if self.mode == "adaptive":
+            if observe and self.mode == "adaptive":
                 self.observe(part)
         return flags, used
 

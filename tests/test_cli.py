@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import CTU42, NJRAT, ZEEK82_TSV
 
 from hamad_plugin.cli import cli
-
-from conftest import CTU42, NJRAT, ZEEK82_TSV
 
 
 def run(*args: str) -> object:
@@ -32,7 +31,17 @@ def test_replay_labelled_prints_metrics_and_writes_verdicts(tmp_path: Path) -> N
     lines = out.read_text().splitlines()
     assert len(lines) == 992
     v = json.loads(lines[0])
-    for key in ("uid", "ts", "orig_h", "resp_h", "score", "threshold", "anomalous", "top_features", "weights"):
+    for key in (
+        "uid",
+        "ts",
+        "orig_h",
+        "resp_h",
+        "score",
+        "threshold",
+        "anomalous",
+        "top_features",
+        "weights",
+    ):
         assert key in v
 
 
@@ -42,7 +51,7 @@ def test_replay_json_summary_counts_bad_lines(tmp_path: Path) -> None:
     broken.write_text("".join(src[:20] + ["garbage\tline\n"] + src[20:]))
     res = run("replay", str(broken), "--json-summary", "--threshold", "0.99")
     assert res.exit_code == 0, res.output
-    d = json.loads(res.output[res.output.index("{"):])
+    d = json.loads(res.output[res.output.index("{") :])
     assert d["connections"] == 299 and d["malformed_lines"] == 1
     assert d["threshold_range"] == [0.99, 0.99]
 
@@ -60,7 +69,17 @@ def test_eval_writes_metrics_and_pngs(tmp_path: Path) -> None:
 def test_train_then_info(tmp_path: Path) -> None:
     pytest.importorskip("xgboost")
     out = tmp_path / "m"
-    res = run("train", "--data", str(NJRAT), "--data", str(CTU42), "--out", str(out), "--n-estimators", "5")
+    res = run(
+        "train",
+        "--data",
+        str(NJRAT),
+        "--data",
+        str(CTU42),
+        "--out",
+        str(out),
+        "--n-estimators",
+        "5",
+    )
     assert res.exit_code == 0, res.output
     assert "held-out test rows" in res.output and "ALL" in res.output
     res = run("info", "--model", str(out), "--features")
@@ -68,7 +87,9 @@ def test_train_then_info(tmp_path: Path) -> None:
 
 
 def test_bench_prints_table_and_json(tmp_path: Path) -> None:
-    res = run("bench", "--connections", "2000", "--hosts", "2000", "--json-out", str(tmp_path / "b.json"))
+    res = run(
+        "bench", "--connections", "2000", "--hosts", "2000", "--json-out", str(tmp_path / "b.json")
+    )
     assert res.exit_code == 0, res.output
     assert "end to end" in res.output
     d = json.loads((tmp_path / "b.json").read_text())
@@ -97,7 +118,9 @@ def test_expected_failures_are_clean_errors(tmp_path: Path) -> None:
 def test_loco_writes_a_table(tmp_path: Path) -> None:
     pytest.importorskip("xgboost")
     out = tmp_path / "loco.md"
-    res = run("loco", "--data", str(NJRAT), "--data", str(CTU42), "--out", str(out), "--n-estimators", "5")
+    res = run(
+        "loco", "--data", str(NJRAT), "--data", str(CTU42), "--out", str(out), "--n-estimators", "5"
+    )
     assert res.exit_code == 0, res.output
     text = out.read_text()
     assert "held out: njrat-ctu-botnet-230-1" in text and "held out: ctu-normal-42-day2" in text

@@ -12,7 +12,9 @@ from hamad_plugin.errors import ConfigError
 
 def test_defaults_and_file(tmp_path: Path) -> None:
     p = tmp_path / "h.yaml"
-    p.write_text("model: models/x\nthreshold: {mode: fixed}\nfeatures: {local_networks: [147.32.0.0/16]}\n")
+    p.write_text(
+        "model: models/x\nthreshold: {mode: fixed}\nfeatures: {local_networks: [147.32.0.0/16]}\n"
+    )
     s = load_settings(p)
     assert s.model == "models/x" and s.threshold.mode == "fixed"
     assert s.features.local_networks == ("147.32.0.0/16",)

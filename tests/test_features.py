@@ -12,10 +12,27 @@ from hamad_plugin.features import FeatureConfig, FeatureExtractor, feature_names
 from hamad_plugin.records import ConnRecord
 
 
-def conn(t: float, src: str = "10.0.0.5", dst: str = "10.0.0.9", dport: int = 80,
-         sport: int = 40000, state: str = "SF", **kw: object) -> ConnRecord:
-    return ConnRecord(ts=t, uid=f"C{t}", orig_h=src, orig_p=sport, resp_h=dst, resp_p=dport,
-                      proto="tcp", conn_state=state, duration=kw.pop("duration", 0.01), **kw)  # type: ignore[arg-type]
+def conn(
+    t: float,
+    src: str = "10.0.0.5",
+    dst: str = "10.0.0.9",
+    dport: int = 80,
+    sport: int = 40000,
+    state: str = "SF",
+    **kw: object,
+) -> ConnRecord:
+    return ConnRecord(
+        ts=t,
+        uid=f"C{t}",
+        orig_h=src,
+        orig_p=sport,
+        resp_h=dst,
+        resp_p=dport,
+        proto="tcp",
+        conn_state=state,
+        duration=kw.pop("duration", 0.01),
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 def value(fx: FeatureExtractor, row: list[float], name: str) -> float:
@@ -78,7 +95,10 @@ def test_beacon_has_regular_inter_arrival_times() -> None:
 
 def test_flood_raises_short_scale_count_not_long_mean() -> None:
     fx = FeatureExtractor()
-    rows = [fx.transform_one(conn(2e6 + i * 0.001, src=f"198.51.100.{i % 200}", dst="10.0.0.9")) for i in range(2000)]
+    rows = [
+        fx.transform_one(conn(2e6 + i * 0.001, src=f"198.51.100.{i % 200}", dst="10.0.0.9"))
+        for i in range(2000)
+    ]
     assert math.expm1(value(fx, rows[-1], "dst_10s_log_count")) > 1500
     assert distinct(fx, rows[-1], "dst_10s_log_distinct_peers") > 150
 
@@ -95,7 +115,9 @@ def test_windows_expire_with_event_time() -> None:
 def test_state_is_bounded_by_max_keys() -> None:
     fx = FeatureExtractor(FeatureConfig(max_keys=100))
     for i in range(5000):
-        fx.transform_one(conn(float(i), src=f"10.1.{i // 256}.{i % 256}", dst=f"10.2.{i // 256}.{i % 256}"))
+        fx.transform_one(
+            conn(float(i), src=f"10.1.{i // 256}.{i % 256}", dst=f"10.2.{i // 256}.{i % 256}")
+        )
     assert all(n <= 100 for n in fx.tracked_keys.values())
     assert fx.evicted_keys["src"] >= 4900
     # The most recent hosts are still tracked (least recently seen are evicted first).
@@ -115,11 +137,22 @@ def test_deterministic_and_reset() -> None:
 
 def test_out_of_order_and_missing_values_stay_finite() -> None:
     fx = FeatureExtractor()
-    rows = fx.transform([
-        conn(10.0), conn(5.0), ConnRecord(ts=float("nan"), uid="x", orig_h="::1", orig_p=0,
-                                          resp_h="bad-address", resp_p=0, proto="icmp"),
-        conn(11.0, orig_bytes=10**18, resp_bytes=0, orig_pkts=10**12),
-    ])
+    rows = fx.transform(
+        [
+            conn(10.0),
+            conn(5.0),
+            ConnRecord(
+                ts=float("nan"),
+                uid="x",
+                orig_h="::1",
+                orig_p=0,
+                resp_h="bad-address",
+                resp_p=0,
+                proto="icmp",
+            ),
+            conn(11.0, orig_bytes=10**18, resp_bytes=0, orig_pkts=10**12),
+        ]
+    )
     assert np.isfinite(rows).all()
 
 
@@ -134,13 +167,17 @@ def test_locality_comes_from_configured_networks_not_the_log() -> None:
 
 
 def test_schema_hash_depends_on_scales_only() -> None:
-    assert schema_hash(FeatureConfig()) == schema_hash(FeatureConfig(local_networks=("10.0.0.0/8",)))
+    assert schema_hash(FeatureConfig()) == schema_hash(
+        FeatureConfig(local_networks=("10.0.0.0/8",))
+    )
     assert schema_hash(FeatureConfig()) != schema_hash(FeatureConfig(scales=(10.0, 600.0)))
     assert len(feature_names(FeatureConfig(scales=(60.0,)))) < len(feature_names(FeatureConfig()))
 
 
-@pytest.mark.parametrize("kw", [{"scales": ()}, {"scales": (60.0, 10.0)}, {"max_keys": 0},
-                                {"local_networks": ("not-a-net",)}])
+@pytest.mark.parametrize(
+    "kw",
+    [{"scales": ()}, {"scales": (60.0, 10.0)}, {"max_keys": 0}, {"local_networks": ("not-a-net",)}],
+)
 def test_bad_config_is_rejected(kw: dict[str, object]) -> None:
     with pytest.raises(ConfigError):
         FeatureConfig(**kw)  # type: ignore[arg-type]
@@ -165,3 +202,21 @@ def test_batches_equal_one_connection_at_a_time_on_real_traffic() -> None:
         i += k
     assert np.abs(whole - one).max() < 1e-5
     assert np.abs(whole - np.vstack(parts)).max() < 1e-5
+
+
+def test_scoring_without_update_leaves_no_trace() -> None:
+    """Interim summaries: scored as if next, but the windows do not change."""
+    seq = [conn(100.0 + i, dport=i % 5 + 1) for i in range(40)]
+    probe = [conn(140.5, dport=99), conn(141.0, src="10.9.9.9", dport=7)]
+    fx = FeatureExtractor()
+    fx.transform(seq)
+    peek = fx.transform(probe, update=False)
+    after = fx.transform([conn(150.0)])
+    ref = FeatureExtractor()
+    ref.transform(seq)
+    assert np.array_equal(after, ref.transform([conn(150.0)]))
+    # What was peeked equals what committing the same records would have given.
+    commit = FeatureExtractor()
+    commit.transform(seq)
+    assert np.abs(peek - commit.transform(probe)).max() < 1e-6
+    assert fx.tracked_keys == ref.tracked_keys

@@ -8,11 +8,10 @@ import lzma
 from pathlib import Path
 
 import pytest
+from conftest import CTU42, NJRAT, ZEEK82_JSON, ZEEK82_TSV, shared_datasets
 
 from hamad_plugin.errors import InputFormatError
-from hamad_plugin.ingest import iter_conn_logs, parse_text, read_conn_log, IngestStats
-
-from conftest import CTU42, NJRAT, ZEEK82_JSON, ZEEK82_TSV, shared_datasets
+from hamad_plugin.ingest import IngestStats, iter_conn_logs, parse_text, read_conn_log
 
 HEADER = (
     "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tconn\n"
@@ -31,21 +30,40 @@ def test_zeek82_tsv_and_json_give_the_same_connections() -> None:
     assert len(tsv) == len(js) == 299
     # Zeek assigns new uids per run, but everything else matches field by field.
     a, b = tsv[5], js[5]
-    assert (a.orig_h, a.orig_p, a.resp_h, a.resp_p, a.proto) == (b.orig_h, b.orig_p, b.resp_h, b.resp_p, b.proto)
+    assert (a.orig_h, a.orig_p, a.resp_h, a.resp_p, a.proto) == (
+        b.orig_h,
+        b.orig_p,
+        b.resp_h,
+        b.resp_p,
+        b.proto,
+    )
     assert a.ip_proto == b.ip_proto == 6
     assert a.duration == pytest.approx(b.duration, abs=1e-6)
     assert a.orig_bytes == b.orig_bytes and a.history == b.history
 
 
 def test_tsv_fields_types_unset_and_empty() -> None:
-    text = HEADER + ROW + "2.0\tCdef\t10.0.0.1\t5001\t10.0.0.3\t53\tudp\t-\t-\t-\t-\tS0\t-\t-\t0\tD\t1\t60\t0\t0\t(empty)\t17\n"
+    text = (
+        HEADER
+        + ROW
+        + "2.0\tCdef\t10.0.0.1\t5001\t10.0.0.3\t53\tudp\t-\t-\t-\t-\tS0\t-\t-\t0\tD\t1\t60\t0\t0\t(empty)\t17\n"
+    )
     recs, stats = parse_text(text)
     assert stats.bad_lines == 0 and len(recs) == 2
     r = recs[0]
-    assert (r.ts, r.uid, r.orig_p, r.resp_p, r.service, r.duration) == (1.5, "Cabc", 5000, 80, "http", 0.5)
+    assert (r.ts, r.uid, r.orig_p, r.resp_p, r.service, r.duration) == (
+        1.5,
+        "Cabc",
+        5000,
+        80,
+        "http",
+        0.5,
+    )
     assert r.local_orig is True and r.local_resp is False and r.ip_proto == 6
     s = recs[1]
-    assert s.service is None and s.duration is None and s.orig_bytes is None and s.local_orig is None
+    assert (
+        s.service is None and s.duration is None and s.orig_bytes is None and s.local_orig is None
+    )
 
 
 def test_separator_escapes_are_decoded() -> None:
@@ -75,7 +93,9 @@ def test_huge_counts_are_kept_not_crashing() -> None:
     assert stats.bad_lines == 0 and recs[0].orig_bytes == 99999999999999999999
 
 
-@pytest.mark.parametrize("opener,suffix", [(gzip.open, ".gz"), (lzma.open, ".xz"), (bz2.open, ".bz2"), (open, "")])
+@pytest.mark.parametrize(
+    "opener,suffix", [(gzip.open, ".gz"), (lzma.open, ".xz"), (bz2.open, ".bz2"), (open, "")]
+)
 def test_compressed_inputs(tmp_path: Path, opener, suffix: str) -> None:
     p = tmp_path / f"conn.log{suffix}"
     with opener(p, "wt") as fh:
@@ -90,7 +110,7 @@ def test_json_lines_nested_and_flat_and_bad() -> None:
         '{"ts":2.0,"uid":"C2","id":{"orig_h":"1.2.3.4","orig_p":1,"resp_h":"5.6.7.8","resp_p":2},"proto":"udp","duration":NaN}\n'
         '{"ts":3.0,"uid":"C3","id":{"orig_h":"1.2.3.4","orig_p":1,"resp_h":"5.6.7.8","resp_p":2},"proto":"udp"}\n'
         '{"ts":"x","uid":"C4"}\n'
-        '[1,2]\n'
+        "[1,2]\n"
     )
     recs, stats = parse_text(text)
     assert [r.uid for r in recs] == ["C1", "C3"]
@@ -99,7 +119,9 @@ def test_json_lines_nested_and_flat_and_bad() -> None:
 
 
 def test_iot23_three_space_quirk_and_labels() -> None:
-    head = HEADER.replace("\ttunnel_parents\tip_proto\n", "\ttunnel_parents   label   detailed-label\n")
+    head = HEADER.replace(
+        "\ttunnel_parents\tip_proto\n", "\ttunnel_parents   label   detailed-label\n"
+    )
     row = ROW.replace("\t(empty)\t6\n", "\t-   Malicious   C&C\n")
     recs, stats = parse_text(head + row + row.replace("Malicious   C&C", "benign   -"))
     assert stats.bad_lines == 0
@@ -141,7 +163,9 @@ def test_real_shared_logs_parse_without_loss() -> None:
     root = shared_datasets()
     if root is None:
         pytest.skip("../shared/datasets not present: only the bundled samples were used")
-    files = sorted(root.glob("iot23/*/conn.log.labeled.xz")) + sorted(root.glob("zeek-8.2-logs/*/*.xz"))
+    files = sorted(root.glob("iot23/*/conn.log.labeled.xz")) + sorted(
+        root.glob("zeek-8.2-logs/*/*.xz")
+    )
     print("used:", *[str(f.relative_to(root)) for f in files])
     for f in files:
         reader = read_conn_log(f)

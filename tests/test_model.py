@@ -8,12 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import CTU42, NJRAT
 
 from hamad_plugin.errors import ModelError, SchemaError
 from hamad_plugin.model import LoadedModel, default_model_dir
 from hamad_plugin.pipeline import Pipeline
-
-from conftest import CTU42, NJRAT
 
 
 def test_onnx_matches_native_ensemble_on_real_rows(sample_matrix, tmp_path: Path) -> None:
@@ -38,7 +37,9 @@ def test_onnx_matches_native_ensemble_on_real_rows(sample_matrix, tmp_path: Path
     assert weights.std(axis=0).max() > 1e-3
 
 
-@pytest.mark.parametrize("fusion,members", [("mean", ("rf", "xgb", "novelty")), ("attention", ("rf",))])
+@pytest.mark.parametrize(
+    "fusion,members", [("mean", ("rf", "xgb", "novelty")), ("attention", ("rf",))]
+)
 def test_ablation_variants_export(sample_matrix, tmp_path: Path, fusion: str, members) -> None:
     pytest.importorskip("xgboost")
     from hamad_plugin.ensemble import HamadEnsemble
