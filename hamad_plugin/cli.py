@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -57,16 +58,27 @@ def cli() -> None:
     """
 
 
+_Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+
+def _data_option(help_text: str) -> _Decorator:
+    """``--data FILE`` (repeatable, required): the conn logs a command reads."""
+    return click.option(
+        "--data", "data", multiple=True, required=True, type=click.Path(dir_okay=False),
+        help=help_text,
+    )  # fmt: skip
+
+
+def _model_option() -> _Decorator:
+    """``--model DIR``: which model directory to load."""
+    return click.option(
+        "--model", "model", default=None, help="Model directory (default: shipped model)."
+    )
+
+
 # --------------------------------------------------------------------------- train
 @cli.command()
-@click.option(
-    "--data",
-    "data",
-    multiple=True,
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="Labelled conn log (IoT-23 / Stratosphere); repeat for several captures.",
-)
+@_data_option("Labelled conn log (IoT-23 / Stratosphere); repeat for several captures.")
 @click.option(
     "--out",
     "out",
@@ -164,15 +176,8 @@ def _metrics_table(rows: dict[str, dict[str, Any]]) -> str:
 
 # --------------------------------------------------------------------------- eval
 @cli.command(name="eval")
-@click.option("--model", "model", default=None, help="Model directory (default: shipped model).")
-@click.option(
-    "--data",
-    "data",
-    multiple=True,
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="Labelled conn log; repeat for several captures.",
-)
+@_model_option()
+@_data_option("Labelled conn log; repeat for several captures.")
 @click.option(
     "--out",
     "out",
@@ -273,7 +278,7 @@ def _flag_metrics(y: Any, flags: Any) -> dict[str, Any]:
 # --------------------------------------------------------------------------- replay
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("--model", "model", default=None, help="Model directory (default: shipped model).")
+@_model_option()
 @click.option(
     "--config",
     "config",
@@ -337,14 +342,7 @@ def replay(
         threshold__override=override,
         features__local_networks=tuple(local_nets) if local_nets else None,
     )
-    pipe = Pipeline.load(
-        s.model,
-        threshold_mode=s.threshold.mode,
-        threshold_override=s.threshold.override,
-        local_networks=s.features.local_networks,
-        max_keys=s.features.max_keys,
-        top_k=s.top_k,
-    )
+    pipe = Pipeline.from_settings(s)
     fh = None
     if out == "-":
         fh = sys.stdout
@@ -409,14 +407,7 @@ def replay(
 
 # --------------------------------------------------------------------------- loco
 @cli.command()
-@click.option(
-    "--data",
-    "data",
-    multiple=True,
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="Labelled conn log, one per capture (at least two).",
-)
+@_data_option("Labelled conn log, one per capture (at least two).")
 @click.option(
     "--out",
     "out",
@@ -489,7 +480,7 @@ def _loco_plots(res: Any, img_dir: Path) -> Path | None:
 
 # --------------------------------------------------------------------------- info
 @cli.command()
-@click.option("--model", "model", default=None, help="Model directory (default: shipped model).")
+@_model_option()
 @click.option(
     "--features", "show_features", is_flag=True, help="List every feature and its meaning."
 )
@@ -523,7 +514,7 @@ def info(model: str | None, show_features: bool) -> None:
 
 # --------------------------------------------------------------------------- bench
 @cli.command()
-@click.option("--model", "model", default=None, help="Model directory (default: shipped model).")
+@_model_option()
 @click.option(
     "--data",
     "data",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,6 +18,9 @@ from .model import LoadedModel
 from .records import ConnRecord
 from .threshold import AdaptiveThreshold
 from .verdict import Verdict
+
+if TYPE_CHECKING:
+    from .config import Settings
 
 
 class Pipeline:
@@ -86,6 +90,18 @@ class Pipeline:
             fconf = dataclasses.replace(fconf, **changes)  # type: ignore[arg-type]
         return cls(model, thr, fconf, top_k=top_k)
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Pipeline:
+        """The pipeline a validated :class:`~hamad_plugin.config.Settings` describes."""
+        return cls.load(
+            settings.model,
+            threshold_mode=settings.threshold.mode,
+            threshold_override=settings.threshold.override,
+            local_networks=settings.features.local_networks,
+            max_keys=settings.features.max_keys,
+            top_k=settings.top_k,
+        )
+
     @property
     def model_version(self) -> str:
         return self.model.version
@@ -123,9 +139,7 @@ class Pipeline:
             return []
         X = self.features(records, update_state)
         score, weights, members = self.score_matrix(X)
-        flags, used = self.threshold.decide(
-            score, chunk=max(len(records), 1), observe=update_state
-        )
+        flags, used = self.threshold.decide(score, chunk=max(len(records), 1), observe=update_state)
         contrib = self.explain(X)
         k = min(self.top_k, contrib.shape[1])
         top = np.argpartition(-contrib, k - 1, axis=1)[:, :k] if k else np.zeros((len(X), 0), int)

@@ -500,14 +500,8 @@ def _pipeline_score(settings: Settings) -> tuple[ScoreFn, str, ConfigFn, ScoreFn
     """The production ScoreFns (final, interim): the same Pipeline ``hamad replay`` uses."""
     from .pipeline import Pipeline
 
-    pipe = Pipeline.load(
-        settings.model,
-        threshold_mode=settings.threshold.mode,
-        threshold_override=settings.threshold.override,
-        local_networks=settings.features.local_networks,
-        max_keys=settings.features.max_keys,
-        top_k=settings.top_k,
-    )
+    pipe = Pipeline.from_settings(settings)
+
     def interim(records: Sequence[ConnRecord]) -> list[Verdict]:
         return pipe.score(records, update_state=False)
 
