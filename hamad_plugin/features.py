@@ -375,26 +375,31 @@ def _bits(slot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _linear_scan(a: np.ndarray, v: np.ndarray) -> None:
-    """In place: v[i] += a[i] * v[i-1] for all i in order (Hillis-Steele scan).
+    """In place along axis 0: v[i] += a[i] * v[i-1] in order (Hillis-Steele scan).
 
-    All multipliers are in [0, 1], so it is as stable as the sequential loop.
+    ``a`` broadcasts against ``v``. All multipliers are in [0, 1], so it is as
+    stable as the sequential loop.
     """
     n = len(v)
     a = a.copy()
     k = 1
     while k < n:
-        v[k:] = v[k:] + a[k:, None] * v[:-k]
+        v[k:] = v[k:] + a[k:] * v[:-k]
         a[k:] = a[k:] * a[:-k]
         k *= 2
 
 
 def _segmented_or_scan(W: np.ndarray, seg: np.ndarray) -> None:
-    """In place: W[i] |= W[j] for every j < i in the same segment (log-step scan)."""
+    """In place along axis 0: W[i] |= W[j] for every j < i in the same segment.
+
+    ``seg`` (segment ids, shape ``W.shape[:-1]``) may differ per column: one
+    log-step scan then serves all scales at once.
+    """
     n = len(W)
     k = 1
     zero = np.uint64(0)
     while k < n:
-        same = (seg[k:] == seg[:-k])[:, None]
+        same = (seg[k:] == seg[:-k])[..., None]
         W[k:] |= np.where(same, W[:-k], zero)
         k *= 2
 
@@ -585,6 +590,11 @@ class FeatureExtractor:
         out: np.ndarray,
         update: bool = True,
     ) -> None:
+        """Context features of one key kind for a batch, all scales at once.
+
+        Records are grouped by key (stable sort keeps time order inside a
+        group); arrays are (records, scales, ...) so one scan serves every scale.
+        """
         n = len(keys)
         slots, fresh = table.assign(keys, allocate=update)
         order = np.argsort(slots, kind="stable")
@@ -611,118 +621,95 @@ class FeatureExtractor:
         inc = np.column_stack(
             [np.ones(n), fail, lb, lb * lb, ld, has_prev.astype(np.float64), log_gap, log_gap**2]
         )
-        ref = tt[gstart]
+        scales = self._scales
+        S = len(scales)
+        # v_i = a_i * v_{i-1} + x_i with a_i = e^{-(t_i - t_{i-1})/scale}: a linear
+        # recurrence, solved per key group by a log-step scan (a = 0 at group starts,
+        # where the decayed stored state enters through x instead).
+        within = np.where(start, 0.0, tt - prev_t)
+        decay0 = np.where(
+            isnew[:, None], 0.0, np.exp(-np.maximum(tt[gstart] - last, 0.0)[:, None] / scales)
+        )
+        v = np.repeat(inc[:, None, :], S, axis=1)
+        v[gstart] += table.stats[rows] * decay0[:, :, None]
+        a = np.where(start[:, None], 0.0, np.exp(-within[:, None] / scales))
+        _linear_scan(a[:, :, None], v)
+        if update:
+            table.stats[gslot] = v[gend]
+            table.last[gslot] = tt[gend]
+        res = np.empty((n, S, len(_CONTEXT_STATS)))
+        cnt = v[:, :, _CNT]
+        mean_lb = v[:, :, _LB] / cnt
+        i_n = v[:, :, _IN]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            m_iat = np.where(i_n > 0.5, v[:, :, _IS] / i_n, np.log(scales))
+            var_iat = np.where(i_n > 0.5, v[:, :, _IS2] / i_n - m_iat * m_iat, 0.0)
+        res[:, :, 0] = np.log1p(cnt)
+        res[:, :, 1] = v[:, :, _FAIL] / cnt
+        res[:, :, 4] = mean_lb
+        res[:, :, 5] = np.sqrt(np.maximum(v[:, :, _LB2] / cnt - mean_lb * mean_lb, 0.0))
+        res[:, :, 6] = v[:, :, _LD] / cnt
+        res[:, :, 7] = m_iat
+        res[:, :, 8] = np.sqrt(np.maximum(var_iat, 0.0))
         p_lo, p_hi = _bits(peer_slot[order])
         q_lo, q_hi = _bits(b.port_slot[order])
         words = np.column_stack([p_lo, p_hi, q_lo, q_hi])
-        res = np.empty((n, len(self.config.scales) * len(_CONTEXT_STATS)))
-        nstat = len(_CONTEXT_STATS)
-        within = np.where(start, 0.0, tt - prev_t)
-        for i, scale in enumerate(self.config.scales):
-            # v_i = a_i * v_{i-1} + x_i with a_i = e^{-(t_i - t_{i-1})/scale}: a linear
-            # recurrence, solved per key group by a log-step scan (a = 0 at group starts,
-            # where the decayed stored state enters through x instead).
-            decay0 = np.where(isnew, 0.0, np.exp(-np.maximum(ref - last, 0.0) / scale))
-            v = inc.copy()
-            v[gstart] += table.stats[rows, i, :] * decay0[:, None]
-            a = np.where(start, 0.0, np.exp(-within / scale))
-            _linear_scan(a, v)
-            if update:
-                table.stats[gslot, i, :] = v[gend]
-            self._sketch(
-                table,
-                i,
-                scale,
-                tt,
-                start,
-                gidx,
-                gstart,
-                gend,
-                rows,
-                isnew,
-                words,
-                res,
-                i * nstat,
-                update,
-            )
-            cnt = v[:, _CNT]
-            mean_lb = v[:, _LB] / cnt
-            i_n = v[:, _IN]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                m_iat = np.where(i_n > 0.5, v[:, _IS] / i_n, math.log(scale))
-                var_iat = np.where(i_n > 0.5, v[:, _IS2] / i_n - m_iat * m_iat, 0.0)
-            o = i * nstat
-            res[:, o] = np.log1p(cnt)
-            res[:, o + 1] = v[:, _FAIL] / cnt
-            res[:, o + 4] = mean_lb
-            res[:, o + 5] = np.sqrt(np.maximum(v[:, _LB2] / cnt - mean_lb * mean_lb, 0.0))
-            res[:, o + 6] = v[:, _LD] / cnt
-            res[:, o + 7] = m_iat
-            res[:, o + 8] = np.sqrt(np.maximum(var_iat, 0.0))
-        if update:
-            table.last[gslot] = tt[gend]
-        out[order] = res
+        self._sketch(table, tt, start, gidx, gstart, gslot, gend, rows, isnew, words, res, update)
+        out[order] = res.reshape(n, -1)
 
     def _sketch(
         self,
         table: _SlotTable,
-        i: int,
-        scale: float,
         tt: np.ndarray,
         start: np.ndarray,
         gidx: np.ndarray,
         gstart: np.ndarray,
+        gslot: np.ndarray,
         gend: np.ndarray,
         rows: np.ndarray,
         isnew: np.ndarray,
         words: np.ndarray,
         res: np.ndarray,
-        o: int,
         update: bool,
     ) -> None:
-        """Distinct peers/ports over the current and previous tumbling bucket."""
-        bucket = np.floor(tt / scale).astype(np.int64)
-        segstart = start.copy()
+        """Distinct peers/ports over the current and previous tumbling bucket, all scales."""
+        n = len(tt)
+        bucket = np.floor(tt[:, None] / self._scales).astype(np.int64)  # (n, S)
+        segstart = np.repeat(start[:, None], bucket.shape[1], axis=1)
         segstart[1:] |= bucket[1:] != bucket[:-1]
-        seg = np.cumsum(segstart) - 1
-        st = table.sketch[rows, i, :]  # cur p lo/hi, prev p lo/hi, cur q lo/hi, prev q lo/hi
-        st_cur = st[:, [0, 1, 4, 5]]
-        st_prev = st[:, [2, 3, 6, 7]]
-        d = np.where(isnew, 2, bucket[gstart] - table.bucket[rows, i])
+        seg = np.cumsum(segstart, axis=0)
+        # Stored sketch words: cur p lo/hi, prev p lo/hi, cur q lo/hi, prev q lo/hi.
+        st = table.sketch[rows]  # (G, S, 8)
+        st_cur = st[:, :, [0, 1, 4, 5]]
+        st_prev = st[:, :, [2, 3, 6, 7]]
+        d = np.where(isnew[:, None], 2, bucket[gstart] - table.bucket[rows])  # (G, S)
         zero = np.uint64(0)
-        W = words.copy()
-        W[gstart] |= np.where((d == 0)[:, None], st_cur, zero)
+        W = np.repeat(words[:, None, :], bucket.shape[1], axis=1)  # (n, S, 4)
+        W[gstart] |= np.where((d == 0)[:, :, None], st_cur, zero)
         _segmented_or_scan(W, seg)
-        first_prev = np.where((d == 0)[:, None], st_prev, np.where((d == 1)[:, None], st_cur, zero))
-        sfirst = np.flatnonzero(segstart)
-        group_first = start[sfirst]
-        before = np.maximum(sfirst - 1, 0)
-        adjacent = (bucket[before] == bucket[sfirst] - 1)[:, None]
-        seg_prev = np.where(
-            group_first[:, None],
-            first_prev[gidx[sfirst]],
-            np.where(adjacent, W[before], zero),
+        first_prev = np.where(
+            (d == 0)[:, :, None], st_prev, np.where((d == 1)[:, :, None], st_cur, zero)
         )
-        prev = seg_prev[seg]
+        # Where each record's (key, bucket) segment starts, and the segment before it.
+        sstart = np.maximum.accumulate(np.where(segstart, np.arange(n)[:, None], 0), axis=0)
+        group_first = sstart == gstart[gidx][:, None]
+        before = np.maximum(sstart - 1, 0)
+        adjacent = np.take_along_axis(bucket, before, axis=0) == bucket - 1
+        w_before = np.take_along_axis(W, before[:, :, None], axis=0)
+        prev = np.where(
+            group_first[:, :, None],
+            first_prev[gidx],
+            np.where(adjacent[:, :, None], w_before, zero),
+        )
         union = W | prev
-        res[:, o + 2] = np.log1p(_distinct(union[:, 0], union[:, 1]))
-        res[:, o + 3] = np.log1p(_distinct(union[:, 2], union[:, 3]))
-        if not update:
-            return
-        last_prev = seg_prev[seg[gend]]
-        table.sketch[rows, i, :] = np.column_stack(
-            [
-                W[gend, 0],
-                W[gend, 1],
-                last_prev[:, 0],
-                last_prev[:, 1],
-                W[gend, 2],
-                W[gend, 3],
-                last_prev[:, 2],
-                last_prev[:, 3],
-            ]
-        )
-        table.bucket[rows, i] = bucket[gend]
+        res[:, :, 2] = np.log1p(_distinct(union[:, :, 0], union[:, :, 1]))
+        res[:, :, 3] = np.log1p(_distinct(union[:, :, 2], union[:, :, 3]))
+        if update:
+            we, pe = W[gend], prev[gend]
+            table.sketch[gslot] = np.concatenate(
+                [we[:, :, 0:2], pe[:, :, 0:2], we[:, :, 2:4], pe[:, :, 2:4]], axis=2
+            )
+            table.bucket[gslot] = bucket[gend]
 
     def _own(self, cols: _Columns) -> np.ndarray:
         num = cols.num
