@@ -142,27 +142,45 @@ class Pipeline:
         flags, used = self.threshold.decide(score, chunk=max(len(records), 1), observe=update_state)
         contrib = self.explain(X)
         k = min(self.top_k, contrib.shape[1])
-        top = np.argpartition(-contrib, k - 1, axis=1)[:, :k] if k else np.zeros((len(X), 0), int)
-        out: list[Verdict] = []
-        names, mems = self._names, self._members
-        for i, rec in enumerate(records):
-            idx = sorted(top[i], key=lambda j: -contrib[i, j])
-            out.append(
-                Verdict(
-                    uid=rec.uid,
-                    ts=rec.ts,
-                    orig_h=rec.orig_h,
-                    orig_p=rec.orig_p,
-                    resp_h=rec.resp_h,
-                    resp_p=rec.resp_p,
-                    proto=rec.proto,
-                    score=float(score[i]),
-                    threshold=float(used[i]),
-                    anomalous=bool(flags[i]),
-                    top_features=[(names[j], float(contrib[i, j])) for j in idx],
-                    weights={m: float(weights[i, j]) for j, m in enumerate(mems)},
-                    member_scores={m: float(members[i, j]) for j, m in enumerate(mems)},
-                    model_version=self.model.version,
-                )
+        if k:
+            top = np.argpartition(-contrib, k - 1, axis=1)[:, :k]
+            top_val = np.take_along_axis(contrib, top, axis=1)
+            rank = np.argsort(-top_val, axis=1, kind="stable")
+            top = np.take_along_axis(top, rank, axis=1)
+            top_val = np.take_along_axis(top_val, rank, axis=1)
+        else:
+            top = np.zeros((len(X), 0), dtype=np.int64)
+            top_val = np.zeros((len(X), 0))
+        # Bulk conversion to Python objects (tolist) is much cheaper than per-item float().
+        names, mems, version = self._names, self._members, self.model.version
+        rows = zip(
+            records,
+            score.tolist(),
+            used.tolist(),
+            flags.tolist(),
+            top.tolist(),
+            top_val.tolist(),
+            weights.tolist(),
+            members.tolist(),
+            strict=True,
+        )
+        out: list[Verdict] = [
+            Verdict(
+                uid=rec.uid,
+                ts=rec.ts,
+                orig_h=rec.orig_h,
+                orig_p=rec.orig_p,
+                resp_h=rec.resp_h,
+                resp_p=rec.resp_p,
+                proto=rec.proto,
+                score=sc,
+                threshold=th,
+                anomalous=fl,
+                top_features=[(names[j], c) for j, c in zip(tj, tv, strict=True)],
+                weights=dict(zip(mems, w, strict=True)),
+                member_scores=dict(zip(mems, m, strict=True)),
+                model_version=version,
             )
+            for rec, sc, th, fl, tj, tv, w, m in rows
+        ]
         return out

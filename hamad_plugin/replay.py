@@ -191,11 +191,12 @@ def _account(
             summary.weights_sum[k] = summary.weights_sum.get(k, 0.0) + w
         if v.anomalous:
             summary.anomalous += 1
-            item = (v.score, seq + i, v.to_dict())
-            if len(summary.top) < top_n:
-                heapq.heappush(summary.top, item)
-            elif top_n:
-                heapq.heappushpop(summary.top, item)
+            top = summary.top
+            # Build the dict only for verdicts that enter the top-N heap.
+            if len(top) < top_n:
+                heapq.heappush(top, (v.score, seq + i, v.to_dict()))
+            elif top_n and v.score > top[0][0]:
+                heapq.heapreplace(top, (v.score, seq + i, v.to_dict()))
         if out is not None and (all_verdicts or v.anomalous):
             d = v.to_dict()
             if rec.label is not None:
