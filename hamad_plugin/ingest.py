@@ -100,6 +100,11 @@ def _unescape(value: str) -> str:
     return _ESCAPE_RE.sub(lambda m: chr(int(m.group(1), 16)), value) if "\\x" in value else value
 
 
+def _to_str(v: str) -> str:
+    """A TSV string value with Zeek's ``\\xNN`` escapes decoded."""
+    return _unescape(v)
+
+
 def _to_float(v: str) -> float:
     x = float(v)
     if not math.isfinite(x):
@@ -163,6 +168,8 @@ class _TsvHeader:
     separator: str = "\t"
     unset: str = "-"
     empty: str = "(empty)"
+    #: Raw values that mean "not set" (``-``, ``(empty)``, empty string).
+    skip: frozenset[str] = frozenset({"-", "(empty)", ""})
     path: str | None = None
     fields: list[str] | None = None
     #: index in the split row -> (attribute, converter)
@@ -191,7 +198,13 @@ def _plan_tsv(header: _TsvHeader, names: list[str], where: str) -> None:
         )
     header.fields = expanded
     header.joined_tail = joined_tail
-    header.plan = [(i, *_COLUMNS[n]) for i, n in enumerate(expanded) if n in _COLUMNS]
+    # TSV strings may carry \xNN escapes; JSON strings arrive decoded.
+    header.plan = [
+        (i, attr, _to_str if conv is str else conv)
+        for i, n in enumerate(expanded)
+        if n in _COLUMNS
+        for attr, conv in [_COLUMNS[n]]
+    ]
 
 
 def _decode_header_value(raw: str) -> str:
@@ -281,6 +294,7 @@ class ConnLogReader:
             header.unset = rest
         elif key == "empty_field":
             header.empty = rest
+        header.skip = frozenset({header.unset, header.empty, ""})
 
     def _tsv_line(self, header: _TsvHeader, line: str, lineno: int) -> ConnRecord | None:
         assert header.fields is not None
@@ -292,15 +306,15 @@ class ConnLogReader:
                 lineno, f"expected {len(header.fields)} columns, got {len(cols)}"
             )
             return None
-        values: dict[str, Any] = {}
-        unset, empty = header.unset, header.empty
+        skip = header.skip
         try:
-            for idx, attr, conv in header.plan:
-                raw = cols[idx]
-                if raw == unset or raw == empty or raw == "":
-                    continue
-                values[attr] = conv(_unescape(raw)) if conv is str else conv(raw)
-            rec = ConnRecord(**values)
+            rec = ConnRecord(
+                **{
+                    attr: conv(raw)
+                    for idx, attr, conv in header.plan
+                    if (raw := cols[idx]) not in skip
+                }
+            )
         except (ValueError, TypeError) as exc:
             self.stats.record_error(lineno, _short_error(exc))
             return None
