@@ -504,7 +504,8 @@ def info(model: str | None, show_features: bool) -> None:
     )
     for f in meta.get("training", {}).get("files", []):
         click.echo(
-            f"trained on: {f['path']} sha256 {f['sha256'][:12]}... "
+            f"trained on: {f.get('capture', f['path'])} ({f['path']}, "
+            f"sha256 {f['sha256'][:12]}...) "
             f"{f['labelled_rows']} labelled rows"
         )
     if show_features:

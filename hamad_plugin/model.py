@@ -10,6 +10,8 @@ what this code computes, and says what differs.
 from __future__ import annotations
 
 import json
+import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,24 +22,37 @@ from .errors import ModelError, SchemaError
 from .features import FeatureConfig, feature_names, schema_hash
 
 METADATA_FORMAT = "hamad-model/1"
-#: Where ``Pipeline.load(None)`` looks: the repo's / package's ``models/default``.
+#: ``models/`` of a source checkout (or an editable install).
 _REPO_MODELS = Path(__file__).resolve().parent.parent / "models"
+#: ``models/`` of a regular ``pip install`` (see ``[tool.setuptools.data-files]``).
+_INSTALLED_MODELS = Path(sys.prefix) / "share" / "hamad" / "models"
+
+
+def _model_roots() -> list[Path]:
+    """Where named models are looked up: $HAMAD_MODELS, the checkout, the install prefix."""
+    env = os.environ.get("HAMAD_MODELS")
+    return ([Path(env)] if env else []) + [_REPO_MODELS, _INSTALLED_MODELS]
 
 
 def default_model_dir() -> Path:
-    """The shipped default model (``models/default`` next to the package)."""
+    """The shipped default model: the first ``<root>/default`` that exists."""
+    for root in _model_roots():
+        if (root / "default" / "model.onnx").is_file():
+            return root / "default"
     return _REPO_MODELS / "default"
 
 
 def resolve_model_dir(path: str | Path | None) -> Path:
-    """Accept a model dir, its metadata.json/model.onnx, or a name under ``models/``."""
+    """Accept a model dir, its metadata.json/model.onnx, or a name under a models root."""
     if path is None:
         return default_model_dir()
     p = Path(path)
     if p.is_file():
         return p.parent
-    if not p.exists() and not p.is_absolute() and (_REPO_MODELS / p).exists():
-        return _REPO_MODELS / p
+    if not p.exists() and not p.is_absolute():
+        for root in _model_roots():
+            if (root / p).exists():
+                return root / p
     return p
 
 

@@ -109,3 +109,15 @@ def test_shipped_default_model_loads_and_scores() -> None:
     assert 0.0 <= v.score <= 1.0 and set(v.weights) == {"rf", "xgb", "novelty"}
     assert abs(sum(v.weights.values()) - 1.0) < 1e-4 and len(v.top_features) == 3
     assert v.model_version == pipe.model_version
+
+
+def test_shipped_model_is_packaged_for_non_editable_installs() -> None:
+    """zkg's build_command runs `pip install .`: the model must be in the wheel's data files."""
+    tomllib = pytest.importorskip("tomllib", reason="tomllib needs Python >= 3.11")
+
+    from conftest import REPO
+
+    meta = tomllib.loads((REPO / "pyproject.toml").read_text())
+    files = meta["tool"]["setuptools"]["data-files"]["share/hamad/models/default"]
+    assert sorted(files) == ["models/default/metadata.json", "models/default/model.onnx"]
+    assert all((REPO / f).is_file() for f in files)
