@@ -53,7 +53,7 @@ def cli() -> None:
     Typical use:
       hamad replay conn.log            score a log with the shipped model
       hamad eval --data labelled.log   metrics + PNG plots on labelled data
-      hamad train --data a.log b.log --out models/mine
+      hamad train --data a.log --data b.log --out models/mine
       hamad serve --transport websocket   the live worker for the Zeek package
     """
 
