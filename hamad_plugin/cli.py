@@ -556,22 +556,22 @@ def bench(
         Path(json_out).write_text(text + "\n")
 
 
-def _register_optional() -> None:
-    """Attach commands that live in their own modules (serve, data, report)."""
-    import importlib
+def _register_commands() -> None:
+    """Attach the commands that live in their own modules (serve, data, report).
 
-    for mod, attr in (
-        ("serve", "serve_command"),
-        ("datasets.cli", "data_group"),
-        ("evaluation.cli", "report_command"),
-    ):
-        try:
-            cli.add_command(getattr(importlib.import_module(f".{mod}", __package__), attr))
-        except (ImportError, AttributeError):  # TEMP while modules are being written
-            pass
+    Their heavy imports (sklearn, torch, websockets) happen inside the commands,
+    so importing them here keeps ``hamad --help`` fast.
+    """
+    from .datasets.cli import data_group
+    from .evaluation.cli import report_command
+    from .serve import serve_command
+
+    cli.add_command(serve_command)
+    cli.add_command(data_group)
+    cli.add_command(report_command)
 
 
-_register_optional()
+_register_commands()
 
 
 def main() -> None:

@@ -123,7 +123,9 @@ def read_cicids_file(path: Path) -> RawTable:
         if not r:
             continue
         if len(r) != len(header):
-            raise InputFormatError(f"{path}: line {lineno} has {len(r)} fields, header {len(header)}")
+            raise InputFormatError(
+                f"{path}: line {lineno} has {len(r)} fields, header {len(header)}"
+            )
         try:
             vals = [float(r[i]) for i in pos]
         except ValueError as exc:

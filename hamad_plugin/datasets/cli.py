@@ -21,9 +21,7 @@ from .zeek_conn import load_conn_dir
 _DATASETS = ("nsl-kdd", "unsw-nb15", "cicids2017", "iot23", "zeek-conn")
 
 
-def _encode(
-    encoder: TabularEncoder, tables: dict[str, RawTable]
-) -> list[PreparedSplit]:
+def _encode(encoder: TabularEncoder, tables: dict[str, RawTable]) -> list[PreparedSplit]:
     return [
         PreparedSplit(name, encoder.transform(t), t.y, t.category, t.groups)
         for name, t in tables.items()
@@ -82,6 +80,20 @@ def prepare_dataset(dataset: str, path: Path, out: Path) -> Path:
     )
 
 
+class _InputCliError(click.ClickException):
+    exit_code = 1
+
+
+class _ConfigCliError(click.ClickException):
+    exit_code = 2
+
+
+def cli_error(exc: HamadError) -> click.ClickException:
+    """``Error: <message>`` with the HamadError's exit code, no traceback."""
+    cls = _ConfigCliError if exc.exit_code == 2 else _InputCliError
+    return cls(str(exc))
+
+
 @click.group(name="data")
 def data_group() -> None:
     """Validate public datasets and cache training-ready arrays."""
@@ -102,11 +114,11 @@ def prepare_command(dataset: str, path: Path, out: Path) -> None:
     try:
         manifest = prepare_dataset(dataset, path, out)
     except HamadError as exc:
-        err = click.ClickException(str(exc))
-        err.exit_code = exc.exit_code
-        raise err from exc
+        raise cli_error(exc) from exc
 
     info = json.loads(manifest.read_text())
     for s in info["splits"]:
-        click.echo(f"{s['name']}: {s['rows']:,} rows, {s['positives']:,} attacks -> {out / s['file']}")
+        click.echo(
+            f"{s['name']}: {s['rows']:,} rows, {s['positives']:,} attacks -> {out / s['file']}"
+        )
     click.echo(f"{info['n_features']} features; manifest: {manifest}")

@@ -20,7 +20,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -55,7 +55,7 @@ def open_binary(path: Path) -> IO[bytes]:
     if magic.startswith(b"\xfd7zXZ"):
         raw = lzma.open(path, "rb")
     elif magic.startswith(b"\x1f\x8b"):
-        raw = gzip.open(path, "rb")
+        raw = cast(IO[bytes], gzip.open(path, "rb"))
     elif magic.startswith(b"BZh"):
         raw = bz2.open(path, "rb")
     else:
@@ -74,7 +74,9 @@ def read_lines(path: Path, encoding: str = "utf-8") -> list[str]:
         with open_text(path, encoding) as fh:
             return fh.read().splitlines()
     except (lzma.LZMAError, OSError, EOFError, UnicodeDecodeError) as exc:
-        raise InputFormatError(f"{path}: cannot decompress/decode as {encoding} text ({exc})") from exc
+        raise InputFormatError(
+            f"{path}: cannot decompress/decode as {encoding} text ({exc})"
+        ) from exc
 
 
 def sha256_of_content(path: Path) -> str:

@@ -109,7 +109,9 @@ def partition_role(table: RawTable) -> str | None:
 def load_unsw_nb15(directory: str | Path, split: str) -> RawTable:
     """Load partition ``train`` or ``test`` from ``directory``."""
     if split not in FILES:
-        raise InputFormatError(f"unknown UNSW-NB15 split {split!r}; expected one of {sorted(FILES)}")
+        raise InputFormatError(
+            f"unknown UNSW-NB15 split {split!r}; expected one of {sorted(FILES)}"
+        )
     path = find_file(Path(directory), FILES[split], f"the UNSW-NB15 {split}ing partition CSV")
     return read_unsw_file(path)
 

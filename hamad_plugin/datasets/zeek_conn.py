@@ -27,7 +27,9 @@ KNOWN_CAPTURES: dict[str, str] = {
     "iot23-34-1": "iot23/CTU-IoT-Malware-Capture-34-1/conn.log.labeled.xz",
     "iot23-4-1": "iot23/CTU-Honeypot-Capture-4-1/conn.log.labeled.xz",
     "iot23-5-1": "iot23/CTU-Honeypot-Capture-5-1/conn.log.labeled.xz",
-    "strat-001": "stratosphere-labeled-zeek/001-njrat-ctu-botnet-230-1.first1000.conn.log.labeled.xz",
+    "strat-001": (
+        "stratosphere-labeled-zeek/001-njrat-ctu-botnet-230-1.first1000.conn.log.labeled.xz"
+    ),
     "strat-008": "stratosphere-labeled-zeek/008-ctu-normal-40-day1.conn.log.labeled.xz",
     "strat-010": "stratosphere-labeled-zeek/010-ctu-normal-42-day2.conn.log.labeled.xz",
 }
@@ -120,10 +122,14 @@ def load_known_captures(
     out = []
     for name in names:
         if name not in KNOWN_CAPTURES:
-            raise InputFormatError(f"unknown capture {name!r}; expected one of {list(KNOWN_CAPTURES)}")
+            raise InputFormatError(
+                f"unknown capture {name!r}; expected one of {list(KNOWN_CAPTURES)}"
+            )
         p = r / KNOWN_CAPTURES[name]
         if not p.is_file():
-            raise InputFormatError(f"{p}: missing; expected the labelled conn log of capture {name}")
+            raise InputFormatError(
+                f"{p}: missing; expected the labelled conn log of capture {name}"
+            )
         out.append(read_labeled_conn_log(p, name, scales))
     return out
 

@@ -1,0 +1,259 @@
+"""Dataset loaders: wrong/missing files give one clear error; real files load as documented.
+
+The real-data tests use ``$HAMAD_DATA_ROOT`` or ``<repo>/../shared/datasets`` and are
+skipped (with the reason) when neither exists; they print which files they read.
+"""
+
+from __future__ import annotations
+
+import json
+import lzma
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from synth_datasets import (
+    cicids_text,
+    nsl_rows,
+    unsw_text,
+    write_cicids,
+    write_conn_logs,
+    write_nsl_kdd,
+    write_unsw,
+)
+
+from hamad_plugin.datasets import (
+    TabularEncoder,
+    default_data_root,
+    load_cicids2017,
+    load_conn_dir,
+    load_known_captures,
+    load_nsl_kdd,
+    load_unsw_nb15,
+)
+from hamad_plugin.datasets.cli import data_group
+from hamad_plugin.datasets.common import sha256_of_content
+from hamad_plugin.errors import InputFormatError
+
+# ----------------------------------------------------------------------------- errors
+
+
+def test_missing_directory_names_it(tmp_path: Path) -> None:
+    with pytest.raises(InputFormatError, match=r"nope: not a directory"):
+        load_nsl_kdd(tmp_path / "nope", "train")
+
+
+def test_missing_file_lists_expected_names(tmp_path: Path) -> None:
+    with pytest.raises(
+        InputFormatError, match=r"missing the NSL-KDD train file.*KDDTrain\+\.txt\.xz"
+    ):
+        load_nsl_kdd(tmp_path, "train")
+    with pytest.raises(InputFormatError, match=r"UNSW_NB15_testing-set\.csv"):
+        load_unsw_nb15(tmp_path, "test")
+    with pytest.raises(InputFormatError, match=r"no CICIDS2017 MachineLearningCVE CSV found"):
+        load_cicids2017(tmp_path)
+    with pytest.raises(InputFormatError, match=r"no labelled conn logs found"):
+        load_conn_dir(tmp_path)
+
+
+def test_nsl_wrong_column_count_names_file_and_line(tmp_path: Path) -> None:
+    good = nsl_rows(3, 0, ("neptune",)).splitlines()
+    good[1] = ",".join(good[1].split(",")[:-1])  # drop the difficulty column
+    (tmp_path / "KDDTrain+.txt").write_text("\n".join(good) + "\n")
+    with pytest.raises(
+        InputFormatError, match=r"KDDTrain\+\.txt: line 2 has 42 columns; expected 43"
+    ):
+        load_nsl_kdd(tmp_path, "train")
+
+
+def test_nsl_unknown_label_and_bad_number(tmp_path: Path) -> None:
+    rows = nsl_rows(2, 0, ("neptune",)).replace("neptune", "not_an_attack")
+    (tmp_path / "KDDTrain+.txt").write_text(rows)
+    with pytest.raises(InputFormatError, match=r"unknown label\(s\) \['not_an_attack'\]"):
+        load_nsl_kdd(tmp_path, "train")
+    parts = nsl_rows(1, 0, ("neptune",)).strip().split(",")
+    parts[0] = "abc"
+    (tmp_path / "KDDTrain+.txt").write_text(",".join(parts) + "\n")
+    with pytest.raises(InputFormatError, match=r"column 'duration': expected a number, got 'abc'"):
+        load_nsl_kdd(tmp_path, "train")
+
+
+def test_corrupt_xz_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "KDDTrain+.txt.xz").write_bytes(b"\xfd7zXZ\x00garbage")
+    with pytest.raises(InputFormatError, match=r"KDDTrain\+\.txt\.xz: cannot decompress"):
+        load_nsl_kdd(tmp_path, "train")
+
+
+def test_unsw_validation(tmp_path: Path) -> None:
+    text = unsw_text(6, 0)
+    (tmp_path / "UNSW_NB15_testing-set.csv").write_text(text.replace(",sttl,", ",ttl_renamed,"))
+    with pytest.raises(InputFormatError, match=r"missing column\(s\) \['sttl'\]"):
+        load_unsw_nb15(tmp_path, "test")
+    lines = text.splitlines()
+    lines[1] = lines[1][: lines[1].rfind(",")] + ",1"  # a Normal row labelled attack
+    (tmp_path / "UNSW_NB15_testing-set.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputFormatError, match=r"attack_cat and label disagree"):
+        load_unsw_nb15(tmp_path, "test")
+    (tmp_path / "UNSW_NB15_testing-set.csv").write_text(text.replace(",Generic,", ",Aliens,"))
+    with pytest.raises(InputFormatError, match=r"unknown value\(s\) \['aliens'\]"):
+        load_unsw_nb15(tmp_path, "test")
+
+
+def test_cicids_synthetic_with_real_header(tmp_path: Path) -> None:
+    t = load_cicids2017(write_cicids(tmp_path, n=40))
+    assert t.numeric.shape == (38, 78)  # 2 rows with Infinity/NaN dropped
+    assert t.sources[0]["dropped_non_finite_rows"] == 2
+    assert "Fwd Header Length.1" in t.numeric_names
+    assert set(t.label_counts()) == {"normal", "dos", "portscan", "webattack"}
+    assert int(t.y.sum()) == int((t.category != "normal").sum())
+    bad = cicids_text(5, 0).replace(" Label", " Class")
+    (tmp_path / "Monday-WorkingHours.pcap_ISCX.csv").write_text(bad, encoding="cp1252")
+    with pytest.raises(InputFormatError, match=r"Monday.*missing column\(s\) \['Label'\]"):
+        load_cicids2017(tmp_path)
+
+
+def test_conn_log_without_labels_or_not_a_conn_log(tmp_path: Path) -> None:
+    d = tmp_path / "caps" / "cap1"
+    d.mkdir(parents=True)
+    (d / "conn.log.labeled").write_text("hello,world\n1,2\n")
+    with pytest.raises(InputFormatError, match=r"not a Zeek conn log"):
+        load_conn_dir(tmp_path / "caps")
+    # a real-format conn log whose label columns were stripped: rejected, file named
+    text = lzma.decompress(
+        (
+            write_conn_logs(tmp_path / "r", 20)
+            / "stratosphere-labeled-zeek/008-ctu-normal-40-day1.conn.log.labeled.xz"
+        ).read_bytes()
+    ).decode()
+    stripped = "\n".join(
+        line.rsplit("\t", 2)[0]
+        if not line.startswith("#") or line.startswith(("#fields", "#types"))
+        else line
+        for line in text.splitlines()
+    )
+    (d / "conn.log.labeled").write_text(stripped + "\n")
+    with pytest.raises(
+        InputFormatError, match=r"cap1/conn\.log\.labeled: no Benign/Malicious labels"
+    ):
+        load_conn_dir(tmp_path / "caps")
+
+
+def test_encoder_is_fitted_on_train_only(tmp_path: Path) -> None:
+    d = write_nsl_kdd(tmp_path / "nsl", 60, xz=False)
+    train = load_nsl_kdd(d, "train")
+    train.categorical[:, 1] = "http"  # training data sees only one service
+    enc = TabularEncoder().fit(train)
+    assert [n for n in enc.feature_names if n.startswith("service=")] == ["service=http"]
+    test = load_nsl_kdd(d, "test")
+    X = enc.transform(test)
+    col = enc.feature_names.index("service=http")
+    assert X.shape == (len(test), len(enc.feature_names))
+    np.testing.assert_array_equal(X[:, col], (test.categorical[:, 1] == "http").astype(np.float32))
+
+
+def test_prepare_cli_writes_npz_and_manifest(tmp_path: Path) -> None:
+    d = write_nsl_kdd(tmp_path / "nsl", 60)
+    out = tmp_path / "prepared"
+    res = CliRunner().invoke(
+        data_group, ["prepare", "--dataset", "nsl-kdd", "--path", str(d), "--out", str(out)]
+    )
+    assert res.exit_code == 0, res.output
+    m = json.loads((out / "manifest.json").read_text())
+    assert [s["name"] for s in m["splits"]] == ["train", "test", "test21"]
+    assert any("KDDTrain+_20Percent.txt not found" in n for n in m["notes"])
+    src = {Path(s["file"]).name: s for s in m["sources"]}
+    assert src["KDDTrain+.txt.xz"]["sha256"] == sha256_of_content(d / "KDDTrain+.txt.xz")
+    assert src["KDDTrain+.txt.xz"]["rows"] == 60
+    with np.load(out / "test.npz") as z:
+        assert z["X"].dtype == np.float32 and z["X"].shape == (30, m["n_features"])
+        assert set(np.unique(z["y"]).tolist()) == {0, 1}
+    # unsw, cicids and conn logs through the same command
+    for ds, path in (
+        ("unsw-nb15", write_unsw(tmp_path / "u", 30)),
+        ("cicids2017", write_cicids(tmp_path / "c", 30)),
+        ("iot23", write_conn_logs(tmp_path / "z", 40) / "iot23"),
+    ):
+        res = CliRunner().invoke(
+            data_group,
+            ["prepare", "--dataset", ds, "--path", str(path), "--out", str(tmp_path / f"out-{ds}")],
+        )
+        assert res.exit_code == 0, (ds, res.output)
+    mi = json.loads((tmp_path / "out-iot23" / "manifest.json").read_text())
+    assert {s["capture"] for s in mi["sources"]} == {
+        "CTU-IoT-Malware-Capture-34-1",
+        "CTU-Honeypot-Capture-4-1",
+        "CTU-Honeypot-Capture-5-1",
+    }
+
+
+def test_prepare_cli_missing_file_is_one_clear_error(tmp_path: Path) -> None:
+    res = CliRunner().invoke(
+        data_group,
+        [
+            "prepare",
+            "--dataset",
+            "unsw-nb15",
+            "--path",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "o"),
+        ],
+    )
+    assert res.exit_code != 0
+    assert "missing the UNSW-NB15 testing partition CSV" in res.output
+    assert "Traceback" not in res.output
+
+
+# ----------------------------------------------------------------------------- real data
+
+ROOT = default_data_root()
+needs_data = pytest.mark.skipif(
+    ROOT is None or not ROOT.is_dir(),
+    reason="shared datasets not found: set HAMAD_DATA_ROOT or use <repo>/../shared/datasets",
+)
+
+
+@needs_data
+def test_real_nsl_kdd_matches_source_md() -> None:
+    assert ROOT is not None
+    d = ROOT / "nsl-kdd"
+    expected = {"train": (125_973, 58_630), "test": (22_544, 12_833), "test21": (11_850, 9_698)}
+    for split, (rows, attacks) in expected.items():
+        t = load_nsl_kdd(d, split)
+        print(f"read {t.sources[0]['file']} ({len(t)} rows, sha256 {t.sources[0]['sha256']})")
+        assert len(t) == rows and int(t.y.sum()) == attacks
+        assert t.numeric.shape[1] == 38 and t.categorical_names == [
+            "protocol_type",
+            "service",
+            "flag",
+        ]
+        if split == "train":
+            assert t.sources[0]["sha256"] == (
+                "1b86d2f957b33082081bba410fe129b475efebcc13c9014c3f447c8271aadf95"
+            )
+            assert t.label_counts()["normal"] == 67_343
+
+
+@needs_data
+def test_real_unsw_nb15_testing_partition() -> None:
+    assert ROOT is not None
+    t = load_unsw_nb15(ROOT / "unsw-nb15", "test")
+    print(f"read {t.sources[0]['file']} ({len(t)} rows)")
+    assert len(t) == 82_332 and int(t.y.sum()) == 45_332
+    counts = t.label_counts()
+    assert counts["normal"] == 37_000 and counts["generic"] == 18_871 and counts["worms"] == 44
+    assert "id" not in t.numeric_names and t.numeric.shape[1] == 39
+
+
+@needs_data
+def test_real_labelled_conn_logs() -> None:
+    assert ROOT is not None
+    tables = {t.name: t for t in load_known_captures(ROOT)}
+    for t in tables.values():
+        print(f"read {t.sources[0]['file']} ({len(t)} labelled rows)")
+    assert len(tables["iot23-34-1"]) == 23_145 and int(tables["iot23-34-1"].y.sum()) == 21_222
+    assert int(tables["iot23-4-1"].y.sum()) == 0 and len(tables["iot23-5-1"]) == 1_374
+    # Background rows excluded: 992 - 739 = 253 labelled rows in 001
+    assert len(tables["strat-001"]) == 253 and int(tables["strat-001"].y.sum()) == 244
+    assert len(tables["strat-008"]) == 5_603 and len(tables["strat-010"]) == 5_310
