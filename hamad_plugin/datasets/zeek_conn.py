@@ -3,8 +3,8 @@
 Rows are turned into HAMAD's own streaming features with the same code the
 worker runs (:func:`hamad_plugin.ingest.read_conn_log` +
 :class:`hamad_plugin.features.FeatureExtractor`), one extractor per capture,
-fed in connection-end order (``ts + duration``, the order Zeek logs them), so
-evaluation sees exactly what live scoring would see.
+fed in the order Zeek logged the connections (the order the live worker
+receives them), so evaluation sees exactly what live scoring would see.
 
 Labels: ``Malicious`` -> 1, ``Benign``/``benign`` -> 0; ``Background`` (and
 anything unlabelled) is excluded from the returned rows *after* feature
@@ -19,7 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputFormatError
+from ..errors import ConfigError, InputFormatError
+from ..features import feature_names
+from ..train import capture_name
 from .common import RawTable, source_entry
 
 #: The labelled captures of the shared data, by group name -> path relative to the data root.
@@ -35,13 +37,6 @@ KNOWN_CAPTURES: dict[str, str] = {
 }
 
 _LABELED_RE = re.compile(r"conn\.log\.labeled(\.(xz|gz|bz2))?$|\.labeled(\.(xz|gz|bz2))?$")
-
-
-def capture_name(path: Path) -> str:
-    """Group name of a capture: its folder for ``conn.log.labeled``, else its file stem."""
-    if path.name.startswith("conn.log"):
-        return path.parent.name
-    return path.name.split(".")[0]
 
 
 def find_labeled_logs(directory: str | Path) -> list[Path]:
@@ -61,50 +56,45 @@ def find_labeled_logs(directory: str | Path) -> list[Path]:
 def read_labeled_conn_log(
     path: Path, group: str | None = None, scales: Sequence[float] | None = None
 ) -> RawTable:
-    """Features + labels of one labelled capture (Background/unlabelled rows dropped)."""
-    from ..features import FeatureConfig, FeatureExtractor
-    from ..ingest import read_conn_log
+    """Features + labels of one labelled capture (Background/unlabelled rows dropped).
 
-    reader = read_conn_log(path)
-    records = list(reader)
-    if not records:
-        raise InputFormatError(f"{path}: no connection records; expected a labelled Zeek conn log")
-    labels = [r.is_malicious for r in records]
-    if all(lab is None for lab in labels):
+    Features come from :func:`hamad_plugin.train.load_capture`, the same code
+    ``hamad train`` uses: one fresh extractor, connections in the order Zeek
+    logged them (the order the live worker receives them).
+    """
+    from ..features import FeatureConfig
+    from ..train import load_capture
+
+    config = FeatureConfig() if scales is None else FeatureConfig(scales=tuple(scales))
+    try:
+        cap = load_capture(path, config)
+    except ConfigError as exc:  # no Benign/Malicious rows
         raise InputFormatError(
             f"{path}: no Benign/Malicious labels; expected a 'label' column as in IoT-23 or "
             "Stratosphere labelled conn logs"
-        )
-    order = sorted(range(len(records)), key=lambda i: records[i].end_ts)
-    config = FeatureConfig() if scales is None else FeatureConfig(scales=tuple(scales))
-    fx = FeatureExtractor(config)
-    X = fx.transform(records[i] for i in order)
-    keep = np.asarray([labels[i] is not None for i in order])
-    y = np.asarray([1 if labels[i] else 0 for i in order], dtype=np.int64)[keep]
-    detail = []
-    for i in order:
-        if labels[i] is None:
-            continue
-        d = (records[i].detailed_label or "").strip()
-        detail.append("benign" if not labels[i] else (d if d and d != "-" else "malicious"))
+        ) from exc
+    detail = [
+        "benign" if lab == 0 else (d.strip() if d.strip() not in ("", "-") else "malicious")
+        for d, lab in zip(cap.detail, cap.y.tolist(), strict=True)
+    ]
     name = group or capture_name(path)
-    n = int(keep.sum())
+    n = len(cap.y)
     table = RawTable(
         name=name,
-        numeric=X[keep].astype(np.float64),
-        numeric_names=list(fx.feature_names),
+        numeric=cap.X.astype(np.float64),
+        numeric_names=feature_names(config),
         categorical=np.empty((n, 0), dtype="<U1"),
         categorical_names=[],
-        y=y,
-        category=np.asarray(detail) if n else np.empty(0, dtype="<U1"),
+        y=cap.y,
+        category=np.asarray(detail),
         groups=np.full(n, name),
     )
-    entry = source_entry(path, len(records), table)
+    entry = source_entry(path, cap.rows, table)
     entry.update(
         {
             "capture": name,
-            "excluded_unlabelled_rows": int(len(records) - n),
-            "malformed_lines_skipped": reader.stats.bad_lines,
+            "excluded_unlabelled_rows": int(cap.rows - n),
+            "malformed_lines_skipped": cap.bad_lines,
         }
     )
     table.sources = [entry]
