@@ -245,7 +245,7 @@ def eval_cmd(
         "model": pipe.model_version,
         "threshold": {"calibrated": thr, "mode": pipe.threshold.mode},
         "overall_at_calibrated_threshold": binary_metrics(y, s, thr),
-        "overall_as_served": _flag_metrics(y, np.asarray(flags)),
+        "overall_as_served": _served_metrics(y, s, np.asarray(flags, dtype=bool)),
         "per_file": per_file,
     }
     outp = Path(out)
@@ -257,22 +257,13 @@ def eval_cmd(
     click.echo(f"wrote {outp / 'metrics.json'} and {', '.join(p.name for p in pngs)}")
 
 
-def _flag_metrics(y: Any, flags: Any) -> dict[str, Any]:
-    import numpy as np
+def _served_metrics(y: Any, scores: Any, flags: Any) -> dict[str, Any]:
+    """Confusion and rates of the flags the pipeline actually raised (adaptive or not)."""
+    from .replay import LabelledCounts
 
-    tp = int(np.sum(flags & (y == 1)))
-    fp = int(np.sum(flags & (y == 0)))
-    fn = int(np.sum(~flags & (y == 1)))
-    tn = int(np.sum(~flags & (y == 0)))
-    return {
-        "tp": tp,
-        "fp": fp,
-        "fn": fn,
-        "tn": tn,
-        "precision": tp / (tp + fp) if tp + fp else None,
-        "recall": tp / (tp + fn) if tp + fn else None,
-        "fpr": fp / (fp + tn) if fp + tn else None,
-    }
+    counts = LabelledCounts()
+    counts.add(y, scores, flags)
+    return counts.metrics()
 
 
 # --------------------------------------------------------------------------- replay
