@@ -1,4 +1,4 @@
-"""The ``hamad`` command line: train, eval, replay, bench, info, serve, data, report.
+"""The ``hamad`` command line: train, eval, replay, bench, info, simulate, serve, data, report.
 
 Every failure HAMAD expects (bad input, missing model, bad config) is a
 :class:`HamadError`, printed as ``Error: ...`` with exit code 1 (2 for
@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from . import __version__
-from .errors import HamadError
+from .errors import ConfigError, HamadError
 
 
 class _Group(click.Group):
@@ -545,6 +545,113 @@ def bench(
     click.echo(text)
     if json_out:
         Path(json_out).write_text(text + "\n")
+
+
+# --------------------------------------------------------------------------- simulate
+@cli.command()
+@click.option(
+    "--out",
+    "out",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="conn.log to write ('-' = stdout). Parent directories are created.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["tsv", "json"]), default="tsv", show_default=True
+)
+@click.option("--seed", default=0, show_default=True, type=int, help="Same seed, same bytes.")
+@click.option(
+    "--connections",
+    default=10_000,
+    show_default=True,
+    type=int,
+    help="Rows to write (exactly; attacks included).",
+)
+@click.option(
+    "--hosts",
+    default=16,
+    show_default=True,
+    type=int,
+    help="Devices behind the gateway (192.168.1.0/24 up to 253, else 10.0.0.0/8).",
+)
+@click.option(
+    "--duration", default="1h", show_default=True, help="Capture length: 90s, 10m, 1h, 2d."
+)
+@click.option(
+    "--start",
+    default="2025-06-02T17:00:00Z",
+    show_default=True,
+    help="Capture start: ISO 8601 (UTC unless it says otherwise) or epoch seconds.",
+)
+@click.option(
+    "--scenario",
+    "scenarios",
+    multiple=True,
+    metavar="NAME[@OFFSET]",
+    help="Enable only these attacks (repeat); OFFSET like 10m, 90s or 25%. "
+    "Default: every scenario at its default start.",
+)
+@click.option("--no-attacks", is_flag=True, help="Benign traffic only.")
+@click.option(
+    "--truth",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="Ground-truth JSON (default: OUT.truth.json; none when writing to stdout).",
+)
+@click.option("--list-scenarios", is_flag=True, help="List the attack scenarios and exit.")
+def simulate(
+    out: str | None,
+    fmt: str,
+    seed: int,
+    connections: int,
+    hosts: int,
+    duration: str,
+    start: str,
+    scenarios: tuple[str, ...],
+    no_attacks: bool,
+    truth: str | None,
+    list_scenarios: bool,
+) -> None:
+    """Write a simulated home/small-office gateway capture as a labelled Zeek 8 conn.log.
+
+    TSV with Zeek's headers (or JSON lines) plus IoT-23-style label and
+    detailed-label columns, and a ground-truth JSON. Seeded: same options,
+    same bytes. Streams in constant memory. Simulated traffic: detection
+    figures on it are not evidence on real traffic (docs/simulator.md).
+    """
+    from . import simulate as sim
+
+    if list_scenarios:
+        click.echo(sim.list_scenarios())
+        return
+    if not out:
+        raise ConfigError("--out is required (a file, or - for stdout)")
+    cfg = sim.make_config(
+        seed=seed, connections=connections, hosts=hosts, duration=duration, start=start,
+        scenarios=scenarios, no_attacks=no_attacks, fmt=fmt,
+    )  # fmt: skip
+    truth_path = truth or (None if out == "-" else f"{out}.truth.json")
+    bar = _progress(connections, "simulate")
+    try:
+        if out == "-":
+            res = sim.simulate(cfg, sys.stdout.buffer, progress=bar.update)
+        else:
+            Path(out).parent.mkdir(parents=True, exist_ok=True)
+            with open(out, "wb", buffering=1 << 20) as fh:
+                res = sim.simulate(cfg, fh, progress=bar.update)
+    except OSError as exc:
+        raise HamadError(f"cannot write {out}: {exc.strerror or exc}") from exc
+    finally:
+        bar.close()
+    if truth_path:
+        sim.write_truth(truth_path, res.truth)
+    labels = res.truth["labels"]
+    click.echo(
+        f"wrote {res.rows:,} connections ({labels['Benign']:,} benign, {labels['Malicious']:,} "
+        f"malicious in {len(cfg.scenarios)} scenarios) to {out} in {res.seconds:.2f} s "
+        f"({res.rate:,.0f} rows/s)" + (f"; ground truth in {truth_path}" if truth_path else ""),
+        err=True,
+    )
 
 
 def _register_commands() -> None:
