@@ -394,6 +394,29 @@ def replay(
             )
         )
         echo(f"  confusion: tp={m['tp']} fp={m['fp']} tn={m['tn']} fn={m['fn']}")
+        for line in _label_table(d["per_label"], m):
+            echo(line)
+
+
+def _label_table(rows: list[dict[str, Any]], m: dict[str, Any]) -> list[str]:
+    """Per (detailed) label: rows and how many were flagged; false alarms per 10,000 benign."""
+    width = max([len(r["label"]) for r in rows] + [14])
+    lines = [
+        "per label (flagged = scored anomalous):",
+        f"  {'class':<9}  {'label':<{width}}  {'rows':>8}  {'flagged':>8}  {'share':>8}",
+    ]
+    for r in rows:
+        cls = "malicious" if r["malicious"] else "benign"
+        share = f"{100.0 * r['flagged'] / r['rows']:.1f} %"
+        lines.append(
+            f"  {cls:<9}  {r['label']:<{width}}  {r['rows']:>8}  {r['flagged']:>8}  {share:>8}"
+        )
+    if m["n_neg"]:
+        lines.append(
+            f"false alarms: {m['fp']} of {m['n_neg']} benign rows = "
+            f"{1e4 * m['fp'] / m['n_neg']:.1f} per 10,000 benign connections"
+        )
+    return lines
 
 
 # --------------------------------------------------------------------------- loco

@@ -5,7 +5,9 @@ Records are read lazily, scored in batches by a :class:`Pipeline` (features
 every verdict is written out as it is made. What is kept in memory does not
 grow with the input: counters, the ``top_n`` highest-scoring anomalies (a
 heap), and, for labelled input, exact confusion counts plus fixed-size score
-histograms from which ROC-AUC and PR-AUC are approximated (4096 bins).
+histograms from which ROC-AUC and PR-AUC are approximated (4096 bins), and how
+many rows of each (detailed) label were flagged (at most :data:`MAX_LABELS`
+distinct labels are kept apart).
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ from .records import ConnRecord
 from .verdict import Verdict
 
 _BINS = 4096
+#: Distinct labels counted separately in the per-label breakdown; the rest share one row.
+MAX_LABELS = 64
+OTHER_LABELS = "(other labels)"
 
 
 @dataclass
@@ -87,6 +92,36 @@ class LabelledCounts:
 
 
 @dataclass
+class LabelBreakdown:
+    """Rows and flagged rows per (class, detailed label): what was caught of each scenario.
+
+    The key is the ``detailed-label`` column, or the ``label`` column when that is
+    empty (Stratosphere puts the detail there). Bounded: after :data:`MAX_LABELS`
+    distinct keys, new ones are pooled under :data:`OTHER_LABELS`.
+    """
+
+    counts: dict[tuple[bool, str], list[int]] = field(default_factory=dict)
+
+    def add(self, malicious: bool, name: str, flagged: bool) -> None:
+        key = (malicious, name)
+        c = self.counts.get(key)
+        if c is None:
+            if len(self.counts) >= MAX_LABELS:
+                key = (malicious, OTHER_LABELS)
+            c = self.counts.setdefault(key, [0, 0])
+        c[0] += 1
+        c[1] += flagged
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Benign labels first, then malicious ones, each by row count (largest first)."""
+        order = sorted(self.counts.items(), key=lambda kv: (kv[0][0], -kv[1][0], kv[0][1]))
+        return [
+            {"malicious": mal, "label": name, "rows": n, "flagged": f}
+            for (mal, name), (n, f) in order
+        ]
+
+
+@dataclass
 class ReplaySummary:
     """What a replay saw; printed by the CLI and returned to callers."""
 
@@ -96,6 +131,7 @@ class ReplaySummary:
     seconds: float = 0.0
     ingest: IngestStats = field(default_factory=IngestStats)
     labelled: LabelledCounts | None = None
+    by_label: LabelBreakdown = field(default_factory=LabelBreakdown)
     unlabelled: int = 0
     top: list[tuple[float, int, dict[str, Any]]] = field(default_factory=list)
     weights_sum: dict[str, float] = field(default_factory=dict)
@@ -123,6 +159,7 @@ class ReplaySummary:
         if self.labelled is not None:
             d["metrics"] = self.labelled.metrics()
             d["unlabelled_rows"] = self.unlabelled
+            d["per_label"] = self.by_label.rows()
         return d
 
 
@@ -209,6 +246,7 @@ def _account(
             continue
         ys.append(int(mal))
         keep.append(i)
+        summary.by_label.add(mal, rec.detailed_label or rec.label or "", v.anomalous)
     if ys:
         if summary.labelled is None:
             summary.labelled = LabelledCounts()
