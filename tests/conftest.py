@@ -1,19 +1,24 @@
-"""Shared fixtures: repo paths, bundled samples, a small ensemble trained once per session."""
+"""Shared fixtures: repo paths, simulated conn logs, a small ensemble trained once per session.
+
+The repository ships no third-party captures. Tests that need conn logs use the
+simulator's (``hamad simulate``), written to a session temp dir; tests that need real
+captures read ``../shared/datasets`` via :func:`shared_datasets` and skip without it.
+"""
 
 from __future__ import annotations
 
+import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-SAMPLES = REPO / "samples"
-NJRAT = SAMPLES / "njrat-ctu-botnet-230-1.first1000.conn.log.labeled.gz"
-CTU42 = SAMPLES / "ctu-normal-42-day2.conn.log.labeled.gz"
-ZEEK82_TSV = SAMPLES / "zeek82-slips-cc-periodic-2s.conn.log"
-ZEEK82_JSON = SAMPLES / "zeek82-slips-cc-periodic-2s.conn.json.log"
+#: Connections in each simulated capture (training reads them row by row: keep it small).
+SIM_ROWS = 3000
 
 
 def shared_datasets() -> Path | None:
@@ -25,26 +30,55 @@ def shared_datasets() -> Path | None:
     return None
 
 
+def simulate_to(path: Path, fmt: str = "tsv", **kw: Any) -> dict[str, Any]:
+    """Write a simulated conn log to ``path``; return its ground truth."""
+    from hamad_plugin.simulate import make_config, simulate
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as fh:
+        return simulate(make_config(fmt=fmt, **kw), fh).truth
+
+
+@dataclass(frozen=True)
+class SimLogs:
+    """Two labelled simulated captures (different seeds and networks), A also as JSON."""
+
+    tsv: Path
+    json: Path
+    other: Path
+    truth: dict[str, Any]
+    rows: int = SIM_ROWS
+
+
 @pytest.fixture(scope="session")
-def small_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small real model (20 trees) trained on the bundled labelled samples (~10 s)."""
+def sim_logs(tmp_path_factory: pytest.TempPathFactory) -> SimLogs:
+    d = tmp_path_factory.mktemp("sim")
+    truth = simulate_to(d / "sim-a.conn.log", seed=1, connections=SIM_ROWS, hosts=16)
+    simulate_to(d / "sim-a.conn.json.log", "json", seed=1, connections=SIM_ROWS, hosts=16)
+    simulate_to(d / "sim-b.conn.log", seed=2, connections=SIM_ROWS, hosts=24, duration="45m")
+    (d / "sim-a.truth.json").write_text(json.dumps(truth))
+    return SimLogs(d / "sim-a.conn.log", d / "sim-a.conn.json.log", d / "sim-b.conn.log", truth)
+
+
+@pytest.fixture(scope="session")
+def small_model(tmp_path_factory: pytest.TempPathFactory, sim_logs: SimLogs) -> Path:
+    """A small real model (20 trees) trained on the two simulated captures (a few seconds)."""
     pytest.importorskip("sklearn")
     pytest.importorskip("xgboost")
     from hamad_plugin.train import train_model
 
     out = tmp_path_factory.mktemp("models") / "small"
-    train_model([NJRAT, CTU42], out, n_estimators=20, seed=0, name="small-test")
+    train_model([sim_logs.tsv, sim_logs.other], out, n_estimators=20, seed=0, name="small-test")
     return out
 
 
 @pytest.fixture(scope="session")
-def sample_matrix() -> tuple[np.ndarray, np.ndarray]:
-    """Feature rows and labels of the CTU-42 sample (real traffic)."""
+def sample_matrix(sim_logs: SimLogs) -> tuple[np.ndarray, np.ndarray]:
+    """Feature rows and labels of simulated capture A (every row is labelled)."""
     from hamad_plugin.features import FeatureExtractor
     from hamad_plugin.ingest import read_conn_log
 
-    recs = [r for r in read_conn_log(CTU42)]
+    recs = list(read_conn_log(sim_logs.tsv))
     X = FeatureExtractor().transform(recs)
-    y = np.array([r.is_malicious for r in recs])
-    keep = np.array([v is not None for v in y])
-    return X[keep], y[keep].astype(int)
+    y = np.array([int(bool(r.is_malicious)) for r in recs])
+    return X, y

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import CTU42, NJRAT, ZEEK82_TSV
+from conftest import SimLogs
 
 from hamad_plugin.cli import cli
 
@@ -19,17 +19,22 @@ def run(*args: str) -> object:
 def test_help_lists_every_command() -> None:
     res = run("--help")
     assert res.exit_code == 0
-    for cmd in ("train", "eval", "replay", "bench", "info"):
+    for cmd in ("train", "eval", "replay", "bench", "info", "simulate"):
         assert cmd in res.output
 
 
-def test_replay_labelled_prints_metrics_and_writes_verdicts(tmp_path: Path) -> None:
+def test_replay_labelled_prints_metrics_and_writes_verdicts(
+    tmp_path: Path, sim_logs: SimLogs
+) -> None:
     out = tmp_path / "v.jsonl"
-    res = run("replay", str(NJRAT), "--out", str(out), "--top", "3")
+    res = run("replay", str(sim_logs.tsv), "--out", str(out), "--top", "3")
     assert res.exit_code == 0, res.output
     assert "precision=" in res.output and "recall=" in res.output and "fpr=" in res.output
+    assert "per 10,000 benign connections" in res.output
+    for s in sim_logs.truth["scenarios"]:  # one row per scenario in the per-label table
+        assert f"malicious  {s['detailed_label']} " in res.output
     lines = out.read_text().splitlines()
-    assert len(lines) == 992
+    assert len(lines) == sim_logs.rows
     v = json.loads(lines[0])
     for key in (
         "uid",
@@ -45,36 +50,36 @@ def test_replay_labelled_prints_metrics_and_writes_verdicts(tmp_path: Path) -> N
         assert key in v
 
 
-def test_replay_json_summary_counts_bad_lines(tmp_path: Path) -> None:
-    src = ZEEK82_TSV.read_text().splitlines(keepends=True)
+def test_replay_json_summary_counts_bad_lines(tmp_path: Path, sim_logs: SimLogs) -> None:
+    src = sim_logs.tsv.read_text().splitlines(keepends=True)
     broken = tmp_path / "broken.log"
     broken.write_text("".join(src[:20] + ["garbage\tline\n"] + src[20:]))
     res = run("replay", str(broken), "--json-summary", "--threshold", "0.99")
     assert res.exit_code == 0, res.output
     d = json.loads(res.output[res.output.index("{") :])
-    assert d["connections"] == 299 and d["malformed_lines"] == 1
+    assert d["connections"] == sim_logs.rows and d["malformed_lines"] == 1
     assert d["threshold_range"] == [0.99, 0.99]
 
 
-def test_eval_writes_metrics_and_pngs(tmp_path: Path) -> None:
+def test_eval_writes_metrics_and_pngs(tmp_path: Path, sim_logs: SimLogs) -> None:
     pytest.importorskip("matplotlib")
-    res = run("eval", "--data", str(NJRAT), "--out", str(tmp_path))
+    res = run("eval", "--data", str(sim_logs.tsv), "--out", str(tmp_path))
     assert res.exit_code == 0, res.output
     m = json.loads((tmp_path / "metrics.json").read_text())
-    assert m["overall_at_calibrated_threshold"]["n"] == 253
+    assert m["overall_at_calibrated_threshold"]["n"] == sim_logs.rows
     for png in ("confusion_matrix.png", "roc.png", "pr.png", "score_hist.png"):
         assert (tmp_path / png).stat().st_size > 1000
 
 
-def test_train_then_info(tmp_path: Path) -> None:
+def test_train_then_info(tmp_path: Path, sim_logs: SimLogs) -> None:
     pytest.importorskip("xgboost")
     out = tmp_path / "m"
     res = run(
         "train",
         "--data",
-        str(NJRAT),
+        str(sim_logs.tsv),
         "--data",
-        str(CTU42),
+        str(sim_logs.other),
         "--out",
         str(out),
         "--n-estimators",
@@ -96,18 +101,18 @@ def test_bench_prints_table_and_json(tmp_path: Path) -> None:
     assert d["end2end_conn_per_s"] > 0 and d["hosts_tracked"] == 2000
 
 
-def test_expected_failures_are_clean_errors(tmp_path: Path) -> None:
+def test_expected_failures_are_clean_errors(tmp_path: Path, sim_logs: SimLogs) -> None:
     res = run("replay", str(tmp_path / "missing.log"))
     assert res.exit_code == 1 and "Error:" in res.output and "no such file" in res.output
-    res = run("replay", str(NJRAT), "--model", str(tmp_path / "nomodel"))
+    res = run("replay", str(sim_logs.tsv), "--model", str(tmp_path / "nomodel"))
     assert res.exit_code == 1 and "does not exist" in res.output
     bad = tmp_path / "bad.yaml"
     bad.write_text("threshold: {mode: adaptive\n")
-    res = run("replay", str(NJRAT), "--config", str(bad))
+    res = run("replay", str(sim_logs.tsv), "--config", str(bad))
     assert res.exit_code == 2 and "not valid YAML" in res.output
     typo = tmp_path / "typo.yaml"
     typo.write_text("treshold: {mode: fixed}\n")
-    res = run("replay", str(NJRAT), "--config", str(typo))
+    res = run("replay", str(sim_logs.tsv), "--config", str(typo))
     assert res.exit_code == 2 and "Did you mean 'threshold'" in res.output
     notconn = tmp_path / "x.log"
     notconn.write_text("hello\n")
@@ -115,13 +120,12 @@ def test_expected_failures_are_clean_errors(tmp_path: Path) -> None:
     assert res.exit_code == 1 and "not a Zeek conn log" in res.output
 
 
-def test_loco_writes_a_table(tmp_path: Path) -> None:
+def test_loco_writes_a_table(tmp_path: Path, sim_logs: SimLogs) -> None:
     pytest.importorskip("xgboost")
     out = tmp_path / "loco.md"
-    res = run(
-        "loco", "--data", str(NJRAT), "--data", str(CTU42), "--out", str(out), "--n-estimators", "5"
-    )
+    a, b = str(sim_logs.tsv), str(sim_logs.other)
+    res = run("loco", "--data", a, "--data", b, "--out", str(out), "--n-estimators", "5")
     assert res.exit_code == 0, res.output
     text = out.read_text()
-    assert "held out: njrat-ctu-botnet-230-1" in text and "held out: ctu-normal-42-day2" in text
+    assert "held out: sim-a" in text and "held out: sim-b" in text
     assert text.count("| RF alone |") == 2

@@ -1,4 +1,8 @@
-"""conn.log reader: TSV/JSON, compression, IoT-23 quirk, escapes, bad lines, non-conn files."""
+"""conn.log reader: TSV/JSON, compression, IoT-23 quirk, escapes, bad lines, non-conn files.
+
+Real Zeek output and labelled captures are read from ../shared/datasets when present
+(those tests skip without it); the rest use inline text or simulated logs.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ import lzma
 from pathlib import Path
 
 import pytest
-from conftest import CTU42, NJRAT, ZEEK82_JSON, ZEEK82_TSV, shared_datasets
+from conftest import SimLogs, shared_datasets
 
 from hamad_plugin.errors import InputFormatError
 from hamad_plugin.ingest import IngestStats, iter_conn_logs, parse_text, read_conn_log
@@ -24,9 +28,19 @@ HEADER = (
 ROW = "1.5\tCabc\t10.0.0.1\t5000\t10.0.0.2\t80\ttcp\thttp\t0.5\t100\t200\tSF\tT\tF\t0\tShADadFf\t5\t300\t4\t400\t(empty)\t6\n"
 
 
-def test_zeek82_tsv_and_json_give_the_same_connections() -> None:
-    tsv = list(read_conn_log(ZEEK82_TSV))
-    js = list(read_conn_log(ZEEK82_JSON))
+def _shared(rel: str) -> Path:
+    """A file under ../shared/datasets, or skip the test saying what was missing."""
+    root = shared_datasets()
+    if root is None or not (root / rel).is_file():
+        pytest.skip(f"../shared/datasets/{rel} not present (real capture needed)")
+    print("used:", rel)
+    return root / rel
+
+
+def test_real_zeek82_tsv_and_json_give_the_same_connections() -> None:
+    folder = "zeek-8.2-logs/slips-cc-periodic-2s"
+    tsv = list(read_conn_log(_shared(f"{folder}/conn.log.xz")))
+    js = list(read_conn_log(_shared(f"{folder}/conn.json.log.xz")))
     assert len(tsv) == len(js) == 299
     # Zeek assigns new uids per run, but everything else matches field by field.
     a, b = tsv[5], js[5]
@@ -40,6 +54,14 @@ def test_zeek82_tsv_and_json_give_the_same_connections() -> None:
     assert a.ip_proto == b.ip_proto == 6
     assert a.duration == pytest.approx(b.duration, abs=1e-6)
     assert a.orig_bytes == b.orig_bytes and a.history == b.history
+
+
+def test_simulated_tsv_and_json_give_the_same_connections(sim_logs: SimLogs) -> None:
+    tsv, js = read_conn_log(sim_logs.tsv), read_conn_log(sim_logs.json)
+    a, b = list(tsv), list(js)
+    assert len(a) == sim_logs.rows and a == b
+    assert tsv.format == "tsv" and js.format == "json"
+    assert tsv.stats.bad_lines == js.stats.bad_lines == 0
 
 
 def test_tsv_fields_types_unset_and_empty() -> None:
@@ -130,7 +152,16 @@ def test_iot23_three_space_quirk_and_labels() -> None:
 
 
 def test_stratosphere_labels_background_is_unknown() -> None:
-    recs = list(read_conn_log(NJRAT))
+    head = HEADER.replace("\tip_proto\n", "\tip_proto\tlabel\n")
+    rows = [ROW.replace("\t6\n", f"\t6\t{lab}\n") for lab in ("Background", "Malicious", "Benign")]
+    recs, stats = parse_text(head + "".join(rows))
+    assert stats.bad_lines == 0
+    assert [r.is_malicious for r in recs] == [None, True, False]
+
+
+def test_real_stratosphere_capture_background_is_unknown() -> None:
+    rel = "stratosphere-labeled-zeek/001-njrat-ctu-botnet-230-1.first1000.conn.log.labeled.xz"
+    recs = list(read_conn_log(_shared(rel)))
     assert len(recs) == 992
     counts = {v: sum(1 for r in recs if r.is_malicious is v) for v in (True, False, None)}
     assert counts == {True: 244, False: 9, None: 739}
@@ -153,16 +184,16 @@ def test_not_a_conn_log_gets_one_clear_error(tmp_path: Path) -> None:
         list(read_conn_log(tmp_path / "missing.log"))
 
 
-def test_multi_file_stats_merge() -> None:
+def test_multi_file_stats_merge(sim_logs: SimLogs) -> None:
     stats = IngestStats()
-    n = sum(1 for _ in iter_conn_logs([ZEEK82_TSV, CTU42], stats))
-    assert n == stats.records == 299 + 5347
+    n = sum(1 for _ in iter_conn_logs([sim_logs.tsv, sim_logs.json, sim_logs.other], stats))
+    assert n == stats.records == 3 * sim_logs.rows and stats.bad_lines == 0
 
 
 def test_real_shared_logs_parse_without_loss() -> None:
     root = shared_datasets()
     if root is None:
-        pytest.skip("../shared/datasets not present: only the bundled samples were used")
+        pytest.skip("../shared/datasets not present: no real captures to read")
     files = sorted(root.glob("iot23/*/conn.log.labeled.xz")) + sorted(
         root.glob("zeek-8.2-logs/*/*.xz")
     )

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import CTU42, NJRAT
+from conftest import SimLogs
 
 from hamad_plugin.errors import ModelError, SchemaError
 from hamad_plugin.model import LoadedModel, default_model_dir
 from hamad_plugin.pipeline import Pipeline
 
 
-def test_onnx_matches_native_ensemble_on_real_rows(sample_matrix, tmp_path: Path) -> None:
+def test_onnx_matches_native_ensemble_on_simulated_rows(sample_matrix, tmp_path: Path) -> None:
     """Tolerances: member scores 1e-5 (trees are exact in float32), fused score and
     attention weights 2e-3 (the gate runs in float64 natively, float32 in ONNX)."""
     pytest.importorskip("xgboost")
@@ -53,12 +53,12 @@ def test_ablation_variants_export(sample_matrix, tmp_path: Path, fusion: str, me
     assert np.allclose(weights, 1.0 / len(members), atol=1e-6)
 
 
-def test_trained_model_metadata_is_complete(small_model: Path) -> None:
+def test_trained_model_metadata_is_complete(small_model: Path, sim_logs: SimLogs) -> None:
     meta = json.loads((small_model / "metadata.json").read_text())
     for key in ("version", "created", "features", "threshold", "training", "metrics", "libraries"):
         assert key in meta
     files = meta["training"]["files"]
-    assert [f["path"] for f in files] == [NJRAT.name, CTU42.name]
+    assert [f["path"] for f in files] == [sim_logs.tsv.name, sim_logs.other.name]
     assert all(len(f["sha256"]) == 64 for f in files)
     assert meta["training"]["split"]["method"] == "time-ordered per capture"
     assert meta["metrics"]["heldout_test"]["overall"]["n"] == meta["training"]["split"]["test_rows"]
@@ -97,12 +97,12 @@ def test_missing_or_broken_model_files(small_model: Path, tmp_path: Path) -> Non
         LoadedModel.load(d)
 
 
-def test_shipped_default_model_loads_and_scores() -> None:
+def test_shipped_default_model_loads_and_scores(sim_logs: SimLogs) -> None:
     from hamad_plugin.ingest import read_conn_log
 
     assert (default_model_dir() / "model.onnx").is_file(), "models/default must be committed"
     pipe = Pipeline.load()
-    recs = list(read_conn_log(NJRAT))[:200]
+    recs = list(read_conn_log(sim_logs.tsv))[:200]
     verdicts = pipe.score(recs)
     assert len(verdicts) == 200
     v = verdicts[0]
