@@ -8,7 +8,10 @@ Stages measured on the same records:
 * score     feature matrix -> ONNX ensemble, batches of 1024
 * end2end   file -> verdicts through :func:`hamad_plugin.replay.replay`
 * latency   Pipeline.score on 1 and on 64 connections (p50/p99 over repeats)
-* memory    peak RSS of a fresh process that tracks ``hosts`` distinct hosts
+* memory    peak RSS of a fresh process that tracks the hosts of a simulated network
+
+Input: a capture from the simulator (``hamad simulate``, fixed seed, see
+:data:`BENCH_NETWORK`), or ``--data FILE`` looped to the requested size.
 """
 
 from __future__ import annotations
@@ -28,11 +31,11 @@ from typing import Any
 import numpy as np
 
 from .ingest import read_conn_log
-from .records import ConnRecord
 
-SAMPLE = (
-    Path(__file__).resolve().parent.parent / "samples" / "ctu-normal-42-day2.conn.log.labeled.gz"
-)
+#: The simulated network of the throughput runs: a small office, one hour, every attack.
+BENCH_NETWORK: dict[str, Any] = {"seed": 0, "hosts": 200, "duration": "1h"}
+#: Connections per host in the memory run (a device appears in about half of them).
+MEMORY_CONNECTIONS_PER_HOST = 3
 
 
 @dataclass
@@ -151,12 +154,17 @@ def run_bench(
     from .replay import replay
 
     res = BenchResult()
-    src = Path(data) if data else SAMPLE
-    res.figures["input"] = str(src)
     res.figures["cpu_count"] = os.cpu_count()
     with tempfile.TemporaryDirectory() as td:
-        echo(f"preparing {connections:,} connections from {src.name} ...")
-        path, n = _looped_file(src, connections, Path(td))
+        if data:
+            echo(f"preparing {connections:,} connections from {Path(data).name} ...")
+            path, n = _looped_file(Path(data), connections, Path(td))
+            res.figures["input"] = str(data)
+        else:
+            echo(f"simulating {connections:,} connections ...")
+            path, n, rate = _simulated_file(connections, Path(td))
+            res.figures["input"] = _simulated_input(connections)
+            res.add("simulate_rows_per_s", "simulate (write the input conn.log)", rate, "rows/s")
         res.figures["connections"] = n
         dt, recs = _timed(lambda: list(read_conn_log(path)))
         res.add("parse_conn_per_s", "parse (conn.log -> records)", n / dt, "conn/s")
@@ -196,8 +204,10 @@ def run_bench(
             )
         res.add("peak_rss_mb", "peak RSS of this run", _peak_rss_mb(), "MB")
     if hosts:
-        echo(f"memory run: {hosts:,} distinct hosts in a fresh process ...")
+        _memory_config(hosts)  # bad --hosts: a clean error here, not in the child
+        echo(f"memory run: a simulated network of {hosts:,} hosts in a fresh process ...")
         mem = _memory_run(hosts)
+        res.figures["memory_input"] = _simulated_input(mem["connections"], hosts)
         res.add("hosts_tracked", "hosts tracked (memory run)", mem["hosts"], "hosts")
         res.add("hosts_rss_mb", "peak RSS with those hosts", mem["peak_rss_mb"], "MB")
         res.add("hosts_baseline_rss_mb", "RSS before feeding hosts", mem["baseline_rss_mb"], "MB")
@@ -205,6 +215,32 @@ def run_bench(
         per_key = (mem["peak_rss_mb"] - mem["baseline_rss_mb"]) * 1048576 / max(mem["keys"], 1)
         res.add("bytes_per_key", "memory per tracked key", per_key, "bytes")
     return res
+
+
+def _simulated_input(connections: int, hosts: int | None = None) -> str:
+    """The command that makes the same input, for the JSON figures."""
+    net = {**BENCH_NETWORK, **({"hosts": hosts} if hosts else {})}
+    return (
+        f"hamad simulate --seed {net['seed']} --connections {connections} "
+        f"--hosts {net['hosts']} --duration {net['duration']}"
+    )
+
+
+def _memory_config(hosts: int) -> Any:
+    from .simulate import make_config
+
+    n = MEMORY_CONNECTIONS_PER_HOST * hosts
+    return make_config(connections=n, **{**BENCH_NETWORK, "hosts": hosts})
+
+
+def _simulated_file(n: int, tmp: Path) -> tuple[Path, int, float]:
+    """A simulated TSV conn log of ``n`` connections; returns (path, n, rows/s written)."""
+    from .simulate import make_config, simulate
+
+    out = tmp / "bench.conn.log"
+    with open(out, "wb", buffering=1 << 20) as fh:
+        res = simulate(make_config(connections=n, **BENCH_NETWORK), fh)
+    return out, res.rows, res.rate
 
 
 def _memory_run(hosts: int) -> dict[str, Any]:
@@ -217,40 +253,26 @@ def _memory_run(hosts: int) -> dict[str, Any]:
 
 
 def memory_child(hosts: int) -> dict[str, Any]:
-    """Feed ``hosts`` connections from distinct originators to distinct responders.
+    """Feed a simulated network of ``hosts`` devices through one extractor; report memory.
 
-    Every connection creates a new src, dst and pair key, so this is the
-    worst case for the key tables (3 x hosts keys), with the cap set to hold them all.
+    ``MEMORY_CONNECTIONS_PER_HOST`` x hosts connections, generated in this process
+    (its chunk buffers count towards the peak), with the key cap set to hold every
+    originator, responder and pair, so nothing is evicted.
     """
     from .features import FeatureConfig, FeatureExtractor
+    from .simulate import iter_records, make_plan
 
+    plan = make_plan(_memory_config(hosts))
+    n = plan.cfg.connections
     base = _peak_rss_mb()
-    fx = FeatureExtractor(FeatureConfig(max_keys=hosts))
-    batch: list[ConnRecord] = []
-    for i in range(hosts):
-        a = f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}"
-        b = f"172.{16 + ((i >> 16) & 15)}.{(i >> 8) & 255}.{i & 255}"
-        rec = ConnRecord(
-            ts=1e9 + i * 0.001,
-            uid="C",
-            orig_h=a,
-            orig_p=40000,
-            resp_h=b,
-            resp_p=443,
-            proto="tcp",
-            conn_state="SF",
-            duration=0.1,
-            orig_bytes=100,
-            resp_bytes=200,
-        )
-        batch.append(rec)
-        if len(batch) == 1024:
-            fx.transform(batch)
-            batch = []
-    fx.transform(batch)
+    fx = FeatureExtractor(FeatureConfig(max_keys=n))
+    for chunk in iter_records(plan):
+        for i in range(0, len(chunk), 4096):
+            fx.transform(chunk[i : i + 4096])
     keys = sum(fx.tracked_keys.values())
     return {
         "hosts": fx.tracked_keys["src"],
+        "connections": n,
         "keys": keys,
         "peak_rss_mb": _peak_rss_mb(),
         "baseline_rss_mb": base,

@@ -535,19 +535,19 @@ def info(model: str | None, show_features: bool) -> None:
     "data",
     default=None,
     type=click.Path(dir_okay=False),
-    help="conn log to benchmark on (default: the bundled sample).",
+    help="conn log to benchmark on, looped (default: a simulated capture, `hamad simulate`).",
 )
 @click.option(
     "--connections",
     default=100_000,
     show_default=True,
-    help="Connections for the throughput runs (the input is looped).",
+    help="Connections for the throughput runs (simulated, or --data looped).",
 )
 @click.option(
     "--hosts",
     default=1_000_000,
     show_default=True,
-    help="Distinct hosts for the memory run (0 = skip).",
+    help="Hosts of the simulated network in the memory run (0 = skip).",
 )
 @click.option("--json-out", default=None, type=click.Path(dir_okay=False))
 def bench(

@@ -96,9 +96,13 @@ def test_bench_prints_table_and_json(tmp_path: Path) -> None:
         "bench", "--connections", "2000", "--hosts", "2000", "--json-out", str(tmp_path / "b.json")
     )
     assert res.exit_code == 0, res.output
-    assert "end to end" in res.output
+    assert "end to end" in res.output and "simulate (write the input conn.log)" in res.output
     d = json.loads((tmp_path / "b.json").read_text())
-    assert d["end2end_conn_per_s"] > 0 and d["hosts_tracked"] == 2000
+    assert d["end2end_conn_per_s"] > 0 and d["connections"] == 2000
+    assert d["input"].startswith("hamad simulate --seed 0 --connections 2000")
+    # A simulated network of 2000 devices: not every device talks within the run.
+    assert 0 < d["hosts_tracked"] <= 2000 < d["keys_tracked"]
+    assert d["memory_input"].startswith("hamad simulate --seed 0 --connections 6000 --hosts 2000")
 
 
 def test_expected_failures_are_clean_errors(tmp_path: Path, sim_logs: SimLogs) -> None:

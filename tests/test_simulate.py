@@ -237,3 +237,15 @@ def test_list_scenarios_and_stdout() -> None:
     )
     assert res.exit_code == 0
     assert res.stdout.count('"uid":"C') == 300
+
+
+def test_records_api_equals_what_the_reader_makes_of_the_log() -> None:
+    """``iter_records`` (the benchmark's memory run) yields exactly the written connections."""
+    from itertools import chain
+
+    from hamad_plugin.simulate import iter_records, make_plan
+
+    kw = {"seed": 4, "connections": 4000, "hosts": 300}
+    recs, stats = parse_text(sim_bytes(**kw).decode())
+    assert stats.bad_lines == 0
+    assert list(chain.from_iterable(iter_records(make_plan(make_config(**kw))))) == recs
