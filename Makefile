@@ -5,8 +5,9 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 HAMAD  := $(VENV)/bin/hamad
 DATA   ?= ../shared/datasets
-SAMPLES := samples/njrat-ctu-botnet-230-1.first1000.conn.log.labeled.gz \
-           samples/zeek82-slips-cc-periodic-2s.conn.log
+# make run: a short simulated capture (hamad simulate, fixed seed) into an ignored directory.
+RUN_OUT := run-out
+RUN_SIM := --seed 0 --connections 5000 --hosts 16 --duration 1h
 
 # Labelled captures the shipped model is trained on (see models/README.md).
 TRAIN_DATA := $(DATA)/iot23/CTU-IoT-Malware-Capture-34-1/conn.log.labeled.xz \
@@ -19,7 +20,7 @@ TRAIN_DATA := $(DATA)/iot23/CTU-IoT-Malware-Capture-34-1/conn.log.labeled.xz \
 .PHONY: help venv venv-dev run test lint typecheck model eval loco bench report docs clean
 
 help:
-	@echo "make run     - set up .venv, replay the bundled samples through the shipped model"
+	@echo "make run     - set up .venv, simulate a short labelled capture, replay it through the shipped model"
 	@echo "make test    - set up .venv with dev extras and run the test suite"
 	@echo "make model   - retrain models/default from $(DATA) (needs the shared datasets)"
 	@echo "make eval    - LOCO + seed-protocol report into docs/evaluation.md (needs the datasets)"
@@ -40,7 +41,8 @@ venv-dev: $(VENV)/.stamp-dev
 
 run: venv
 	$(HAMAD) info
-	$(HAMAD) replay $(SAMPLES) --out verdicts.jsonl --top 10
+	$(HAMAD) simulate --out $(RUN_OUT)/simulated.conn.log $(RUN_SIM)
+	$(HAMAD) replay $(RUN_OUT)/simulated.conn.log --out $(RUN_OUT)/verdicts.jsonl --top 5
 
 test: venv-dev
 	$(PY) -m pytest -q -rs
@@ -66,7 +68,7 @@ docs: venv-dev
 	$(PY) tools/gen_option_docs.py
 
 clean:
-	rm -rf $(VENV) eval-out verdicts.jsonl .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) eval-out $(RUN_OUT) verdicts.jsonl .pytest_cache .mypy_cache .ruff_cache
 
 loco: venv-dev
 	$(HAMAD) loco $(foreach f,$(TRAIN_DATA),--data $(f)) --out docs/loco.md
