@@ -1253,9 +1253,10 @@ def _digits(x: np.ndarray, width: int | None = None, strip: bool = True) -> np.n
     """Decimal digits of non-negative ints as ASCII, one row each; leading zeros are NUL
     (dropped later) unless ``strip`` is False. Built digit by digit in column-major order,
     which is several times faster than broadcasting divisions over a matrix."""
-    x = x.astype(np.int64)
+    top = int(x.max()) if len(x) else 0
+    x = x.astype(np.int32 if top < 2**31 else np.int64)  # 32-bit division is faster
     if width is None:
-        width = len(str(int(x.max()))) if len(x) else 1
+        width = len(str(top))
     out = np.empty((width, len(x)), np.uint8)
     y = x
     for j in range(width - 1, -1, -1):
@@ -1458,8 +1459,9 @@ def _in_end_order(plan: Plan) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarr
         end = rows["ts"] + np.maximum(rows["dur"], 0)
         edge = plan.start_us + round(float(plan.windows[k + 1]) * _US)
         done = np.ones(len(rows), bool) if k == n_win - 1 else end < edge
-        order = np.argsort(end[done], kind="stable")
-        emit, emit_end, pending = rows[done][order], end[done][order], rows[~done]
+        idx = np.flatnonzero(done)
+        idx = idx[np.argsort(end[idx], kind="stable")]
+        emit, emit_end, pending = rows[idx], end[idx], rows[~done]
         uid_rng = np.random.default_rng([plan.cfg.seed, k, 2])
         for i in range(0, len(emit), CHUNK_ROWS):  # the last window flushes the buffer too
             part = emit[i : i + CHUNK_ROWS]
