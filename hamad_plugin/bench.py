@@ -256,8 +256,9 @@ def memory_child(hosts: int) -> dict[str, Any]:
     """Feed a simulated network of ``hosts`` devices through one extractor; report memory.
 
     ``MEMORY_CONNECTIONS_PER_HOST`` x hosts connections, generated in this process
-    (its chunk buffers count towards the peak), with the key cap set to hold every
-    originator, responder and pair, so nothing is evicted.
+    with the key cap set to hold every originator, responder and pair, so nothing is
+    evicted. The baseline is taken after the simulator's per-device tables exist; its
+    chunk buffers (one chunk of records at a time) still count towards the peak.
     """
     from .features import FeatureConfig, FeatureExtractor
     from .simulate import iter_records, make_plan
