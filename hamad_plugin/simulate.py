@@ -605,7 +605,8 @@ def make_config(
 ) -> SimConfig:
     """A validated :class:`SimConfig` from command-line strings.
 
-    No ``scenarios`` and not ``no_attacks``: every scenario at its default start.
+    No ``scenarios`` and not ``no_attacks``: every scenario at its default start (those
+    with no room for one connection in a very short capture are left out).
     """
     if no_attacks and scenarios:
         raise ConfigError("--no-attacks and --scenario contradict each other; pass one")
@@ -618,8 +619,12 @@ def make_config(
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
             raise ConfigError(f"--scenario given twice for {', '.join(dup)}")
-    else:
-        chosen = tuple(ScenarioChoice(s.name, s.start * secs) for s in SCENARIOS.values())
+    else:  # every scenario that has room for a connection in this capture
+        chosen = tuple(
+            ScenarioChoice(s.name, s.start * secs)
+            for s in SCENARIOS.values()
+            if secs * (1.0 - s.start) >= s.interval
+        )
     return SimConfig(
         seed=seed,
         connections=connections,

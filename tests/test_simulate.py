@@ -148,6 +148,8 @@ def test_scenarios_are_switchable_and_start_when_asked() -> None:
     first = {lab: min(r.ts for r in recs if r.detailed_label == lab) - t0 for lab in labels if lab}
     assert 300 <= first["C&C-HeartBeat"] < 300 + 60 * 1.1
     assert 1800 <= first["DNSTunneling"] < 1802
+    short = {c.name for c in make_config(duration="30s").scenarios}  # no room for a 60 s beacon
+    assert short == set(SCENARIOS) - {"cc-heartbeat", "vscan-slow"}
     benign = sim_bytes(connections=2000, no_attacks=True).decode()
     assert "Malicious" not in benign and benign.count("\tBenign\t") == 2000
 
