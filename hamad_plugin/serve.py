@@ -30,6 +30,7 @@ import os
 import signal
 import socket
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -116,7 +117,7 @@ class Counters:
 
     Invariant once the queue is empty:
     ``received == scored + shed + score_errors + dropped_at_exit`` and
-    ``scored == verdicts_sent + verdicts_lost``.
+    ``scored == verdicts_sent + verdicts_withheld + verdicts_lost``.
     """
 
     received: int = 0
@@ -126,6 +127,8 @@ class Counters:
     rejected_by_zeek: int = 0
     score_errors: int = 0
     verdicts_sent: int = 0
+    #: Scored, but only counted to Zeek: not anomalous and below HAMAD::log_min_score.
+    verdicts_withheld: int = 0
     verdicts_lost: int = 0
     dropped_at_exit: int = 0
     reconnects: int = 0
@@ -165,6 +168,9 @@ class Worker:
         self._transport: Transport | None = None
         self._queue: asyncio.Queue[_Item] | None = None
         self._hb_seq = 0
+        #: Verdicts below this score that are not anomalous have no effect in Zeek
+        #: (HAMAD::log_min_score): they are counted to Zeek instead of sent.
+        self._min_sent_score = 0.0
         #: Set once the first connection is up (tests and callers can wait on it).
         self.connected = asyncio.Event()
 
@@ -286,10 +292,10 @@ class Worker:
             log.error("%s", kv(event="bad_summary", uid=uid, reason=reason))
             await self._tell_zeek(uid, f"rejected: {reason}")
         assert self._queue is not None
-        for rec in msg.records:
+        for rec, interim in zip(msg.records, msg.interim, strict=True):
             self.counters.received += 1
             try:
-                self._queue.put_nowait(_Item(rec, rec.uid in msg.interim))
+                self._queue.put_nowait(_Item(rec, interim))
             except asyncio.QueueFull:
                 self.counters.shed += 1
                 if self.counters.shed == 1 or self.counters.shed % 1000 == 0:
@@ -300,10 +306,11 @@ class Worker:
     def _apply_config(self, change: ConfigChange) -> None:
         self.counters.config_changes += 1
         log.info("%s", kv(event="config_changed", name=change.name, value=change.value))
-        if self._on_config is None:
-            return
         try:
-            self._on_config(change.name, change.value)
+            if change.name == "log_min_score":
+                self._min_sent_score = unit_interval(change.name, change.value)
+            elif self._on_config is not None:
+                self._on_config(change.name, change.value)
         except HamadError as exc:
             log.warning("%s", kv(event="config_rejected", name=change.name, error=str(exc)))
 
@@ -333,13 +340,17 @@ class Worker:
 
     async def _score_and_send(self, items: list[_Item]) -> None:
         records = [it.record for it in items]
-        interim = {it.record.uid for it in items if it.interim}
-        finals = [r for r in records if r.uid not in interim]
-        opens = [r for r in records if r.uid in interim]
+        # The flag travels with each item: an interim and the final summary of one
+        # connection share a uid and may meet in one batch.
+        finals = [it.record for it in items if not it.interim]
+        opens = [it.record for it in items if it.interim]
 
         def score_all() -> list[Verdict]:
             out = self._score(finals) if finals else []
-            return out + (self._score_interim(opens) if opens else [])
+            interim = self._score_interim(opens) if opens else []
+            for v in interim:
+                v.interim = True
+            return out + interim
 
         try:
             verdicts = await asyncio.to_thread(score_all)
@@ -349,8 +360,9 @@ class Worker:
             for r in records:
                 await self._tell_zeek(r.uid, f"scoring failed: {exc!r:.200}")
             return
-        got = {v.uid for v in verdicts}
-        missing = [r.uid for r in records if r.uid not in got]
+        missing = list(
+            (Counter(r.uid for r in records) - Counter(v.uid for v in verdicts)).elements()
+        )
         if missing:
             self.counters.score_errors += len(missing)
             log.error("%s", kv(event="verdicts_missing", count=len(missing)))
@@ -364,9 +376,13 @@ class Worker:
                 "%s", kv(event="verdicts_lost", count=len(verdicts), reason="no connection")
             )
             return
+        floor = self._min_sent_score
+        send = [v for v in verdicts if v.anomalous or v.score >= floor] if floor else verdicts
+        withheld = len(verdicts) - len(send)
         try:
-            await t.send_verdicts(verdicts, interim)
-            self.counters.verdicts_sent += len(verdicts)
+            await t.send_verdicts(send, withheld)
+            self.counters.verdicts_sent += len(send)
+            self.counters.verdicts_withheld += withheld
         except TransportError as exc:
             self.counters.verdicts_lost += len(verdicts)
             log.warning("%s", kv(event="verdicts_lost", count=len(verdicts), reason=str(exc)))
@@ -398,22 +414,27 @@ async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
 
 
 #: Options Zeek sends with ``HAMAD::config_changed`` that the worker applies.
-WORKER_OPTIONS: tuple[str, ...] = ("threshold_override",)
+WORKER_OPTIONS: tuple[str, ...] = ("threshold_override", "log_min_score")
+
+
+def unit_interval(name: str, value: str) -> float:
+    """A Zeek option value in [0, 1], or ConfigError saying the old value is kept."""
+    try:
+        x = float(value)
+    except ValueError:
+        raise ConfigError(f"{name}={value!r} is not a number; keeping the old value") from None
+    if not 0.0 <= x <= 1.0:
+        raise ConfigError(f"{name}={x} is outside [0, 1]; keeping the old value")
+    return x
 
 
 def threshold_config(set_override: Callable[[float | None], None]) -> ConfigFn:
     """A ConfigFn applying ``HAMAD::threshold_override`` (0 = model's adaptive threshold)."""
 
     def apply(name: str, value: str) -> None:
-        if name != "threshold_override":
-            return
-        try:
-            x = float(value)
-        except ValueError:
-            raise ConfigError(f"threshold_override={value!r} is not a number") from None
-        if not 0.0 <= x <= 1.0:
-            raise ConfigError(f"threshold_override={x} is outside [0, 1]; keeping the old value")
-        set_override(None if x == 0.0 else x)
+        if name == "threshold_override":
+            x = unit_interval(name, value)
+            set_override(None if x == 0.0 else x)
 
     return apply
 

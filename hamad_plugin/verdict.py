@@ -38,6 +38,8 @@ class Verdict:
     #: Each member's own score (keys from :data:`MEMBERS`).
     member_scores: dict[str, float] = field(default_factory=dict)
     model_version: str = ""
+    #: ``True`` for a verdict on an interim summary of a connection that is still open.
+    interim: bool = False
 
     @property
     def top_model(self) -> str:
@@ -68,4 +70,5 @@ class Verdict:
             "weights": {k: round(v, 4) for k, v in self.weights.items()},
             "member_scores": {k: round(v, 6) for k, v in self.member_scores.items()},
             "model_version": self.model_version,
+            "interim": self.interim,
         }

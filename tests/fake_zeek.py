@@ -69,6 +69,8 @@ class ZeekSchema:
     @classmethod
     def from_scripts(cls, scripts: Path = SCRIPTS) -> ZeekSchema:
         text = _strip_comments((scripts / "main.zeek").read_text())
+        # Only what the module exports is part of the contract.
+        text = text[text.index("export {") : text.index("\n}\n", text.index("export {"))]
         schema = cls()
         for m in re.finditer(r"\btype\s+(\w+)\s*:\s*record\s*\{(.*?)\}\s*;", text, re.S):
             fields = []
@@ -114,7 +116,7 @@ class ZeekSchema:
                 except ValueError:
                     return False
             if typ == "port":
-                return re.fullmatch(r"\d+/(tcp|udp|icmp|unknown)", data) is not None
+                return re.fullmatch(r"\d+/(tcp|udp|icmp|\?)", data) is not None
             return True
         if typ.startswith("vector of "):
             inner = typ[len("vector of ") :]

@@ -29,6 +29,7 @@ from fake_zeek import (
 from hamad_plugin.errors import DependencyError
 from hamad_plugin.serve import ServeSettings, Worker
 from hamad_plugin.transport.broker import BROKER_PATH_ENV, BrokerTransport, load_broker
+from hamad_plugin.transport.codec import VERDICT_FIELDS
 
 DEBIAN_BROKER = "/usr/lib/python3/dist-packages"
 
@@ -130,7 +131,8 @@ def test_summaries_round_trip_with_zeek_types() -> None:
         assert v["Cinfo1"][8] is True  # anomalous
         assert v["Cflat1"][1] == 1774219636.918162  # ts double, microseconds kept
         assert str(v["Cflat1"][3]) == "59500/tcp"
-        assert v["Cflat2"][13] is True and v["Cflat1"][13] is False  # interim flag
+        interim = VERDICT_FIELDS.index("interim")
+        assert v["Cflat2"][interim] is True and v["Cflat1"][interim] is False
         assert c.received == 3 == c.verdicts_sent and c.bad_events == 0
 
     run(body)

@@ -19,16 +19,20 @@ from fake_zeek import (
     FakeZeekWS,
     bytes_scorer,
     event_frame,
+    flat_summary,
     make_flat_batch,
+    recorded_conn_infos,
     recorded_summary_frame,
     summaries_frame,
     transcript,
+    with_uid,
 )
 
 from hamad_plugin.serve import ServeSettings, Worker
-from hamad_plugin.transport import TransportError
+from hamad_plugin.transport import TransportError, codec
 from hamad_plugin.transport.codec import SUMMARY_FIELDS
 from hamad_plugin.transport.websocket import WebSocketTransport
+from hamad_plugin.verdict import Verdict
 
 TIMEOUT = 20.0
 
@@ -87,15 +91,21 @@ async def collect_answers(fake: FakeZeekWS, uids: set[str], timeout: float = 8.0
     return answers
 
 
-def verdict_records(fake: FakeZeekWS) -> dict[str, dict[str, Any]]:
+def verdict_list(fake: FakeZeekWS) -> list[dict[str, Any]]:
+    """Every verdict the fake Zeek accepted, in arrival order."""
     from hamad_plugin.transport.codec import VERDICT_FIELDS
 
-    out = {}
-    for name, args, _ in fake.accepted:
-        if name == "HAMAD::verdicts":
-            for rec in args[0]:
-                out[rec[0]] = dict(zip(VERDICT_FIELDS, rec, strict=True))
-    return out
+    return [
+        dict(zip(VERDICT_FIELDS, rec, strict=True))
+        for name, args, _ in fake.accepted
+        if name == "HAMAD::verdicts"
+        for rec in args[0]
+    ]
+
+
+def verdict_records(fake: FakeZeekWS) -> dict[str, dict[str, Any]]:
+    """The last verdict per uid."""
+    return {v["uid"]: v for v in verdict_list(fake)}
 
 
 # ---------------------------------------------------------------------------
@@ -171,7 +181,6 @@ def test_recorded_batch_and_flat_summaries_get_verdicts_in_zeeks_format() -> Non
 
 
 def _verdict_frame() -> dict[str, Any]:
-    from hamad_plugin.transport import codec
     from hamad_plugin.verdict import Verdict
 
     v = Verdict(
@@ -180,7 +189,7 @@ def _verdict_frame() -> dict[str, Any]:
         anomalous=True, top_features=[("duration", 0.2)], weights={"rf": 1.0},
         model_version="m1",
     )  # fmt: skip
-    return codec.ws_event("hamad/verdicts", "HAMAD::verdicts", codec.verdicts_args([v], set()))
+    return codec.ws_event("hamad/verdicts", "HAMAD::verdicts", codec.verdicts_args([v]))
 
 
 def _kinds(x: Any, out: set[str]) -> set[str]:
@@ -197,7 +206,6 @@ def _kinds(x: Any, out: set[str]) -> set[str]:
 
 def test_outgoing_frames_use_the_envelope_and_encodings_zeek_accepted() -> None:
     """Our hello/verdict frames are shaped like the recorded frames Zeek accepted."""
-    from hamad_plugin.transport import codec
 
     out = [f["msg"] for f in transcript() if f["dir"] == "out" and isinstance(f["msg"], dict)]
     rec_hello, rec_verdicts = out
@@ -410,3 +418,49 @@ def test_ack_missing_is_a_clear_transport_error() -> None:
                 await t.connect()
 
     run(body)
+
+
+def test_unknown_transport_ports_are_decoded_and_answered_in_zeeks_spelling() -> None:
+    """IGMP and other non-TCP/UDP/ICMP connections carry ports as '0/?' (Zeek 8.2.2)."""
+    igmp = with_uid(flat_summary(recorded_conn_infos()[0], PRECISE_TS[0]), "Cigmp")
+    igmp["data"][3] = {"@data-type": "port", "data": "0/?"}  # orig_p
+    igmp["data"][5] = {"@data-type": "port", "data": "0/?"}  # resp_p
+    igmp["data"][6] = {"@data-type": "enum-value", "data": "unknown_transport"}
+    batch = codec.decode_event("HAMAD::conn_summaries", [[codec.ws_to_plain(igmp)]])
+    assert not batch.rejected
+    rec = batch.records[0]
+    assert (rec.orig_p, rec.resp_p, rec.proto) == (0, 0, "unknown_transport")
+    verdict = Verdict(uid="Cigmp", ts=rec.ts, orig_h=rec.orig_h, orig_p=0, resp_h=rec.resp_h,
+                      resp_p=0, proto=rec.proto, score=0.1, threshold=0.5, anomalous=False)  # fmt: skip
+    wire = codec.wire_to_ws(codec.verdict_wire(verdict))
+    assert wire["data"][3] == {"@data-type": "port", "data": "0/?"}
+    with pytest.raises(codec.WireFormatError, match="0/\\?"):
+        codec.parse_port("99999/tcp")
+
+
+def test_verdicts_zeek_would_discard_are_counted_not_sent() -> None:
+    """With HAMAD::log_min_score set, only verdicts Zeek logs or notices cross the wire."""
+
+    async def body() -> tuple[list[dict[str, Any]], int, Any]:
+        fake = FakeZeekWS()
+        port = await fake.start()
+        _w, stop, task = await start_worker(port)
+        await fake.wait_client()
+        s = lambda v: {"@data-type": "string", "data": v}  # noqa: E731
+        await fake.send(event_frame("HAMAD::config_changed", [s("log_min_score"), s("0.9")]))
+        await fake.send(summaries_frame(make_flat_batch(30, prefix="W")))
+        for _ in range(200):
+            withheld = sum(a[1] for n, a, _ in fake.accepted if n == "HAMAD::verdicts")
+            if len(verdict_list(fake)) + withheld == 30:
+                break
+            await asyncio.sleep(0.02)
+        stop.set()
+        c = await task
+        await fake.stop()
+        return verdict_list(fake), withheld, c
+
+    sent, withheld, c = run(body)
+    assert sent and withheld, "the recorded records score on both sides of 0.9"
+    assert all(v["anomalous"] or v["score"] >= 0.9 for v in sent)
+    assert len(sent) + withheld == 30 == c.scored
+    assert (c.verdicts_sent, c.verdicts_withheld) == (len(sent), withheld)

@@ -1,13 +1,18 @@
 ##! HAMAD: machine-learning anomaly scores for the connections Zeek sees.
 ##!
 ##! When a connection ends, this script condenses its :zeek:type:`Conn::Info`
-##! into a :zeek:type:`HAMAD::ConnSummary` and hands it to the transport
-##! (``transport.zeek``), which sends batches of summaries to the external
-##! HAMAD worker (``hamad serve``). The worker answers with
-##! :zeek:type:`HAMAD::Verdict` records, which ``notice.zeek`` writes to
-##! ``hamad.log`` and turns into notices. During live capture Zeek never waits
-##! for the worker: while it is missing, summaries are counted as unsent and a
-##! single :zeek:enum:`HAMAD::Worker_Unavailable` notice is raised.
+##! into a :zeek:type:`HAMAD::ConnSummary` and queues it. Queued summaries go
+##! out in batches: on the node that talks to the external HAMAD worker
+##! (``hamad serve``; a standalone Zeek, or the cluster's manager, see
+##! :zeek:see:`HAMAD::scoring_node`) to the worker (``transport.zeek``); on
+##! every other cluster node to that node, with :zeek:id:`Cluster::publish`.
+##! The worker answers with :zeek:type:`HAMAD::Verdict` records, which
+##! ``notice.zeek`` writes to ``hamad.log`` and turns into notices, once, on
+##! the scoring node.
+##!
+##! During live capture Zeek never waits for the worker: while it is missing,
+##! summaries are counted as unsent and one :zeek:enum:`HAMAD::Worker_Unavailable`
+##! notice is raised per outage.
 ##!
 ##! Both sides must agree on the record layouts and event names below; the
 ##! worker's ``hamad_plugin/transport`` checks them in its contract test.
@@ -15,8 +20,9 @@
 @load base/misc/version
 @load base/frameworks/notice
 @load base/frameworks/config
+@load base/frameworks/cluster
 @load base/protocols/conn
-@load base/protocols/conn/polling
+@load base/protocols/conn/thresholds
 @load base/utils/site
 
 module HAMAD;
@@ -36,41 +42,60 @@ export {
 		## :zeek:see:`HAMAD::notice_suppression`.
 		Anomalous_Connection,
 		## One originator had :zeek:see:`HAMAD::host_notice_threshold`
-		## anomalous connections within :zeek:see:`HAMAD::host_notice_window`.
-		## The identifier is the originator's address.
+		## anomalous connections (final verdicts only) within
+		## :zeek:see:`HAMAD::host_notice_window`. The identifier is the
+		## originator's address.
 		Anomalous_Host,
-		## The worker did not say hello, or stopped sending heartbeats for
-		## :zeek:see:`HAMAD::heartbeat_timeout`. Raised once per outage
-		## (identifier ``hamad-worker``); summaries are counted as unsent
-		## until the worker is back.
+		## The worker cannot be used: it did not say hello, stopped sending
+		## heartbeats for :zeek:see:`HAMAD::heartbeat_timeout`, or Zeek could
+		## not listen for it. Raised once per outage, never suppressed;
+		## summaries are counted as unsent until the worker is back.
 		Worker_Unavailable,
 	};
 
-	## Score connections at all. With ``F`` no summaries are built or sent.
-	option enabled = T;
-
 	## How Zeek talks to the worker: ``"broker"`` (Zeek 7.0 and later;
 	## ``hamad serve --transport broker``) or ``"websocket"`` (Zeek 8.0 and
-	## later; requires ``@load hamad/websocket``, which also sets this).
-	## Read at startup only.
-	option transport = "broker";
+	## later; ``@load hamad/websocket`` sets it and provides the cluster
+	## backend Zeek's WebSocket API needs).
+	const transport = "broker" &redef;
 
-	## Address Zeek listens on for the worker (Broker or WebSocket). Keep
-	## 127.0.0.1 unless the worker runs on another host. Read at startup only.
-	option listen_addr = 127.0.0.1;
+	## Address the scoring node listens on for the worker (Broker or
+	## WebSocket). Keep 127.0.0.1 unless the worker runs on another host.
+	const listen_addr = 127.0.0.1 &redef;
 
-	## Port Zeek listens on for the worker. Read at startup only.
-	option listen_port = 47761/tcp;
+	## Port the scoring node listens on for the worker.
+	const listen_port = 47761/tcp &redef;
 
 	## Topic prefix: Zeek publishes on ``<prefix>/summaries`` and the worker
 	## on ``<prefix>/verdicts``. Must match ``hamad serve --topic-prefix``.
-	## Read at startup only.
-	option topic_prefix = "hamad";
+	const topic_prefix = "hamad" &redef;
+
+	## In a cluster, the name of the node that talks to the worker, writes
+	## ``hamad.log`` and raises the notices (for example ``"manager"``).
+	## Empty: the manager. All other nodes forward their summaries to it.
+	## A standalone Zeek is always its own scoring node.
+	const scoring_node = "" &redef;
+
+	## With ``zeek -r``: hold packet processing until the worker says hello,
+	## and after the trace score the connections still open and wait for
+	## the outstanding verdicts before terminating. Ignored in a cluster.
+	const wait_for_worker = T &redef;
+
+	## With ``zeek -r``: how long to wait for the worker's hello (wall clock).
+	const startup_wait = 30sec &redef;
+
+	## With ``zeek -r``: how long to wait for outstanding verdicts after the
+	## trace ended (wall clock).
+	const verdict_wait = 30sec &redef;
+
+	## Score connections at all. With ``F`` no summaries are built or sent.
+	option enabled = T;
 
 	## Send a batch as soon as it holds this many summaries (1 to 10000).
 	option batch_size = 100;
 
 	## Send a partial batch after at most this long (more than 0, at most 1 min).
+	## Not used while reading a trace, where partial batches go out at its end.
 	option max_batch_delay = 1sec;
 
 	## Connections with an originator or responder in these subnets are not
@@ -90,10 +115,14 @@ export {
 	option min_notice_score = 0.0;
 
 	## Write only verdicts with at least this score to ``hamad.log`` (0 to 1;
-	## 0 logs every verdict).
+	## 0 logs every verdict). Anomalous verdicts always reach Zeek; the others
+	## below this score are not even sent by the worker (only counted), which
+	## saves Zeek most of HAMAD's cost per connection. Sent to the worker on
+	## every hello and change.
 	option log_min_score = 0.0;
 
-	## Suppression interval of HAMAD's notices; each notice type's
+	## Suppression interval of :zeek:enum:`HAMAD::Anomalous_Connection` and
+	## :zeek:enum:`HAMAD::Anomalous_Host`; each notice type's
 	## ``$identifier`` decides what counts as a repeat.
 	option notice_suppression = 1hr;
 
@@ -110,27 +139,13 @@ export {
 	## (at least 1 sec; keep it above twice ``hamad serve --heartbeat-interval``).
 	option heartbeat_timeout = 10sec;
 
-	## Also send a summary of connections that are still open every this
-	## often (0 disables, otherwise at least 1 min). Verdicts for them are
-	## logged with ``interim=T``. Each watched connection costs one timer.
+	## Also send a summary of a connection that is still open each time its
+	## duration passes another multiple of this (0 disables, otherwise at
+	## least 1 min). Uses Zeek's connection duration thresholds, checked as
+	## packets arrive: no timer per connection. Verdicts for them are
+	## logged with ``interim=T``. Applies to connections that start after a
+	## change.
 	option interim_interval = 10min;
-
-	## With ``zeek -r``: hold packet processing until the worker says hello,
-	## and after the trace wait for outstanding verdicts before terminating.
-	option wait_for_worker = T;
-
-	## With ``zeek -r``: how long to wait for the worker's hello (wall clock).
-	option startup_wait = 30sec;
-
-	## With ``zeek -r``: how long to wait for outstanding verdicts after the
-	## trace ended (wall clock).
-	option verdict_wait = 30sec;
-
-	## A local TCP port on which nothing listens. With ``zeek -r`` Zeek peers
-	## there while it waits, because Broker's once-per-second retry errors
-	## are the only clock that keeps ticking while packet processing is
-	## suspended. The retry errors also appear in broker.log.
-	option wait_clock_port = 47760/tcp;
 
 	## What Zeek sends the worker about one connection. Field names are
 	## Zeek's conn.log names with ``id.`` dropped.
@@ -203,10 +218,8 @@ export {
 		threshold: double;
 		## Whether ``score >= threshold``.
 		anomalous: bool;
-		## Names of the features that pushed the score up most.
+		## Names of the features that pushed the score up most, most first.
 		top_features: vector of string;
-		## Their contributions, in the same order.
-		top_contributions: vector of double;
 		## The ensemble member the attention gate weighed most.
 		top_model: string;
 		## Version of the model that produced the verdict.
@@ -249,8 +262,10 @@ export {
 	## ``HAMAD::``, value as a string). Sent after each hello and change.
 	global config_changed: event(name: string, value: string);
 
-	## Worker -> Zeek: verdicts for earlier summaries.
-	global verdicts: event(batch: vector of Verdict);
+	## Worker -> Zeek: verdicts for earlier summaries. *withheld* more were
+	## scored but not sent, because they are not anomalous and score below
+	## :zeek:see:`HAMAD::log_min_score` (they would have no effect here).
+	global verdicts: event(batch: vector of Verdict, withheld: count);
 
 	## Worker -> Zeek: the worker (re)connected.
 	global hello: event(worker: string, version: string, model_version: string);
@@ -262,6 +277,46 @@ export {
 	## Worker -> Zeek: the summary *uid* gets no verdict (malformed, shed
 	## under overload or failed to score); *msg* says why.
 	global worker_error: event(uid: string, msg: string);
+
+	## Cluster node -> scoring node: summaries of the connections a node
+	## saw, to be passed on to the worker. Not part of the worker contract.
+	global cluster_summaries: event(node: string, batch: vector of ConnSummary);
+
+	## Counters of this node; written to reporter.log when Zeek terminates.
+	type Stats: record {
+		## Summaries built on this node.
+		summaries_built: count &default=0;
+		## Summaries this node forwarded to the scoring node (cluster).
+		summaries_forwarded: count &default=0;
+		## Summaries the scoring node received from other nodes.
+		summaries_from_cluster: count &default=0;
+		## Summaries published to the worker.
+		summaries_sent: count &default=0;
+		## Summaries dropped because no worker was available.
+		summaries_unsent: count &default=0;
+		## Batches published to the worker.
+		batches_sent: count &default=0;
+		## Verdicts received.
+		verdicts_received: count &default=0;
+		## Verdicts the worker withheld (see :zeek:see:`HAMAD::verdicts`).
+		verdicts_withheld: count &default=0;
+		## ``HAMAD::worker_error`` events received.
+		worker_errors: count &default=0;
+		## Heartbeats received.
+		heartbeats: count &default=0;
+		## Times the worker said hello.
+		hellos: count &default=0;
+		## Times the worker was declared unavailable.
+		outages: count &default=0;
+	};
+
+	## The live counters.
+	global stats = Stats();
+
+	## Whether this node talks to the worker (see :zeek:see:`HAMAD::scoring_node`).
+	##
+	## Returns: ``T`` on a standalone Zeek and on the cluster's scoring node.
+	global is_scoring_node: function(): bool;
 
 	## Builds the summary of a finished connection from its conn.log record.
 	##
@@ -285,10 +340,19 @@ export {
 	## Returns: ``T`` if the connection should be scored.
 	global wanted: function(id: conn_id): bool;
 
-	## Queues a summary for the worker (implemented in ``transport.zeek``).
+	## Queues a summary; full batches go out at once, partial ones after
+	## :zeek:see:`HAMAD::max_batch_delay`.
 	##
 	## s: the summary.
 	global enqueue_summary: function(s: ConnSummary);
+
+	## Sends queued summaries now.
+	global flush: function();
+
+	## Hands one batch to the worker (implemented in ``transport.zeek``).
+	##
+	## batch: summaries, at most :zeek:see:`HAMAD::batch_size` of them.
+	global send_to_worker: function(batch: vector of ConnSummary);
 
 	## Sends an option value to the worker (implemented in ``transport.zeek``).
 	##
@@ -298,8 +362,23 @@ export {
 	global push_config: function(name: string, value: string);
 }
 
-# T once zeek_init ran; later changes of startup-only options are refused.
-global initialized = F;
+# Summaries waiting to go out, and whether a flush timer is scheduled.
+global pending: vector of ConnSummary = vector();
+global flush_scheduled = F;
+
+# Flushes a partial batch after max_batch_delay.
+global flush_timer: event();
+
+function is_scoring_node(): bool
+	{
+	if ( ! Cluster::is_enabled() )
+		return T;
+
+	if ( scoring_node != "" )
+		return Cluster::node == scoring_node;
+
+	return Cluster::local_node_type() == Cluster::MANAGER;
+	}
 
 function wanted(id: conn_id): bool
 	{
@@ -385,163 +464,128 @@ function summary_of_open_conn(c: connection): ConnSummary
 	return s;
 	}
 
-# ConnPolling callback: an interim summary every interim_interval.
-function interim_poll(c: connection, cnt: count): interval
+# Sends the queued summaries: to the worker on the scoring node, to the
+# scoring node from any other cluster node.
+function flush()
 	{
-	if ( ! enabled || interim_interval == 0secs )
-		return -1secs;
+	if ( |pending| == 0 )
+		return;
 
-	if ( wanted(c$id) )
-		enqueue_summary(summary_of_open_conn(c));
+	local batch = pending;
+	pending = vector();
 
-	return interim_interval;
-	}
-
-# Option validation. A change handler sees the old value in the global and
-# returns the value to store, so returning the global keeps the old value.
-
-function startup_only_string(ID: string, new_value: string): string
-	{
-	if ( ! initialized )
-		return new_value;
-
-	Reporter::warning(fmt(
-	    "HAMAD: %s is read at startup only; restart Zeek to change it to '%s'", ID,
-	    new_value));
-	return ID == "HAMAD::transport" ? transport : topic_prefix;
-	}
-
-function check_transport(ID: string, new_value: string): string
-	{
-	if ( new_value != "broker" && new_value != "websocket" )
+	if ( is_scoring_node() )
 		{
-		Reporter::warning(fmt("HAMAD: %s must be \"broker\" or \"websocket\", got '%s'; keeping '%s'",
-		    ID, new_value, transport));
-		return transport;
+		send_to_worker(batch);
+		return;
 		}
 
-	return startup_only_string(ID, new_value);
+	local topic = scoring_node == "" ? Cluster::manager_topic :
+	    Cluster::node_topic(scoring_node);
+	stats$summaries_forwarded += |batch|;
+@if ( Version::at_least("7.1") )
+	Cluster::publish(topic, cluster_summaries, Cluster::node, batch);
+@else
+	Broker::publish(topic, cluster_summaries, Cluster::node, batch);
+@endif
 	}
 
-function startup_only_addr(ID: string, new_value: addr): addr
+event HAMAD::flush_timer()
 	{
-	if ( initialized )
-		{
-		Reporter::warning(fmt(
-		    "HAMAD: %s is read at startup only; restart Zeek to use %s", ID,
-		    new_value));
-		return listen_addr;
-		}
-
-	return new_value;
+	flush_scheduled = F;
+	flush();
 	}
 
-function startup_only_port(ID: string, new_value: port): port
+function enqueue_summary(s: ConnSummary)
 	{
-	if ( initialized )
-		{
-		Reporter::warning(fmt(
-		    "HAMAD: %s is read at startup only; restart Zeek to use %s", ID,
-		    new_value));
-		return ID == "HAMAD::listen_port" ? listen_port : wait_clock_port;
-		}
+	pending += s;
 
-	return new_value;
+	if ( |pending| >= batch_size )
+		flush();
+	# Reading a trace, network time races ahead: a delay in trace time only
+	# makes batches small. Full batches go out, the rest when the trace ends.
+	else if ( ! flush_scheduled && ! reading_traces() )
+		{
+		flush_scheduled = T;
+		schedule max_batch_delay { HAMAD::flush_timer() };
+		}
 	}
 
-# The current value of a double option, for "keep the old value".
-function double_option(ID: string): double
+event HAMAD::cluster_summaries(node: string, batch: vector of ConnSummary)
 	{
-	switch ( ID )
-		{
-		case "HAMAD::threshold_override":
-			return threshold_override;
-		case "HAMAD::min_notice_score":
-			return min_notice_score;
-		default:
-			return log_min_score;
-		}
+	if ( ! is_scoring_node() )
+		return;
+
+	stats$summaries_from_cluster += |batch|;
+	for ( _, s in batch )
+		enqueue_summary(s);
+	}
+
+# Option validation. A change handler returns the value to store; the old
+# value is still in the global, so returning it refuses the change.
+
+function refuse(ID: string, new_value: any, rule: string): any
+	{
+	local old = lookup_ID(ID);
+	Reporter::warning(fmt("HAMAD: %s must be %s, got %s; keeping %s", ID, rule,
+	    new_value, old));
+	return old;
 	}
 
 function check_unit_double(ID: string, new_value: double): double
 	{
 	if ( new_value < 0.0 || new_value > 1.0 )
-		{
-		Reporter::warning(fmt("HAMAD: %s must be within [0, 1], got %s; keeping %s", ID,
-		    new_value, double_option(ID)));
-		return double_option(ID);
-		}
+		return refuse(ID, new_value, "within [0, 1]") as double;
 
-	if ( ID == "HAMAD::threshold_override" && initialized )
-		push_config("threshold_override", fmt("%s", new_value));
+	if ( ID == "HAMAD::threshold_override" || ID == "HAMAD::log_min_score" )
+		push_config(ID[7:], fmt("%s", new_value));
 
 	return new_value;
 	}
 
-function check_count(ID: string, new_value: count): count
+function check_batch_size(ID: string, new_value: count): count
 	{
-	local lo = 1;
-	local hi = ID == "HAMAD::batch_size" ? 10000 : 1000000;
-	local old = ID == "HAMAD::batch_size" ? batch_size : host_notice_threshold;
-
-	if ( new_value < lo || new_value > hi )
-		{
-		Reporter::warning(fmt("HAMAD: %s must be within [%d, %d], got %d; keeping %d", ID, lo,
-		    hi, new_value, old));
-		return old;
-		}
+	if ( new_value < 1 || new_value > 10000 )
+		return refuse(ID, new_value, "within [1, 10000]") as count;
 
 	return new_value;
 	}
 
-# The current value of an interval option, for "keep the old value".
-function interval_option(ID: string): interval
+function check_host_threshold(ID: string, new_value: count): count
 	{
-	switch ( ID )
-		{
-		case "HAMAD::max_batch_delay":
-			return max_batch_delay;
-		case "HAMAD::notice_suppression":
-			return notice_suppression;
-		case "HAMAD::host_notice_window":
-			return host_notice_window;
-		case "HAMAD::heartbeat_timeout":
-			return heartbeat_timeout;
-		case "HAMAD::interim_interval":
-			return interim_interval;
-		case "HAMAD::startup_wait":
-			return startup_wait;
-		default:
-			return verdict_wait;
-		}
+	if ( new_value < 1 )
+		return refuse(ID, new_value, "at least 1") as count;
+
+	return new_value;
 	}
 
 function check_interval(ID: string, new_value: interval): interval
 	{
 	local ok = new_value >= 0secs;
+	local rule = "at least 0 secs";
 
 	switch ( ID )
 		{
 		case "HAMAD::max_batch_delay":
 			ok = new_value > 0secs && new_value <= 1min;
+			rule = "more than 0 and at most 1 min";
 			break;
 		case "HAMAD::host_notice_window":
 			ok = new_value > 0secs && new_value <= 1day;
+			rule = "more than 0 and at most 1 day";
 			break;
 		case "HAMAD::heartbeat_timeout":
 			ok = new_value >= 1sec;
+			rule = "at least 1 sec";
 			break;
 		case "HAMAD::interim_interval":
 			ok = new_value == 0secs || new_value >= 1min;
+			rule = "0 or at least 1 min";
 			break;
 		}
 
 	if ( ! ok )
-		{
-		Reporter::warning(fmt("HAMAD: %s=%s is out of range (see its documentation); keeping %s",
-		    ID, new_value, interval_option(ID)));
-		return interval_option(ID);
-		}
+		return refuse(ID, new_value, rule) as interval;
 
 	return new_value;
 	}
@@ -551,38 +595,55 @@ event zeek_init() &priority=5
 	Log::create_stream(HAMAD::LOG, Log::Stream($columns=Info, $ev=log_hamad,
 	    $path="hamad", $policy=log_policy));
 
-	Option::set_change_handler("HAMAD::transport", check_transport);
-	Option::set_change_handler("HAMAD::topic_prefix", startup_only_string);
-	Option::set_change_handler("HAMAD::listen_addr", startup_only_addr);
-	Option::set_change_handler("HAMAD::listen_port", startup_only_port);
-	Option::set_change_handler("HAMAD::wait_clock_port", startup_only_port);
 	Option::set_change_handler("HAMAD::threshold_override", check_unit_double);
 	Option::set_change_handler("HAMAD::min_notice_score", check_unit_double);
 	Option::set_change_handler("HAMAD::log_min_score", check_unit_double);
-	Option::set_change_handler("HAMAD::batch_size", check_count);
-	Option::set_change_handler("HAMAD::host_notice_threshold", check_count);
+	Option::set_change_handler("HAMAD::batch_size", check_batch_size);
+	Option::set_change_handler("HAMAD::host_notice_threshold",
+	    check_host_threshold);
 	Option::set_change_handler("HAMAD::max_batch_delay", check_interval);
 	Option::set_change_handler("HAMAD::notice_suppression", check_interval);
 	Option::set_change_handler("HAMAD::host_notice_window", check_interval);
 	Option::set_change_handler("HAMAD::heartbeat_timeout", check_interval);
 	Option::set_change_handler("HAMAD::interim_interval", check_interval);
-	Option::set_change_handler("HAMAD::startup_wait", check_interval);
-	Option::set_change_handler("HAMAD::verdict_wait", check_interval);
-
-	if ( transport != "broker" && transport != "websocket" )
-		Reporter::fatal(fmt("HAMAD: transport must be \"broker\" or \"websocket\", got '%s'",
-		    transport));
 	}
 
-event zeek_init() &priority=-10
+# Interim summaries ride on Zeek's connection duration thresholds, which the
+# ConnSize analyzer checks as packets arrive: no timer and no reference per
+# connection. The ConnThreshold framework multiplexes thresholds for scripts
+# that share a connection, at a cost of a record and several calls per
+# connection; HAMAD uses it only on connections where some script already
+# does, and Zeek's single per-connection threshold directly otherwise.
+function watch_duration(c: connection, threshold: interval)
 	{
-	initialized = T;
+	if ( c?$thresholds )
+		ConnThreshold::set_duration_threshold(c, threshold);
+	else
+		set_current_conn_duration_threshold(c$id, threshold);
 	}
 
-event new_connection(c: connection)
+event new_connection(c: connection) &priority=-10
 	{
 	if ( enabled && interim_interval > 0secs )
-		ConnPolling::watch(c, interim_poll, 0, interim_interval);
+		watch_duration(c, interim_interval);
+	}
+
+event conn_duration_threshold_crossed(c: connection, threshold: interval,
+    is_orig: bool)
+	{
+	if ( ! enabled || interim_interval == 0secs )
+		return;
+
+	# Ours are the multiples of interim_interval; another script's threshold
+	# may have displaced ours, so the next one is armed either way.
+	local k = threshold / interim_interval;
+	if ( k >= 1.0 && floor(k) == k && wanted(c$id) )
+		{
+		++stats$summaries_built;
+		enqueue_summary(summary_of_open_conn(c));
+		}
+
+	watch_duration(c, interim_interval * ( floor(c$duration / interim_interval) + 1 ));
 	}
 
 # After Conn filled c$conn (priority 5), before it is logged (-5).
@@ -591,5 +652,6 @@ event connection_state_remove(c: connection) &priority=-3
 	if ( ! enabled || ! c?$conn || ! wanted(c$id) )
 		return;
 
+	++stats$summaries_built;
 	enqueue_summary(summary_from_conn(c));
 	}

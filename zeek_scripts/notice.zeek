@@ -3,10 +3,11 @@
 ##! Verdicts arrive after conn.log was written, so they are logged to their
 ##! own stream keyed by ``uid`` instead of extending :zeek:type:`Conn::Info`.
 ##! Notices carry ``$uid`` and ``$id`` (the connection record is gone by
-##! then). Anomalous connections are also counted per originator, and a host
-##! with :zeek:see:`HAMAD::host_notice_threshold` of them within
-##! :zeek:see:`HAMAD::host_notice_window` raises one
-##! :zeek:enum:`HAMAD::Anomalous_Host` notice.
+##! then). Anomalous connections (final verdicts) are also counted per
+##! originator, and a host with :zeek:see:`HAMAD::host_notice_threshold` of
+##! them within :zeek:see:`HAMAD::host_notice_window` raises one
+##! :zeek:enum:`HAMAD::Anomalous_Host` notice. Verdicts only reach the
+##! scoring node, so each is logged and noticed once in a cluster.
 
 @load base/frameworks/notice
 @load ./main
@@ -87,7 +88,9 @@ function handle_verdict(v: Verdict)
 	if ( ! v$anomalous )
 		return;
 
-	count_host(v);
+	# A long connection has several interim verdicts but is one connection.
+	if ( ! v$interim )
+		count_host(v);
 
 	if ( v$score < min_notice_score )
 		return;
@@ -98,17 +101,17 @@ function handle_verdict(v: Verdict)
 	    v$orig_h, v$resp_h, v$resp_p, v$score, v$threshold);
 	msg += fmt("; top features: %s; model weighed most: %s", feature_list(v),
 	    model);
-	local sub = fmt("score=%.3f threshold=%.3f model=%s version=%s", v$score,
+	local details = fmt("score=%.3f threshold=%.3f model=%s version=%s", v$score,
 	    v$threshold, model, v$model_version);
 	if ( v$interim )
-		sub += " interim";
+		details += " interim";
 
 	NOTICE(Notice::Info($note=Anomalous_Connection, $uid=v$uid, $id=verdict_id(v),
-	    $msg=msg, $sub=sub, $identifier=cat(v$orig_h, v$resp_h, v$resp_p),
-	    $suppress_for=notice_suppression));
+	    $msg=msg, $sub=details, $identifier=cat(v$orig_h, v$resp_h,
+	    v$resp_p), $suppress_for=notice_suppression));
 	}
 
-event HAMAD::verdicts(batch: vector of Verdict)
+event HAMAD::verdicts(batch: vector of Verdict, withheld: count)
 	{
 	for ( _, v in batch )
 		handle_verdict(v);

@@ -1,63 +1,42 @@
 ##! Moves summaries to the HAMAD worker and its answers back.
 ##!
-##! Zeek listens (Broker or WebSocket, per :zeek:see:`HAMAD::transport`) and
-##! the worker connects. Summaries are batched by size
-##! (:zeek:see:`HAMAD::batch_size`) and age (:zeek:see:`HAMAD::max_batch_delay`)
-##! and published on ``<prefix>/summaries``; the worker publishes verdicts,
-##! hello, heartbeats and errors on ``<prefix>/verdicts``.
+##! Only the scoring node (:zeek:see:`HAMAD::is_scoring_node`) does any of
+##! this: it listens (Broker or WebSocket, per :zeek:see:`HAMAD::transport`),
+##! the worker connects, summaries are published on ``<prefix>/summaries``
+##! and the worker publishes verdicts, hello, heartbeats and errors on
+##! ``<prefix>/verdicts``. Every other cluster node only forwards its
+##! summaries to the scoring node (``main.zeek``). A node that cannot listen
+##! (port in use, a second ``zeek -r`` in parallel) keeps running without
+##! scoring and raises :zeek:enum:`HAMAD::Worker_Unavailable`; check mode
+##! (``zeekctl check``) never listens.
 ##!
 ##! Liveness: the worker is usable from its ``HAMAD::hello`` until no
 ##! heartbeat arrived for :zeek:see:`HAMAD::heartbeat_timeout`. While it is
 ##! unusable, summaries are dropped and counted in
 ##! :zeek:see:`HAMAD::stats` (``summaries_unsent``), and one
-##! :zeek:enum:`HAMAD::Worker_Unavailable` notice is raised.
+##! :zeek:enum:`HAMAD::Worker_Unavailable` notice is raised per outage.
 ##!
-##! Reading a trace (``zeek -r``): if :zeek:see:`HAMAD::wait_for_worker` is
-##! set, packet processing is suspended until the worker's hello. Network
-##! time stands still while suspended, so timers cannot bound the wait; the
-##! clock is the worker's heartbeat plus Broker's retry errors from a peering
-##! attempt to :zeek:see:`HAMAD::wait_clock_port`, compared with wall-clock
-##! :zeek:id:`current_time`. (``when`` must not be used for this: a pending
-##! ``when`` timeout never fires while suspended.) At the end of the trace,
-##! network time is advanced by an hour to expire the open connections
-##! through the normal path, then Zeek waits up to
-##! :zeek:see:`HAMAD::verdict_wait` for outstanding verdicts and terminates.
+##! Reading a trace (``zeek -r``) with :zeek:see:`HAMAD::wait_for_worker`:
+##! packet processing is suspended until the worker's hello. At the end of
+##! the trace the connections still open are expired through Zeek's normal
+##! path (their inactivity timeout is set to have passed, so conn.log and the
+##! other logs hold what they would without HAMAD), their summaries are sent,
+##! and Zeek waits up to :zeek:see:`HAMAD::verdict_wait` for the outstanding
+##! verdicts before it terminates. While suspended and after the trace,
+##! network time stands still and timers do not fire (and a ``when`` timeout
+##! must not be used: it never fires while suspended). The wall clock HAMAD
+##! watches then is Zeek's main loop itself: a pending timer bounds how long
+##! the loop sleeps, and each pass raises :zeek:id:`event_queue_flush_point`,
+##! handled only while HAMAD waits (event group ``hamad-clock``).
 
 @load base/frameworks/broker
 @load base/frameworks/cluster
 @load base/frameworks/notice
 @load ./main
 
-# Keep Zeek alive after the trace so verdicts for the last connections can
-# still arrive; HAMAD calls terminate() itself (also when disabled).
-redef exit_only_after_terminate = T;
-
 module HAMAD;
 
 export {
-	## Transport counters; written to reporter.log when Zeek terminates.
-	type Stats: record {
-		## Summaries published to the worker.
-		summaries_sent: count &default=0;
-		## Summaries dropped because no worker was available.
-		summaries_unsent: count &default=0;
-		## Batches published.
-		batches_sent: count &default=0;
-		## Verdicts received.
-		verdicts_received: count &default=0;
-		## ``HAMAD::worker_error`` events received.
-		worker_errors: count &default=0;
-		## Heartbeats received.
-		heartbeats: count &default=0;
-		## Times the worker said hello.
-		hellos: count &default=0;
-		## Times the worker was declared unavailable.
-		outages: count &default=0;
-	};
-
-	## The live counters.
-	global stats = Stats();
-
 	## Whether a worker said hello and its heartbeats are recent.
 	##
 	## Returns: ``T`` if summaries are being sent.
@@ -74,34 +53,41 @@ export {
 	global verdicts_topic: function(): string;
 }
 
-# Flushes a partial batch after max_batch_delay.
-global flush_timer: event();
+# Zeek would end a ``zeek -r`` run as soon as the trace is read, before the
+# verdicts for its last connections could arrive; HAMAD ends such runs
+# itself (see finish()). Whether something else already wanted Zeek to keep
+# running decides whether HAMAD may call terminate().
+const others_keep_running = exit_only_after_terminate;
+@if ( getenv("ZEEKCTL_CHECK_CONFIG") == "" )
+redef exit_only_after_terminate = T;
+@endif
+
 # Live mode: periodic liveness check of the worker.
 global check_worker: event();
+# Bounds how long the main loop sleeps while HAMAD waits (never fires while
+# network time stands still; harmless when it does).
+global clock_wake: event();
 
-# Summaries waiting to be published.
-global pending: vector of ConnSummary = vector();
-# Whether a flush timer is scheduled.
-global flush_scheduled = F;
+# Whether this node listens for the worker (set in zeek_init).
+global listening = F;
 # Whether the worker said hello and was not declared unavailable since.
 global worker_ready = F;
-# Name the worker gave in its hello.
-global worker_name = "";
-# Wall-clock time of the last hello or heartbeat.
+# Wall-clock time of the last hello, heartbeat or verdict.
 global last_seen: time = double_to_time(0.0);
+# zeek -r: the run waits for the worker and ends itself.
+global trace_mode = F;
 # zeek -r: suspended until the worker's hello, with a wall-clock deadline.
 global waiting_for_hello = F;
 global hello_deadline: time = double_to_time(0.0);
-# zeek -r: the trace ended and we wait for outstanding verdicts.
+# zeek -r: the trace ended; open connections expire and verdicts come back.
 global draining = F;
 global drain_deadline: time = double_to_time(0.0);
-# When draining started: connections expired by set_network_time() are only
-# removed on a later main-loop pass, so "nothing outstanding" counts only
-# after a short grace period.
-global drain_started: time = double_to_time(0.0);
-# Whether the Broker retry clock is running.
+# zeek -r: connections still open, by uid (only tracked in trace_mode).
+global open_conns: table[string] of conn_id;
+# Whether the main-loop clock runs and a clock_wake timer is pending.
 global clock_running = F;
-# Whether terminate() was called.
+global wake_pending = F;
+# Whether finish() ran.
 global finished = F;
 
 function summaries_topic(): string
@@ -123,104 +109,107 @@ function worker_available(): bool
 function outstanding(): int
 	{
 	local sent: int = stats$summaries_sent;
-	local answered: int = stats$verdicts_received + stats$worker_errors;
+	local answered: int = stats$verdicts_received + stats$verdicts_withheld +
+	    stats$worker_errors;
 	return sent - answered;
 	}
 
-# The Broker transport always uses Broker's own API (available whatever the
-# cluster backend); the WebSocket transport uses the cluster API that Zeek's
-# WebSocket server is part of (Zeek 8.0 and later).
-function publish_batch(batch: vector of ConnSummary)
+# The Broker transport uses Broker's own API (available whatever the cluster
+# backend); the WebSocket transport the cluster API that Zeek's WebSocket
+# server is part of (Zeek 8.0 and later).
+function publish_summaries(batch: vector of ConnSummary)
 	{
+@if ( Version::at_least("8.0") )
 	if ( transport == "websocket" )
 		{
-@if ( Version::at_least("8.0") )
 		Cluster::publish(summaries_topic(), conn_summaries, batch);
-@endif
+		return;
 		}
-	else
-		Broker::publish(summaries_topic(), conn_summaries, batch);
+@endif
+	Broker::publish(summaries_topic(), conn_summaries, batch);
+	}
+
+function publish_config(name: string, value: string)
+	{
+@if ( Version::at_least("8.0") )
+	if ( transport == "websocket" )
+		{
+		Cluster::publish(summaries_topic(), config_changed, name, value);
+		return;
+		}
+@endif
+	Broker::publish(summaries_topic(), config_changed, name, value);
+	}
+
+function send_to_worker(batch: vector of ConnSummary)
+	{
+	if ( ! worker_ready )
+		{
+		stats$summaries_unsent += |batch|;
+		return;
+		}
+
+	publish_summaries(batch);
+	stats$summaries_sent += |batch|;
+	++stats$batches_sent;
 	}
 
 function push_config(name: string, value: string)
 	{
-	if ( ! worker_ready )
-		return;
-
-	if ( transport == "websocket" )
-		{
-@if ( Version::at_least("8.0") )
-		Cluster::publish(summaries_topic(), config_changed, name, value);
-@endif
-		}
-	else
-		Broker::publish(summaries_topic(), config_changed, name, value);
-	}
-
-function flush()
-	{
-	if ( |pending| == 0 )
-		return;
-
 	if ( worker_ready )
-		{
-		publish_batch(pending);
-		stats$summaries_sent += |pending|;
-		++stats$batches_sent;
-		}
-	else
-		stats$summaries_unsent += |pending|;
-
-	pending = vector();
-	}
-
-event HAMAD::flush_timer()
-	{
-	flush_scheduled = F;
-	flush();
-	}
-
-function enqueue_summary(s: ConnSummary)
-	{
-	pending += s;
-
-	if ( |pending| >= batch_size )
-		flush();
-	else if ( ! flush_scheduled )
-		{
-		flush_scheduled = T;
-		schedule max_batch_delay { HAMAD::flush_timer() };
-		}
+		publish_config(name, value);
 	}
 
 function start_clock()
 	{
-	if ( clock_running )
-		return;
-
 	clock_running = T;
-	Broker::peer("127.0.0.1", wait_clock_port, 1sec);
+	enable_event_group("hamad-clock");
+	if ( ! wake_pending )
+		{
+		wake_pending = T;
+		schedule 250msec { HAMAD::clock_wake() };
+		}
 	}
 
 function stop_clock()
 	{
-	if ( ! clock_running )
-		return;
-
 	clock_running = F;
-	Broker::unpeer("127.0.0.1", wait_clock_port);
+	disable_event_group("hamad-clock");
+	}
+
+event HAMAD::clock_wake()
+	{
+	wake_pending = F;
+	if ( clock_running )
+		start_clock();
 	}
 
 function report_stats()
 	{
-	local sent = fmt("summaries sent=%d unsent=%d in %d batches",
+	# Nothing happened (check mode, a node without traffic that never listened).
+	if ( ! listening && stats$summaries_built == 0 )
+		return;
+
+	if ( ! is_scoring_node() )
+		{
+		Reporter::info(fmt(
+		    "HAMAD: summaries built=%d forwarded to the scoring node=%d",
+		    stats$summaries_built, stats$summaries_forwarded));
+		return;
+		}
+
+	local sent = fmt(
+	    "summaries built=%d from cluster=%d sent=%d unsent=%d in %d batches",
+	    stats$summaries_built, stats$summaries_from_cluster,
 	    stats$summaries_sent, stats$summaries_unsent, stats$batches_sent);
-	local got = fmt("verdicts=%d worker_errors=%d outstanding=%d",
-	    stats$verdicts_received, stats$worker_errors, outstanding());
+	local got = fmt("verdicts=%d withheld=%d worker_errors=%d outstanding=%d",
+	    stats$verdicts_received, stats$verdicts_withheld,
+	    stats$worker_errors, outstanding());
 	local live = fmt("heartbeats=%d outages=%d", stats$heartbeats, stats$outages);
 	Reporter::info(fmt("HAMAD: %s; %s; %s", sent, got, live));
 	}
 
+# Ends a zeek -r run (HAMAD holds it open with exit_only_after_terminate).
 function finish()
 	{
 	if ( finished )
@@ -232,7 +221,8 @@ function finish()
 		Reporter::warning(fmt(
 		    "HAMAD: terminating with %d summaries still without a verdict",
 		    outstanding()));
-	terminate();
+	if ( ! others_keep_running )
+		terminate();
 	}
 
 function declare_unavailable(why: string)
@@ -245,19 +235,18 @@ function declare_unavailable(why: string)
 		Reporter::warning(fmt(
 		    "HAMAD: worker unavailable (%s); no scoring until it is back. "
 		    + "Start it with '%s'.", why, how));
-		local where = fmt("transport=%s listen=%s:%s", transport, listen_addr,
-		    listen_port);
 		NOTICE(Notice::Info($note=Worker_Unavailable, $msg=fmt(
-		    "HAMAD worker unavailable: %s", why), $sub=where,
-		    $identifier="hamad-worker",
-		    $suppress_for=notice_suppression));
+		    "HAMAD worker unavailable: %s", why), $sub=fmt(
+		    "transport=%s listen=%s:%s", transport, listen_addr,
+		    listen_port)));
 		}
 
 	worker_ready = F;
 	}
 
-# Called on every clock source: heartbeats, verdicts, Broker retry errors and
-# the live-mode check timer. Compares wall-clock deadlines.
+# Runs on every clock source: heartbeats, verdicts, errors and, while HAMAD
+# waits in a zeek -r run, every pass of the main loop. Compares wall-clock
+# deadlines.
 function tick()
 	{
 	local now = current_time();
@@ -270,68 +259,120 @@ function tick()
 		continue_processing();
 		}
 
+	if ( worker_ready && now - last_seen > heartbeat_timeout )
+		declare_unavailable(fmt("no heartbeat for %s", now - last_seen));
+
 	if ( draining )
 		{
-		flush();
-		local settled = now - drain_started >= 1sec && |pending| == 0;
-		if ( ( settled && outstanding() <= 0 )
+		if ( |open_conns| == 0 )
+			flush();
+
+		if ( ( |open_conns| == 0 && |pending| == 0 && outstanding() <= 0 )
 		    || ! worker_ready
 		    || now >= drain_deadline )
 			finish();
 		}
-	else if ( worker_ready && now - last_seen > heartbeat_timeout )
-		declare_unavailable(fmt("no heartbeat for %s", now - last_seen));
+	}
+
+event event_queue_flush_point() &group="hamad-clock"
+	{
+	if ( clock_running )
+		tick();
 	}
 
 event HAMAD::check_worker()
 	{
 	tick();
-	if ( ! worker_ready
-	    && ! waiting_for_hello
-	    && stats$outages == 0
-	    && ! reading_traces() )
+	if ( ! worker_ready && stats$outages == 0 )
 		declare_unavailable(fmt("no hello within %s of startup", heartbeat_timeout));
 	schedule heartbeat_timeout { HAMAD::check_worker() };
 	}
 
-event zeek_init() &priority=-5
+# Listens for the worker; F (with a Worker_Unavailable notice) if it cannot.
+function listen(): bool
 	{
-	if ( ! enabled )
-		return;
+	local where = fmt("%s:%s", listen_addr, listen_port);
 
 	if ( transport == "websocket" )
 		{
 @if ( Version::at_least("8.0") )
-@ifndef ( Cluster::Backend::ZeroMQ::run_proxy_thread )
-		Reporter::fatal("HAMAD: the websocket transport needs '@load hamad/websocket'");
-@endif
-		if ( ! Cluster::listen_websocket(Cluster::WebSocketServerOptions(
+		if ( Cluster::backend == Cluster::CLUSTER_BACKEND_NONE )
+			{
+			declare_unavailable("the websocket transport needs a cluster backend: "
+			    + "'@load hamad/websocket' on a standalone Zeek");
+			return F;
+			}
+
+		if ( Cluster::listen_websocket(Cluster::WebSocketServerOptions(
 		    $listen_addr=listen_addr, $listen_port=listen_port)) )
-			Reporter::fatal(fmt("HAMAD: cannot listen for WebSocket clients on %s:%s; "
-			    + "is the port in use? Change HAMAD::listen_port.", listen_addr, listen_port));
+			return T;
 @else
-		Reporter::fatal("HAMAD: the websocket transport needs Zeek 8.0 or later; "
-		    + "use HAMAD::transport = \"broker\"");
+		declare_unavailable("the websocket transport needs Zeek 8.0 or later; use "
+		    + "HAMAD::transport = \"broker\"");
+		return F;
 @endif
 		}
-	else
+	else if ( transport == "broker" )
 		{
 		local p = Broker::listen(cat(listen_addr), listen_port);
-		if ( p == 0/unknown || p == 0/tcp )
-			Reporter::fatal(fmt("HAMAD: cannot listen for Broker peers on %s:%s; is the port in "
-			    + "use? Change HAMAD::listen_port.", listen_addr, listen_port));
-		}
-
-	if ( transport == "websocket" )
-		{
-@if ( Version::at_least("8.0") )
-		Cluster::subscribe(verdicts_topic());
-@endif
+		if ( p != 0/unknown && p != 0/tcp )
+			return T;
 		}
 	else
-		Broker::subscribe(verdicts_topic());
+		{
+		declare_unavailable(fmt("HAMAD::transport must be \"broker\" or \"websocket\", got '%s'",
+		    transport));
+		return F;
+		}
 
-	if ( reading_traces() && wait_for_worker )
+	declare_unavailable(fmt(
+	    "cannot listen for the worker on %s (%s); is the port in use? "
+	    + "Set HAMAD::listen_port", where, transport));
+	return F;
+	}
+
+event zeek_init() &priority=10
+	{
+	disable_event_group("hamad-clock");
+	}
+
+# Listening waits until Zeek is initialized: an error (the port is in use)
+# during zeek_init would make Zeek refuse to start. The timer fires before
+# the first packet's events, or on the first pass of the main loop.
+global start: event();
+
+event zeek_init() &priority=-5
+	{
+	if ( ! is_scoring_node()
+	    || ! enabled
+	    || getenv("ZEEKCTL_CHECK_CONFIG") != "" )
+		return;
+
+	# Decided now so that every connection of the trace is tracked.
+	trace_mode = reading_traces() && wait_for_worker && ! Cluster::is_enabled();
+	schedule 0secs { HAMAD::start() };
+	}
+
+event HAMAD::start()
+	{
+	if ( zeek_is_terminating() )
+		return;
+
+	listening = listen();
+	if ( ! listening )
+		{
+		trace_mode = F;
+		return;
+		}
+
+	if ( transport == "broker" )
+		Broker::subscribe(verdicts_topic());
+@if ( Version::at_least("8.0") )
+	if ( transport == "websocket" )
+		Cluster::subscribe(verdicts_topic());
+@endif
+
+	if ( trace_mode )
 		{
 		suspend_processing();
 		waiting_for_hello = T;
@@ -342,6 +383,35 @@ event zeek_init() &priority=-5
 		schedule heartbeat_timeout { HAMAD::check_worker() };
 	}
 
+# With neither a trace nor an interface nor a cluster to serve, Zeek would
+# end right after zeek_init; keep that behaviour despite exit_only_after_terminate.
+event zeek_init() &priority=-100
+	{
+	if ( ! others_keep_running
+	    && ! reading_traces()
+	    && ! reading_live_traffic()
+	    && ! Cluster::is_enabled() )
+		terminate();
+	}
+
+event new_connection(c: connection)
+	{
+	if ( trace_mode )
+		open_conns[c$uid] = c$id;
+	}
+
+event connection_flipped(c: connection)
+	{
+	if ( trace_mode )
+		open_conns[c$uid] = c$id;
+	}
+
+event connection_state_remove(c: connection) &priority=-4
+	{
+	if ( trace_mode )
+		delete open_conns[c$uid];
+	}
+
 event HAMAD::hello(worker: string, version: string, model_version: string)
 	{
 	++stats$hellos;
@@ -350,9 +420,9 @@ event HAMAD::hello(worker: string, version: string, model_version: string)
 		    worker, stats$summaries_unsent));
 
 	worker_ready = T;
-	worker_name = worker;
 	last_seen = current_time();
 	push_config("threshold_override", fmt("%s", threshold_override));
+	push_config("log_min_score", fmt("%s", log_min_score));
 
 	if ( waiting_for_hello )
 		{
@@ -377,9 +447,10 @@ event HAMAD::heartbeat(worker: string, seq: count, received: count,
 	tick();
 	}
 
-event HAMAD::verdicts(batch: vector of Verdict) &priority=-10
+event HAMAD::verdicts(batch: vector of Verdict, withheld: count) &priority=-10
 	{
 	stats$verdicts_received += |batch|;
+	stats$verdicts_withheld += withheld;
 	last_seen = current_time();
 	if ( draining )
 		tick();
@@ -394,32 +465,23 @@ event HAMAD::worker_error(uid: string, msg: string)
 		tick();
 	}
 
-event Broker::error(code: Broker::ErrorCode, msg: string)
-	{
-	if ( clock_running )
-		tick();
-	}
-
 event Pcap::file_done(path: string)
 	{
-	if ( ! enabled || ! wait_for_worker )
+	if ( ! trace_mode || ! enabled || ! worker_ready )
 		{
-		terminate();
-		return;
-		}
-
-	# Expire the connections still open through the normal path
-	# (connection_state_remove, conn.log), while verdicts can still arrive.
-	set_network_time(network_time() + 1hr);
-	draining = T;
-	drain_started = current_time();
-	drain_deadline = drain_started + verdict_wait;
-	if ( ! worker_ready )
-		{
+		flush();
 		finish();
 		return;
 		}
 
+	# Expire the connections still open through the normal path
+	# (connection_state_remove, conn.log) while verdicts can still arrive:
+	# a negative inactivity timeout has passed at the current network time.
+	for ( _, cid in open_conns )
+		set_inactivity_timeout(cid, -1usec);
+
+	draining = T;
+	drain_deadline = current_time() + verdict_wait;
 	start_clock();
 	}
 

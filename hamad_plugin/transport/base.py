@@ -21,7 +21,9 @@ from ..verdict import Verdict
 EVENT_CONN_SUMMARIES = "HAMAD::conn_summaries"
 #: Zeek -> worker: ``HAMAD::config_changed(name: string, value: string)``.
 EVENT_CONFIG_CHANGED = "HAMAD::config_changed"
-#: worker -> Zeek: ``HAMAD::verdicts(batch: vector of HAMAD::Verdict)``.
+#: worker -> Zeek: ``HAMAD::verdicts(batch: vector of HAMAD::Verdict, withheld: count)``;
+#: ``withheld`` counts verdicts scored but not sent because Zeek would discard them
+#: (not anomalous and below ``HAMAD::log_min_score``).
 EVENT_VERDICTS = "HAMAD::verdicts"
 #: worker -> Zeek: ``HAMAD::hello(worker: string, version: string, model_version: string)``.
 EVENT_HELLO = "HAMAD::hello"
@@ -68,15 +70,23 @@ class TransportError(HamadError):
 class SummaryBatch:
     """Connection summaries decoded from one ``HAMAD::conn_summaries`` event.
 
-    ``interim`` holds the uids sent as interim summaries of long-lived
-    connections. Records that could not be decoded are not dropped silently:
-    they are listed in ``rejected`` as ``(uid or "", reason)`` so the worker
-    can count them and tell Zeek through ``HAMAD::worker_error``.
+    ``interim[i]`` says whether ``records[i]`` is an interim summary of a
+    connection that is still open. It travels with each record, never by
+    uid: the interim and the final summary of one connection share a uid and
+    may arrive in one batch. Records that could not be decoded are not
+    dropped silently: they are listed in ``rejected`` as ``(uid or "",
+    reason)`` so the worker can count them and tell Zeek through
+    ``HAMAD::worker_error``.
     """
 
     records: list[ConnRecord] = field(default_factory=list)
-    interim: set[str] = field(default_factory=set)
+    interim: list[bool] = field(default_factory=list)
     rejected: list[tuple[str, str]] = field(default_factory=list)
+
+    def add(self, record: ConnRecord, interim: bool) -> None:
+        """Append one decoded summary with its interim flag."""
+        self.records.append(record)
+        self.interim.append(interim)
 
 
 @dataclass(slots=True, frozen=True)
@@ -122,8 +132,12 @@ class Transport(Protocol):
     async def recv(self, timeout: float) -> Inbound | None:
         """Next message from Zeek, or ``None`` if nothing arrived within ``timeout`` s."""
 
-    async def send_verdicts(self, verdicts: Sequence[Verdict], interim: set[str]) -> None:
-        """Publish one ``HAMAD::verdicts`` batch."""
+    async def send_verdicts(self, verdicts: Sequence[Verdict], withheld: int = 0) -> None:
+        """Publish one ``HAMAD::verdicts`` batch (each verdict carries its interim flag).
+
+        ``withheld`` scored connections are only counted, so Zeek can tell when
+        every summary it sent has been answered.
+        """
 
     async def send_hello(self, worker: str, version: str, model_version: str) -> None:
         """Publish ``HAMAD::hello``; Zeek answers with its worker-relevant options."""

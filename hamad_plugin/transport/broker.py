@@ -221,9 +221,9 @@ class BrokerTransport:
         ev = bk.zeek.Event(name, *values)
         self._ep.publish(verdicts_topic(self.topic_prefix), ev)
 
-    async def send_verdicts(self, verdicts: Sequence[Verdict], interim: set[str]) -> None:
+    async def send_verdicts(self, verdicts: Sequence[Verdict], withheld: int = 0) -> None:
         """Publish ``HAMAD::verdicts``."""
-        await self._send(EVENT_VERDICTS, codec.verdicts_args(verdicts, interim))
+        await self._send(EVENT_VERDICTS, codec.verdicts_args(verdicts, withheld))
 
     async def send_hello(self, worker: str, version: str, model_version: str) -> None:
         """Publish ``HAMAD::hello``."""

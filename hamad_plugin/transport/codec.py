@@ -74,7 +74,6 @@ VERDICT_FIELDS: tuple[str, ...] = (
     "threshold",
     "anomalous",
     "top_features",
-    "top_contributions",
     "top_model",
     "model_version",
     "interim",
@@ -118,7 +117,9 @@ class Wire:
 # ---------------------------------------------------------------------------
 # Incoming: WebSocket JSON -> plain values
 
-_PORT_RE = re.compile(r"^(\d+)/(tcp|udp|icmp|unknown)$")
+# Zeek writes the port of a connection that is neither TCP, UDP nor ICMP (IGMP, say)
+# as "0/?"; Broker reads anything after the slash that is not tcp/udp/icmp as unknown.
+_PORT_RE = re.compile(r"^(\d+)/(tcp|udp|icmp|unknown|\?)$")
 _SPAN_RE = re.compile(r"^(-?\d+(?:\.\d+)?)(ns|us|ms|s|min|h|d)$")
 # Divide for sub-second units: 178813 / 1e9 is exact where 178813 * 1e-9 is not.
 _SPAN_DIV = {
@@ -136,8 +137,9 @@ def parse_port(text: str) -> PortValue:
     """``"36679/tcp"`` -> :class:`PortValue`; Zeek's port notation on both transports."""
     m = _PORT_RE.match(text)
     if not m or int(m.group(1)) > 65535:
-        raise WireFormatError(f"expected a port like '80/tcp', got {text!r}")
-    return PortValue(int(m.group(1)), m.group(2))
+        raise WireFormatError(f"expected a port like '80/tcp' or '0/?', got {text!r}")
+    proto = m.group(2)
+    return PortValue(int(m.group(1)), "unknown" if proto == "?" else proto)
 
 
 def _parse_timespan(text: str) -> float:
@@ -428,9 +430,7 @@ def decode_event(name: str, args: list[Any]) -> SummaryBatch | ConfigChange:
             except WireFormatError as exc:
                 batch.rejected.append((_uid_of(values), str(exc)))
                 continue
-            batch.records.append(rec)
-            if interim:
-                batch.interim.add(rec.uid)
+            batch.add(rec, interim)
         return batch
     if name == EVENT_CONFIG_CHANGED:
         if len(args) != 2 or not all(isinstance(a, str) for a in args):
@@ -447,11 +447,11 @@ def decode_event(name: str, args: list[Any]) -> SummaryBatch | ConfigChange:
 
 
 def _port_wire(number: int, proto: str) -> Wire:
-    p = proto.lower() if proto.lower() in ("tcp", "udp", "icmp") else "unknown"
+    p = proto.lower() if proto.lower() in ("tcp", "udp", "icmp") else "?"  # Zeek's spelling
     return Wire("port", f"{int(number)}/{p}")
 
 
-def verdict_wire(v: Verdict, interim: bool = False) -> Wire:
+def verdict_wire(v: Verdict) -> Wire:
     """One ``HAMAD::Verdict`` record, fields in :data:`VERDICT_FIELDS` order."""
     top = v.top_features[:MAX_TOP_FEATURES]
     fields = [
@@ -465,18 +465,17 @@ def verdict_wire(v: Verdict, interim: bool = False) -> Wire:
         Wire("real", _finite(v.threshold)),
         Wire("boolean", bool(v.anomalous)),
         Wire("vector", [Wire("string", str(n)) for n, _ in top]),
-        Wire("vector", [Wire("real", _finite(c)) for _, c in top]),
         Wire("string", v.top_model),
         Wire("string", v.model_version),
-        Wire("boolean", bool(interim)),
+        Wire("boolean", bool(v.interim)),
     ]
     assert len(fields) == len(VERDICT_FIELDS)
     return Wire("vector", fields)
 
 
-def verdicts_args(verdicts: Sequence[Verdict], interim: set[str]) -> list[Wire]:
-    """Arguments of ``HAMAD::verdicts``: one vector of records."""
-    return [Wire("vector", [verdict_wire(v, v.uid in interim) for v in verdicts])]
+def verdicts_args(verdicts: Sequence[Verdict], withheld: int = 0) -> list[Wire]:
+    """Arguments of ``HAMAD::verdicts``: a vector of records and the withheld count."""
+    return [Wire("vector", [verdict_wire(v) for v in verdicts]), Wire("count", int(withheld))]
 
 
 def hello_args(worker: str, version: str, model_version: str) -> list[Wire]:

@@ -139,9 +139,9 @@ class WebSocketTransport:
         except ConnectionClosed as exc:
             raise TransportError(f"Zeek closed the WebSocket connection: {exc}") from exc
 
-    async def send_verdicts(self, verdicts: Sequence[Verdict], interim: set[str]) -> None:
+    async def send_verdicts(self, verdicts: Sequence[Verdict], withheld: int = 0) -> None:
         """Publish ``HAMAD::verdicts``."""
-        await self._send(EVENT_VERDICTS, codec.verdicts_args(verdicts, interim))
+        await self._send(EVENT_VERDICTS, codec.verdicts_args(verdicts, withheld))
 
     async def send_hello(self, worker: str, version: str, model_version: str) -> None:
         """Publish ``HAMAD::hello``."""
