@@ -19,25 +19,26 @@ function make(uid: string, resp: addr, rp: port, score: double, anomalous: bool,
     interim: bool): HAMAD::Verdict
 	{
 	return HAMAD::Verdict($uid=uid, $ts=1774219636.918162, $orig_h=10.0.0.1,
-	    $orig_p=40000/tcp, $resp_h=resp, $resp_p=rp, $score=score, $threshold=0.5,
-	    $anomalous=anomalous, $top_features=vector("orig_bytes", "duration"),
-	    $top_contributions=vector(0.4, 0.1), $top_model="xgb", $model_version="test-1",
-	    $interim=interim);
+	    $orig_p=40000/tcp, $resp_h=resp, $resp_p=rp, $score=score,
+	    $threshold=0.5, $anomalous=anomalous, $top_features=vector(
+	    "orig_bytes", "duration"), $top_model="xgb",
+	    $model_version="test-1", $interim=interim);
 	}
 
 event zeek_init() &priority=-20
 	{
-	local batch: vector of HAMAD::Verdict = vector(
-	    make("C1", 192.0.2.1, 443/tcp, 0.05, F, F), # below log_min_score: not logged
-	    make("C2", 192.0.2.1, 443/tcp, 0.3, F, F), # logged, not anomalous
-	    make("C3", 192.0.2.1, 443/tcp, 0.55, T, F), # anomalous, below min_notice_score
-	    make("C4", 192.0.2.1, 443/tcp, 0.93, T, F), # notice
-	    make("C5", 192.0.2.1, 443/tcp, 0.95, T, F), # same identifier: suppressed
-	    make("C6", 192.0.2.2, 22/tcp, 0.875, T, T)); # new identifier, interim
-	event HAMAD::verdicts(batch);
+	local batch: vector of HAMAD::Verdict = vector(make("C1", 192.0.2.1, 443/tcp,
+	    0.05, F, F), # below log_min_score: not logged
+		make("C2", 192.0.2.1, 443/tcp, 0.3, F, F), # logged, not anomalous
+		make("C3", 192.0.2.1, 443/tcp, 0.55, T, F), # anomalous, below min_notice_score
+		make("C4", 192.0.2.1, 443/tcp, 0.93, T, F), # notice
+		make("C5", 192.0.2.1, 443/tcp, 0.95, T, F), # same identifier: suppressed
+		make("C6", 192.0.2.2, 22/tcp, 0.875, T, T)); # new identifier, interim
+	event HAMAD::verdicts(batch, 0);
 	}
 
-event HAMAD::verdicts(batch: vector of HAMAD::Verdict) &priority=-100
+event HAMAD::verdicts(batch: vector of HAMAD::Verdict, withheld: count)
+    &priority=-100
 	{
 	terminate();
 	}

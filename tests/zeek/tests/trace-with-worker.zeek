@@ -1,0 +1,15 @@
+# @TEST-DOC: zeek -r with a live worker (hamad serve on its defaults but the port): every connection in conn.log gets exactly one final verdict, the long SSH session an interim one, and the port scan a notice.
+#
+# @TEST-REQUIRES: test -x "$HAMAD"
+# @TEST-PORT: HAMAD_PORT
+# @TEST-EXEC: python3 $PCAPGEN trace.pcap
+# @TEST-EXEC: btest-bg-run worker "$HAMAD serve --transport broker --port ${HAMAD_PORT%/tcp} --heartbeat-interval 0.5"
+# @TEST-EXEC: zeek -C -r trace.pcap $PACKAGE HAMAD::listen_port=$HAMAD_PORT HAMAD::interim_interval=1min
+# @TEST-EXEC: btest-bg-wait -k 5
+# @TEST-EXEC: zeek-cut uid < conn.log | sort > conn.uids
+# @TEST-EXEC: zeek-cut uid interim < hamad.log | awk '$2 == "F" { print $1 }' | sort > final.uids
+# @TEST-EXEC: cmp conn.uids final.uids
+# @TEST-EXEC: zeek-cut id.resp_p interim < hamad.log | awk '$2 == "T"' | sort -u > interim.cut
+# @TEST-EXEC: btest-diff interim.cut
+# @TEST-EXEC: zeek-cut note src < notice.log | sort -u > notice.cut
+# @TEST-EXEC: btest-diff notice.cut
