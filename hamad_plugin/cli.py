@@ -463,8 +463,11 @@ def loco(data: tuple[str, ...], out: str, target_fpr: float, n_estimators: int, 
         f"--n-estimators {n_estimators} --seed {seed}"
     )
     text = render_markdown(res, cmd, target_fpr, n_estimators, seed, library_versions())
+    # Name the data relative to where the command ran (``../shared/datasets`` for
+    # ``make loco``), never by this machine's absolute path.
+    shown = os.path.relpath(root)
     text = text.replace(
-        "(conn logs)\n", f"(conn logs)\n\nDATA = `{root}` (`make loco` runs this).\n", 1
+        "(conn logs)\n", f"(conn logs)\n\nDATA = `{shown}` (`make loco` runs this).\n", 1
     )
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     img = _loco_plots(res, Path(out).parent / "img")
