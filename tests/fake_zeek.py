@@ -200,8 +200,8 @@ def recorded_conn_infos() -> list[list[dict[str, Any]]]:
 
 
 #: Precise start times of the recorded connections (the transcript's ISO values
-#: are truncated to ms; the first is README's 1774219636.918162).
-PRECISE_TS = [1774219636.918162, 1774219637.024613, 1774219637.053349]
+#: are truncated to ms; the recording wrote the full values next to it).
+PRECISE_TS: list[float] = json.loads((WIRE / "precise-ts.json").read_text())
 
 
 def flat_summary(info: list[dict[str, Any]], ts: float, interim: bool = False) -> dict[str, Any]:
@@ -522,30 +522,30 @@ def broker_conn_info(bk: Any, uid: str, orig_bytes: int, resp_bytes: int) -> tup
     from datetime import datetime, timedelta, timezone
 
     return (
-        datetime(2026, 3, 22, 22, 47, 16, 918162, tzinfo=timezone.utc),
+        datetime(2026, 1, 1, 0, 0, 1, 100137, tzinfo=timezone.utc),
         uid,
         (
-            ipaddress.IPv4Address("147.32.80.40"),
-            bk.Port(36679, bk.Port.TCP),
-            ipaddress.IPv4Address("147.32.80.37"),
-            bk.Port(902, bk.Port.TCP),
+            ipaddress.IPv4Address("192.168.1.10"),
+            bk.Port(50000, bk.Port.TCP),
+            ipaddress.IPv4Address("93.184.216.34"),
+            bk.Port(443, bk.Port.TCP),
             bk.Count(6),
             (),
         ),
         bk.Enum("tcp"),
         None,
-        timedelta(microseconds=179),
+        timedelta(microseconds=232497),
         bk.Count(orig_bytes),
         bk.Count(resp_bytes),
-        "RSTO",
-        False,
+        "SF",
+        True,
         False,
         bk.Count(0),
-        "ShR",
-        bk.Count(2),
-        bk.Count(84),
-        bk.Count(1),
-        bk.Count(44),
+        "ShADdFf",
+        bk.Count(7),
+        bk.Count(1187),
+        bk.Count(24),
+        bk.Count(31160),
         None,
         bk.Count(6),
     )
@@ -554,30 +554,30 @@ def broker_conn_info(bk: Any, uid: str, orig_bytes: int, resp_bytes: int) -> tup
 def broker_flat_summary(
     bk: Any, uid: str, orig_bytes: int, interim: bool = False
 ) -> tuple[Any, ...]:
-    """A HAMAD::ConnSummary tuple as Zeek's Broker would deliver it."""
+    """A HAMAD::ConnSummary tuple as Zeek's Broker would deliver it (the recorded DNS one)."""
     from datetime import timedelta
 
     return (
-        1774219636.918162,
+        PRECISE_TS[2],
         uid,
-        ipaddress.IPv4Address("147.32.80.40"),
-        bk.Port(59500, bk.Port.TCP),
-        ipaddress.IPv4Address("147.32.80.37"),
-        bk.Port(902, bk.Port.TCP),
-        bk.Enum("tcp"),
-        "ssh",
-        timedelta(microseconds=41088),
+        ipaddress.IPv4Address("192.168.1.10"),
+        bk.Port(40000, bk.Port.UDP),
+        ipaddress.IPv4Address("192.168.1.1"),
+        bk.Port(53, bk.Port.UDP),
+        bk.Enum("udp"),
+        "dns",
+        timedelta(microseconds=20000),
         bk.Count(orig_bytes),
-        bk.Count(1839),
+        bk.Count(45),
         "SF",
-        False,
-        False,
+        True,
+        True,
         bk.Count(0),
-        "ShADadFf",
-        bk.Count(10),
-        bk.Count(2256),
-        bk.Count(8),
-        bk.Count(2263),
-        bk.Count(6),
+        "Dd",
+        bk.Count(1),
+        bk.Count(57),
+        bk.Count(1),
+        bk.Count(73),
+        bk.Count(17),
         interim,
     )

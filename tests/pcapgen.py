@@ -23,7 +23,8 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-T0 = 1_767_225_600.0  # 2026-01-01 00:00:00 UTC
+# 2026-01-01 00:00:00.000137 UTC: sub-millisecond digits show whether a path keeps microseconds.
+T0 = 1_767_225_600.000137
 ETH_GW = bytes.fromhex("020000000001")
 ETH_HOST = bytes.fromhex("020000000002")
 SYN, FIN, RST, PSH, ACK = 0x02, 0x01, 0x04, 0x08, 0x10

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from fake_zeek import (
+    PRECISE_TS,
     WIRE,
     FakeZeekBroker,
     broker_conn_info,
@@ -129,8 +130,8 @@ def test_summaries_round_trip_with_zeek_types() -> None:
         v = answered(fake)
         assert v["Cinfo1"][6] == pytest.approx((1728 + 1839) / 4000)  # score
         assert v["Cinfo1"][8] is True  # anomalous
-        assert v["Cflat1"][1] == 1774219636.918162  # ts double, microseconds kept
-        assert str(v["Cflat1"][3]) == "59500/tcp"
+        assert v["Cflat1"][1] == PRECISE_TS[2]  # ts double, microseconds kept
+        assert str(v["Cflat1"][3]) == "40000/udp"
         interim = VERDICT_FIELDS.index("interim")
         assert v["Cflat2"][interim] is True and v["Cflat1"][interim] is False
         assert c.received == 3 == c.verdicts_sent and c.bad_events == 0

@@ -153,8 +153,8 @@ def test_recorded_batch_and_flat_summaries_get_verdicts_in_zeeks_format() -> Non
         await fake.send(recorded_summary_frame())  # Zeek's own Conn::Info encoding
         flat = make_flat_batch(3, prefix="F")
         await fake.send(summaries_frame(flat))
-        uids = {"CNwyL33mVNKOe0ZWtj", "CsKCGhjJey3ZXwIQ4", "C7LpLt1tWFtNiCSgq7"}
-        uids |= {f"F{i:06d}" for i in range(3)}
+        recorded = [rec[1]["data"] for rec in recorded_conn_infos()]
+        uids = set(recorded) | {f"F{i:06d}" for i in range(3)}
         answers = await collect_answers(fake, uids)
         assert set(answers.values()) == {"verdict"}
         await fake.next_event("HAMAD::heartbeat")
@@ -165,15 +165,18 @@ def test_recorded_batch_and_flat_summaries_get_verdicts_in_zeeks_format() -> Non
 
         assert fake.error_replies == [], "Zeek would have rejected something we sent"
         v = verdict_records(fake)
-        ssh = v["C7LpLt1tWFtNiCSgq7"]  # 1728 + 1839 bytes -> score 0.89175
-        assert ssh["score"] == pytest.approx((1728 + 1839) / 4000)
-        assert ssh["anomalous"] is True and ssh["top_model"] == "xgb"
-        assert ssh["orig_p"].number == 59500 and ssh["resp_h"] == "147.32.80.37"
-        assert ssh["top_features"] == ["orig_bytes", "history"]
+        dns = v[recorded[2]]  # the recorded DNS lookup: 29 + 45 bytes -> score 0.0185
+        assert dns["score"] == pytest.approx((29 + 45) / 4000)
+        assert dns["anomalous"] is False and dns["top_model"] == "xgb"
+        assert dns["orig_p"].number == 40000 and dns["orig_p"].proto == "udp"
+        assert dns["resp_h"] == "192.168.1.1"
+        assert dns["top_features"] == ["orig_bytes", "history"]
+        https = v[recorded[0]]  # 907 + 30200 bytes -> score capped at 1
+        assert https["score"] == 1.0 and https["anomalous"] is True
         # flat summaries carry ts as double: microseconds survive the round trip
         assert v["F000000"]["ts"] == PRECISE_TS[0]
         # the recorded Conn::Info path only has Zeek's ms-truncated timestamp
-        assert v["CNwyL33mVNKOe0ZWtj"]["ts"] == pytest.approx(1774219636.918, abs=1e-6)
+        assert v[recorded[0]]["ts"] == pytest.approx(int(PRECISE_TS[0] * 1000) / 1000, abs=1e-6)
         assert counters.received == 6 and counters.scored == 6 and counters.verdicts_sent == 6
         assert counters.bad_events == 0 and counters.shed == 0
 
@@ -184,10 +187,10 @@ def _verdict_frame() -> dict[str, Any]:
     from hamad_plugin.verdict import Verdict
 
     v = Verdict(
-        uid="CNwyL33mVNKOe0ZWtj", ts=PRECISE_TS[0], orig_h="147.32.80.40", orig_p=36679,
-        resp_h="147.32.80.37", resp_p=902, proto="tcp", score=0.5, threshold=0.4,
-        anomalous=True, top_features=[("duration", 0.2)], weights={"rf": 1.0},
-        model_version="m1",
+        uid=recorded_conn_infos()[0][1]["data"], ts=PRECISE_TS[0], orig_h="192.168.1.10",
+        orig_p=50000, resp_h="93.184.216.34", resp_p=443, proto="tcp", score=0.5,
+        threshold=0.4, anomalous=True, top_features=[("dst_2m_log_count", 0.2)],
+        weights={"rf": 1.0}, model_version="m1",
     )  # fmt: skip
     return codec.ws_event("hamad/verdicts", "HAMAD::verdicts", codec.verdicts_args([v]))
 
