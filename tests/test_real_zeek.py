@@ -286,13 +286,29 @@ def test_zkg_installs_this_checkout(tmp_path: Path) -> None:
         pytest.skip("zkg not installed (pip install zkg)")
     if not (REPO / ".git").exists():
         pytest.skip("zkg installs git checkouts; this copy is not one")
+    # zkg installs committed git checkouts only: commit the working tree (tracked and
+    # new files, as they are now) into a scratch clone and install that.
+    pkg = tmp_path / "hamad"
+    subprocess.run(["git", "clone", "-q", str(REPO), str(pkg)], check=True)
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO,
+                           capture_output=True, check=True).stdout.decode().split("\0")  # fmt: skip
+    for name in filter(None, files):
+        dst = pkg / name
+        if (REPO / name).is_file():
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, dst)
+        elif dst.exists():
+            dst.unlink()  # deleted in the working tree
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(pkg)]
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "working tree"], check=True)
     state = tmp_path / "state"
     cfg = tmp_path / "zkg.cfg"
     cfg.write_text(
         f"[sources]\n\n[paths]\nstate_dir = {state}\nscript_dir = {tmp_path / 'scripts'}\n"
         f"plugin_dir = {tmp_path / 'plugins'}\nbin_dir = {tmp_path / 'bin'}\n"
     )
-    out = subprocess.run([zkg, "--configfile", str(cfg), "install", "--force", str(REPO)],
+    out = subprocess.run([zkg, "--configfile", str(cfg), "install", "--force", str(pkg)],
                          capture_output=True, text=True, timeout=1800)  # fmt: skip
     assert out.returncode == 0, out.stdout + out.stderr
     assert list((tmp_path / "scripts").rglob("main.zeek")), "package scripts were not installed"
