@@ -39,16 +39,21 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from hamad_plugin.transport.codec import Wire, ws_event  # noqa: E402 - after the path is set
 
 PROBE = r"""
 @load base/protocols/conn
 @if ( getenv("PROBE_MODE") == "websocket" )
 @load frameworks/cluster/backend/zeromq
-redef Cluster::Backend::ZeroMQ::run_proxy_thread = T;
-redef Cluster::Backend::ZeroMQ::listen_xpub_endpoint = fmt("ipc://@probe-%d.xpub", getpid());
-redef Cluster::Backend::ZeroMQ::listen_xsub_endpoint = fmt("ipc://@probe-%d.xsub", getpid());
-redef Cluster::Backend::ZeroMQ::connect_xpub_endpoint = Cluster::Backend::ZeroMQ::listen_xsub_endpoint;
-redef Cluster::Backend::ZeroMQ::connect_xsub_endpoint = Cluster::Backend::ZeroMQ::listen_xpub_endpoint;
+module Cluster::Backend::ZeroMQ;
+redef run_proxy_thread = T;
+redef listen_xpub_endpoint = fmt("ipc://@probe-%d.xpub", getpid());
+redef listen_xsub_endpoint = fmt("ipc://@probe-%d.xsub", getpid());
+redef connect_xpub_endpoint = listen_xsub_endpoint;
+redef connect_xsub_endpoint = listen_xpub_endpoint;
+module GLOBAL;
 @endif
 redef exit_only_after_terminate = T;
 
@@ -131,36 +136,14 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _event(topic: str, name: str, args: list[Any]) -> dict[str, Any]:
-    return {
-        "type": "data-message",
-        "topic": topic,
-        "@data-type": "vector",
-        "data": [
-            {"@data-type": "count", "data": 1},
-            {"@data-type": "count", "data": 1},
-            {
-                "@data-type": "vector",
-                "data": [{"@data-type": "string", "data": name}, {"@data-type": "vector", "data": args}],
-            },
-        ],
-    }
+def _verdict(uid: str, score: Wire) -> Wire:
+    """A ``Probe::Verdict`` record: uid, score, anomalous, top features."""
+    top = Wire("vector", [Wire("string", "dst_2m_log_count")])
+    return Wire("vector", [Wire("string", uid), score, Wire("boolean", True), top])
 
 
-def _s(v: str) -> dict[str, Any]:
-    return {"@data-type": "string", "data": v}
-
-
-def _verdict(uid: str, score: Any) -> dict[str, Any]:
-    return {
-        "@data-type": "vector",
-        "data": [
-            _s(uid),
-            score,
-            {"@data-type": "boolean", "data": True},
-            {"@data-type": "vector", "data": [_s("dst_2m_log_count")]},
-        ],
-    }
+def _event(name: str, *args: Wire) -> dict[str, Any]:
+    return ws_event("hamad/verdicts", name, args)
 
 
 def _start_zeek(mode: str, port: int, pcap: Path, work: Path) -> subprocess.Popen[str]:
@@ -198,23 +181,23 @@ async def _websocket_session(port: int) -> tuple[list[dict[str, Any]], list[str]
 
     await send(["hamad/summaries"])
     await recv()  # ack
-    await send(_event("hamad/verdicts", "Probe::hello", [_s("probe"), _s("0.1")]))
+    await send(_event("Probe::hello", Wire("string", "probe"), Wire("string", "0.1")))
     batch = await recv()
     records = batch["data"][2]["data"][1]["data"][0]["data"]
     uids = [rec["data"][1]["data"] for rec in records]
-    verdicts = [_verdict(u, {"@data-type": "real", "data": 0.5 + i / 10}) for i, u in enumerate(uids)]
-    await send(_event("hamad/verdicts", "Probe::verdicts", [{"@data-type": "vector", "data": verdicts}]))
+    verdicts = [_verdict(u, Wire("real", 0.5 + i / 10)) for i, u in enumerate(uids)]
+    await send(_event("Probe::verdicts", Wire("vector", verdicts)))
     transcript = list(frames)
 
     cases: list[tuple[str, Any]] = [
         ("not json", "{this is not json"),
-        ("unknown event", _event("hamad/verdicts", "Probe::nope", [])),
-        ("wrong arg type", _event("hamad/verdicts", "Probe::verdicts", [_s("x")])),
-        ("wrong arity", _event("hamad/verdicts", "Probe::hello", [_s("only-one")])),
-        ("record field wrong type", _event("hamad/verdicts", "Probe::verdicts", [
-            {"@data-type": "vector", "data": [_verdict("Cx", _s("high"))]}])),
-        ("good verdict", _event("hamad/verdicts", "Probe::verdicts", [
-            {"@data-type": "vector", "data": [_verdict("Cgood", {"@data-type": "real", "data": 0.9})]}])),
+        ("unknown event", _event("Probe::nope")),
+        ("wrong arg type", _event("Probe::verdicts", Wire("string", "x"))),
+        ("wrong arity", _event("Probe::hello", Wire("string", "only-one"))),
+        ("record field wrong type",
+         _event("Probe::verdicts", Wire("vector", [_verdict("Cx", Wire("string", "high"))]))),
+        ("good verdict",
+         _event("Probe::verdicts", Wire("vector", [_verdict("Cgood", Wire("real", 0.9))]))),
         ("no @data-type", {"type": "data-message", "topic": "hamad/verdicts", "data": [1, 1]}),
     ]  # fmt: skip
     for name, msg in cases:
@@ -224,13 +207,15 @@ async def _websocket_session(port: int) -> tuple[list[dict[str, Any]], list[str]
             bad.append(f"{name}: {reply}")
         except asyncio.TimeoutError:
             bad.append(f"{name}: (no reply within 1.5 s)")
-    await ws.send(json.dumps(_event("hamad/verdicts", "Probe::done", [])))
+    await ws.send(json.dumps(_event("Probe::done")))
     await ws.close()
     return transcript, bad
 
 
 def _broker_session(port: int) -> list[str]:
-    out = subprocess.run(["zeek-config", "--python_dir"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        ["zeek-config", "--python_dir"], capture_output=True, text=True, check=True
+    )
     sys.path.insert(0, out.stdout.strip())
     import broker  # noqa: PLC0415 - Zeek's own bindings, found at run time
 
@@ -247,7 +232,9 @@ def _broker_session(port: int) -> list[str]:
         _topic, data = got[0]
         ev = broker.zeek.Event(data)
         args = ev.args()
-        lines.append(f"event {ev.name()} args {len(args)} batch {type(args[0]).__name__} {len(args[0])}")
+        lines.append(
+            f"event {ev.name()} args {len(args)} batch {type(args[0]).__name__} {len(args[0])}"
+        )
         rec = args[0][0]
         lines.append(f"record: {type(rec).__name__} fields {len(rec)}")
         for i, v in enumerate(rec):
@@ -275,7 +262,9 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("zeek is not on PATH")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    version = subprocess.run(["zeek", "--version"], capture_output=True, text=True).stdout.split()[-1]
+    version = subprocess.run(["zeek", "--version"], capture_output=True, text=True).stdout.split()[
+        -1
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         pcap = work / "trace.pcap"
@@ -295,8 +284,8 @@ def main(argv: list[str] | None = None) -> int:
             for frame in transcript:
                 f.write(json.dumps(frame) + "\n")
         (out / "websocket-bad-input.txt").write_text(
-            f"# What Zeek {version} answers on its WebSocket API (v1/messages/json) to each message "
-            "a client sent (case: reply).\n" + "\n".join(bad)
+            f"# What Zeek {version} answers on its WebSocket API (v1/messages/json) to each "
+            "message a client sent (case: reply).\n" + "\n".join(bad)
             + "\n\n# What the same Zeek wrote to reporter.log for them (level, message):\n"
             + "\n".join(reporter) + "\n"
         )  # fmt: skip
