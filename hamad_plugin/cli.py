@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from . import __version__
-from .errors import ConfigError, HamadError
+from .errors import ConfigError, HamadError, OutputError
 
 
 class _Group(click.Group):
@@ -228,6 +228,7 @@ def eval_cmd(
                 fs.append(v.score)
                 flags.append(v.anomalous)
             bar.update(len(batch))
+        reader.stats.raise_if_damaged()
         if not fy:
             raise HamadError(
                 f"{path}: no Benign/Malicious labels; `hamad eval` needs labelled logs "
@@ -338,7 +339,10 @@ def replay(
     if out == "-":
         fh = sys.stdout
     elif out:
-        fh = open(out, "w")  # noqa: SIM115 - closed below
+        try:
+            fh = open(out, "w")  # noqa: SIM115 - closed below
+        except OSError as exc:
+            raise OutputError(f"cannot write --out {out}: {exc.strerror or exc}") from exc
     bar = _progress(None, "replay")
     try:
         summ = run_replay(
@@ -350,13 +354,16 @@ def replay(
             all_verdicts=not only_anomalies,
             progress=bar.update,
         )
-    finally:
-        bar.close()
         if fh is not None and fh is not sys.stdout:
             fh.close()
+    except OSError as exc:  # reading errors are the reader's; this is --out (disk full, ...)
+        raise OutputError(f"cannot write --out {out}: {exc.strerror or exc}") from exc
+    finally:
+        bar.close()
     d = summ.to_dict()
     if json_summary:
         click.echo(json.dumps(d, indent=1))
+        summ.ingest.raise_if_damaged()
         return
     err = out == "-"
     echo = (lambda m: click.echo(m, err=True)) if err else click.echo
@@ -370,6 +377,12 @@ def replay(
         echo(
             f"skipped {summ.ingest.bad_lines} malformed lines: "
             + "; ".join(d["malformed_examples"])
+        )
+    if summ.time_jumps_clamped:
+        echo(
+            f"{summ.time_jumps_clamped} connections ended more than an hour after the one before "
+            "them and were scored at the event clock instead (a bad timestamp must not move it); "
+            f"{summ.time_jumps_accepted} such gaps were confirmed by the connections after them"
         )
     if d["top_anomalies"]:
         echo("top anomalies:")
@@ -396,6 +409,7 @@ def replay(
         echo(f"  confusion: tp={m['tp']} fp={m['fp']} tn={m['tn']} fn={m['fn']}")
         for line in _label_table(d["per_label"], m):
             echo(line)
+    summ.ingest.raise_if_damaged()
 
 
 def _label_table(rows: list[dict[str, Any]], m: dict[str, Any]) -> list[str]:

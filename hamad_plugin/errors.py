@@ -24,6 +24,10 @@ class InputFormatError(HamadError, ValueError):
     """An input file is not what the command expected (e.g. not a conn log)."""
 
 
+class OutputError(HamadError):
+    """An output file or directory cannot be written (missing directory, disk full, ...)."""
+
+
 class ModelError(HamadError):
     """A model directory is missing, incomplete or unreadable."""
 

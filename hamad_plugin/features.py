@@ -70,6 +70,13 @@ HISTORY_FLAGS: tuple[str, ...] = ("S", "H", "A", "D", "F", "R", "T", "W")
 SERVICES: tuple[str, ...] = ("dns", "http", "ssl", "ssh", "dhcp", "ntp", "irc", "smtp", "ftp")
 KEY_KINDS: tuple[str, ...] = ("src", "dst", "pair")
 
+#: A connection ending more than this many seconds after the event clock is a time jump.
+#: Twice the longest default scale: beyond it every window has decayed anyway.
+MAX_TIME_JUMP = 3600.0
+#: A jump is believed (a real gap in the traffic) once this many connections in a row
+#: lie beyond it; until then each is scored at the current clock and counted.
+JUMP_CONFIRMATIONS = 3
+
 _SKETCH_BITS = 128
 _SATURATED = _SKETCH_BITS * math.log(_SKETCH_BITS)
 # Decayed statistics kept per key and scale (columns of the state arrays).
@@ -494,6 +501,12 @@ class FeatureExtractor:
             kind: _SlotTable(self.config.max_keys, n) for kind in KEY_KINDS
         }
         self._clock = -math.inf
+        #: Connections whose end lay more than MAX_TIME_JUMP past the clock and were
+        #: scored at the clock instead (one bad timestamp must not freeze the clock).
+        self.time_jumps_clamped = 0
+        #: Jumps believed after JUMP_CONFIRMATIONS connections in a row (gaps in traffic).
+        self.time_jumps_accepted = 0
+        self._jump_run = 0
 
     @property
     def tracked_keys(self) -> dict[str, int]:
@@ -524,6 +537,7 @@ class FeatureExtractor:
         cols = _Columns.of(recs)
         t = cols.num[:, _TS] + np.nan_to_num(cols.num[:, _DUR])
         t[~np.isfinite(t)] = -np.inf
+        t = self._guard_jumps(t, update)
         # Connections finish slightly out of order; never let time run backwards.
         t = np.maximum.accumulate(np.concatenate([[self._clock], t]))[1:]
         t[~np.isfinite(t)] = 0.0
@@ -537,6 +551,38 @@ class FeatureExtractor:
             end = min(start + limit, n)
             self._context(cols.part(start, end), t[start:end], out[start:end, self.n_own :])
         return out
+
+    def _guard_jumps(self, t: np.ndarray, update: bool) -> np.ndarray:
+        """End times with unconfirmed jumps ahead of the clock pulled back to it.
+
+        A single connection stamped a year ahead would otherwise move the clock
+        there, and every later connection would be scored as if all traffic
+        had stopped for a year. A real gap (a quiet night, a capture resumed)
+        is believed once :data:`JUMP_CONFIRMATIONS` connections in a row lie
+        beyond :data:`MAX_TIME_JUMP`. The common case (no jump) costs one
+        vectorised comparison.
+        """
+        ref = np.maximum.accumulate(np.concatenate([[self._clock], t]))[:-1]
+        if not np.any(t > ref + MAX_TIME_JUMP) and self._jump_run == 0:
+            return t
+        t = t.copy()
+        clock, run = self._clock, self._jump_run
+        clamped = accepted = 0
+        for i, ti in enumerate(t):
+            if math.isfinite(clock) and ti > clock + MAX_TIME_JUMP:
+                run += 1
+                if run < JUMP_CONFIRMATIONS:
+                    t[i] = clock
+                    clamped += 1
+                    continue
+                accepted += 1
+            run = 0
+            clock = max(clock, float(ti))
+        if update:
+            self._jump_run = run
+            self.time_jumps_clamped += clamped
+            self.time_jumps_accepted += accepted
+        return t
 
     def _slots(self, addrs: list[str]) -> np.ndarray:
         cache = self._slot_cache

@@ -8,8 +8,13 @@ Stratosphere (``label``/``detailedlabel`` columns) and IoT-23 (whose last three
 columns are joined by three spaces instead of tabs).
 
 Malformed lines are skipped and counted in :class:`IngestStats` (the first few
-with their line numbers), so one broken line never costs a whole capture. A
-file that is not a conn log at all raises one :class:`InputFormatError`.
+with their line numbers), so one broken line never costs a whole capture; so
+is a line longer than :data:`MAX_LINE` (read in bounded pieces, never held
+whole). Compressed data that ends early or is corrupt ends the file where it
+breaks: what was read before stands, and the damage is recorded in
+``IngestStats.damaged`` for the caller to report. A file that is not a conn
+log at all raises one :class:`InputFormatError`. ``-`` reads standard input;
+compression is detected from the first bytes, so pipes and FIFOs work too.
 """
 
 from __future__ import annotations
@@ -21,10 +26,12 @@ import json
 import lzma
 import math
 import re
+import sys
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from .errors import InputFormatError
 from .records import REQUIRED_FIELDS, ConnRecord
@@ -33,6 +40,16 @@ from .records import REQUIRED_FIELDS, ConnRecord
 MAX_REPORTED_ERRORS = 5
 #: Lines read before deciding a headerless file is not a conn log.
 _SNIFF_LINES = 50
+#: Longest line accepted, in characters (a Zeek conn.log line is a few hundred).
+MAX_LINE = 1 << 16
+#: What a damaged gzip/xz/bz2 stream raises while it is read.
+DECOMPRESSION_ERRORS = (EOFError, OSError, lzma.LZMAError, zlib.error)
+#: Magic bytes of the compressions the readers open, and how to open them.
+_COMPRESSED: tuple[tuple[bytes, Callable[[IO[bytes]], Any]], ...] = (
+    (b"\x1f\x8b", lambda f: gzip.GzipFile(fileobj=f)),
+    (b"\xfd7zXZ\x00", lambda f: lzma.LZMAFile(f)),
+    (b"BZh", lambda f: bz2.BZ2File(f)),
+)
 _IOT23_JOIN = "   "
 _ESCAPE_RE = re.compile(r"\\x([0-9a-fA-F]{2})")
 
@@ -52,6 +69,8 @@ class IngestStats:
     records: int = 0
     bad_lines: int = 0
     errors: list[tuple[int, str]] = field(default_factory=list)
+    #: One message per file whose compressed data broke off (what came before was read).
+    damaged: list[str] = field(default_factory=list)
 
     def record_error(self, lineno: int, message: str) -> None:
         """Count a dropped line; keep the first few for the report."""
@@ -65,6 +84,8 @@ class IngestStats:
         if self.errors:
             shown = "; ".join(f"line {n}: {m}" for n, m in self.errors)
             text += f" (first: {shown})"
+        if self.damaged:
+            text += "; " + "; ".join(self.damaged)
         return text
 
     def merge(self, other: IngestStats) -> None:
@@ -75,25 +96,58 @@ class IngestStats:
         room = MAX_REPORTED_ERRORS - len(self.errors)
         if room > 0:
             self.errors.extend((n, f"{other.path}: {m}") for n, m in other.errors[:room])
+        self.damaged.extend(other.damaged)
+
+    def raise_if_damaged(self) -> None:
+        """For callers that must not go on with part of a file (training, evaluation)."""
+        if self.damaged:
+            raise InputFormatError("; ".join(self.damaged))
+
+
+def open_binary(path: str | Path) -> IO[bytes]:
+    """Decompressed bytes of a file, or of standard input for ``-``.
+
+    gzip, xz and bz2 are recognised by their first bytes, not by the name. The
+    input is opened once and peeked at, so a pipe or FIFO works like a file.
+    """
+    if str(path) == "-":
+        raw: IO[bytes] = sys.stdin.buffer
+    else:
+        p = Path(path)
+        try:
+            raw = open(p, "rb")  # noqa: SIM115 - returned to the caller
+        except FileNotFoundError as exc:
+            raise InputFormatError(f"{p}: no such file") from exc
+        except IsADirectoryError as exc:
+            raise InputFormatError(f"{p}: is a directory, expected a conn.log file") from exc
+        except OSError as exc:
+            raise InputFormatError(f"{p}: cannot read it ({exc.strerror or exc})") from exc
+    buf = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(cast(Any, raw))
+    magic = buf.peek(6)[:6]
+    for prefix, opener in _COMPRESSED:
+        if magic.startswith(prefix):
+            return cast(IO[bytes], opener(buf))
+    return cast(IO[bytes], buf)
 
 
 def open_text(path: str | Path) -> IO[str]:
-    """Open plain, .gz, .xz or .bz2 text by content (magic bytes), not by name."""
-    p = Path(path)
-    try:
-        with open(p, "rb") as fh:
-            magic = fh.read(6)
-    except FileNotFoundError as exc:
-        raise InputFormatError(f"{p}: no such file") from exc
-    except IsADirectoryError as exc:
-        raise InputFormatError(f"{p}: is a directory, expected a conn.log file") from exc
-    if magic.startswith(b"\x1f\x8b"):
-        return gzip.open(p, "rt", encoding="utf-8", errors="replace")
-    if magic.startswith(b"\xfd7zXZ\x00"):
-        return lzma.open(p, "rt", encoding="utf-8", errors="replace")
-    if magic.startswith(b"BZh"):
-        return bz2.open(p, "rt", encoding="utf-8", errors="replace")
-    return open(p, encoding="utf-8", errors="replace")
+    """Open plain, gzip, xz or bz2 text (see :func:`open_binary`); bad UTF-8 is replaced."""
+    return io.TextIOWrapper(open_binary(path), encoding="utf-8", errors="replace")
+
+
+def bounded_lines(fh: IO[str], limit: int = MAX_LINE) -> Iterator[str | None]:
+    """The lines of ``fh``; ``None`` for a line longer than ``limit`` characters.
+
+    An overlong line is consumed in pieces of at most ``limit`` characters, so
+    a file without newlines cannot make the reader hold it whole.
+    """
+    while line := fh.readline(limit + 1):
+        if len(line) > limit and not line.endswith("\n"):
+            while (rest := fh.readline(limit)) and not rest.endswith("\n"):
+                pass
+            yield None
+        else:
+            yield line
 
 
 def _unescape(value: str) -> str:
@@ -227,7 +281,13 @@ class ConnLogReader:
 
     def __iter__(self) -> Iterator[ConnRecord]:
         with open_text(self.path) as fh:
-            yield from self._iter_lines(fh)
+            try:
+                yield from self._iter_lines(fh)
+            except DECOMPRESSION_ERRORS as exc:
+                self.stats.damaged.append(
+                    f"{self.path}: the compressed data is damaged after line {self.stats.lines} "
+                    f"({exc}); the {self.stats.records} records before it were read"
+                )
         if self.stats.records == 0 and self.stats.bad_lines > 0:
             raise InputFormatError(
                 f"{self.path}: not a Zeek conn log: none of its {self.stats.lines} lines could be "
@@ -238,8 +298,12 @@ class ConnLogReader:
         header = _TsvHeader()
         json_ok = 0
         where = str(self.path)
-        for lineno, line in enumerate(fh, 1):
-            line = line.rstrip("\r\n")
+        for lineno, raw in enumerate(bounded_lines(fh), 1):
+            if raw is None:
+                self.stats.lines += 1
+                self.stats.record_error(lineno, f"line longer than {MAX_LINE} characters")
+                continue
+            line = raw.rstrip("\r\n")
             if not line:
                 continue
             self.stats.lines += 1
@@ -327,6 +391,9 @@ class ConnLogReader:
             if not isinstance(obj, dict):
                 raise ValueError("JSON value is not an object")
             rec = record_from_mapping(obj)
+        except RecursionError:
+            self.stats.record_error(lineno, "JSON nested too deeply")
+            return None
         except (ValueError, TypeError, KeyError) as exc:
             self.stats.record_error(lineno, _short_error(exc))
             return None

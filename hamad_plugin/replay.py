@@ -136,6 +136,10 @@ class ReplaySummary:
     top: list[tuple[float, int, dict[str, Any]]] = field(default_factory=list)
     weights_sum: dict[str, float] = field(default_factory=dict)
     thresholds: tuple[float, float] = (1.0, 0.0)
+    #: Connections stamped more than an hour past the event clock, scored at the clock.
+    time_jumps_clamped: int = 0
+    #: Gaps in the traffic believed after several connections confirmed them.
+    time_jumps_accepted: int = 0
 
     @property
     def rate(self) -> float:
@@ -150,6 +154,9 @@ class ReplaySummary:
             "connections_per_second": round(self.rate, 1),
             "malformed_lines": self.ingest.bad_lines,
             "malformed_examples": [f"line {n}: {m}" for n, m in self.ingest.errors],
+            "damaged_files": list(self.ingest.damaged),
+            "time_jumps_clamped": self.time_jumps_clamped,
+            "time_jumps_accepted": self.time_jumps_accepted,
             "threshold_range": [round(self.thresholds[0], 6), round(self.thresholds[1], 6)],
             "mean_attention_weights": {
                 k: round(v / max(self.connections, 1), 4) for k, v in self.weights_sum.items()
@@ -196,6 +203,8 @@ def replay(
     for path in paths:
         if reset_between_files:
             pipeline.extractor.reset()
+        fx = pipeline.extractor
+        jumps = (fx.time_jumps_clamped, fx.time_jumps_accepted)
         reader = read_conn_log(path)
         for batch in batches(reader, batch_size):
             verdicts = pipeline.score(batch)
@@ -206,6 +215,8 @@ def replay(
             if progress is not None:
                 progress(len(batch))
         summary.ingest.merge(reader.stats)
+        summary.time_jumps_clamped += fx.time_jumps_clamped - jumps[0]
+        summary.time_jumps_accepted += fx.time_jumps_accepted - jumps[1]
     summary.thresholds = (lo, hi)
     summary.seconds = time.perf_counter() - t0
     return summary

@@ -124,6 +124,23 @@ def test_expected_failures_are_clean_errors(tmp_path: Path, sim_logs: SimLogs) -
     assert res.exit_code == 1 and "not a Zeek conn log" in res.output
 
 
+def test_replay_output_and_damage_errors_are_one_line(tmp_path: Path, sim_logs: SimLogs) -> None:
+    import gzip
+
+    res = run("replay", str(sim_logs.tsv), "--out", str(tmp_path / "no" / "dir" / "v.jsonl"))
+    assert res.exit_code == 1 and res.output.startswith("Error: cannot write --out")
+    if Path("/dev/full").exists():
+        res = run("replay", str(sim_logs.tsv), "--out", "/dev/full")
+        assert res.exit_code == 1 and "No space left" in res.output
+    packed = gzip.compress(sim_logs.tsv.read_bytes())
+    cut = tmp_path / "cut.log.gz"
+    cut.write_bytes(packed[: len(packed) // 2])
+    out = tmp_path / "v.jsonl"
+    res = run("replay", str(cut), "--out", str(out))
+    assert res.exit_code == 1 and "Error:" in res.output and "damaged" in res.output
+    assert out.read_text().count("\n") > 0, "verdicts for what was read are written"
+
+
 def test_loco_writes_a_table(tmp_path: Path, sim_logs: SimLogs) -> None:
     pytest.importorskip("xgboost")
     out = tmp_path / "loco.md"

@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 
 from hamad_plugin.errors import ConfigError
-from hamad_plugin.features import FeatureConfig, FeatureExtractor, feature_names, schema_hash
+from hamad_plugin.features import (
+    JUMP_CONFIRMATIONS,
+    FeatureConfig,
+    FeatureExtractor,
+    feature_names,
+    schema_hash,
+)
 from hamad_plugin.records import ConnRecord
 
 
@@ -107,9 +113,30 @@ def test_windows_expire_with_event_time() -> None:
     fx = FeatureExtractor()
     for i in range(50):
         fx.transform_one(conn(100.0 + i * 0.1, dport=1 + i))
-    later = fx.transform_one(conn(100.0 + 5 * 3600))
+    # A real gap: traffic resumes five hours later (believed from the third connection on).
+    for k in range(JUMP_CONFIRMATIONS):
+        later = fx.transform_one(conn(100.0 + 5 * 3600 + 100 * k, dport=1000 + k))
     assert math.expm1(value(fx, later, "src_10s_log_count")) == pytest.approx(1.0)
-    assert distinct(fx, later, "src_30m_log_distinct_ports") < 2
+    assert distinct(fx, later, "src_30m_log_distinct_ports") < JUMP_CONFIRMATIONS + 1
+    assert fx.time_jumps_accepted == 1 and fx.time_jumps_clamped == JUMP_CONFIRMATIONS - 1
+
+
+def test_one_timestamp_far_ahead_does_not_freeze_the_clock() -> None:
+    """A row stamped a year ahead is scored at the clock and counted; time goes on normally."""
+    steady = FeatureExtractor()
+    jumped = FeatureExtractor()
+    rows = [conn(100.0 + i, dport=1 + i % 7) for i in range(40)]
+    bogus = conn(100.0 + 365 * 86400, dport=9)
+    for i, r in enumerate(rows):
+        a = steady.transform_one(r)
+        if i == 20:
+            jumped.transform_one(bogus)
+        b = jumped.transform_one(r)
+    assert jumped.time_jumps_clamped == 1 and jumped.time_jumps_accepted == 0
+    # The last connection's 10 s window sees the same recent traffic in both (bogus row aside).
+    assert value(jumped, b, "src_10s_log_count") == pytest.approx(
+        value(steady, a, "src_10s_log_count"), abs=0.05
+    )
 
 
 def test_state_is_bounded_by_max_keys() -> None:

@@ -202,3 +202,77 @@ def test_real_shared_logs_parse_without_loss() -> None:
         reader = read_conn_log(f)
         n = sum(1 for _ in reader)
         assert n > 0 and reader.stats.bad_lines == 0, reader.stats.summary()
+
+
+# -- damaged and unusual inputs (issue 11) -------------------------------------
+
+
+@pytest.mark.parametrize(
+    "opener,suffix", [(gzip.open, ".gz"), (lzma.open, ".xz"), (bz2.open, ".bz2")]
+)
+def test_truncated_or_corrupt_compression_keeps_what_came_before(
+    sim_logs: SimLogs, tmp_path: Path, opener, suffix: str
+) -> None:
+    data = sim_logs.tsv.read_bytes() * 3
+    whole = tmp_path / f"whole{suffix}"
+    with opener(whole, "wb") as fh:
+        fh.write(data)
+    packed = whole.read_bytes()
+    truncated = tmp_path / f"truncated{suffix}"
+    truncated.write_bytes(packed[: len(packed) * 2 // 3])
+    corrupt = tmp_path / f"corrupt{suffix}"
+    mid = len(packed) * 2 // 3
+    corrupt.write_bytes(packed[:mid] + bytes(64) + packed[mid + 64 :])
+    for path in (truncated, corrupt):
+        reader = read_conn_log(path)
+        records = list(reader)
+        assert reader.stats.damaged and str(path) in reader.stats.damaged[0]
+        assert f"the {len(records)} records before it were read" in reader.stats.damaged[0]
+        with pytest.raises(InputFormatError, match="damaged"):
+            reader.stats.raise_if_damaged()
+
+
+def test_overlong_lines_are_counted_not_held(tmp_path: Path) -> None:
+    from hamad_plugin.ingest import MAX_LINE
+
+    head = "#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\n"
+    good = "1.0\tC1\t10.0.0.1\t1\t10.0.0.2\t80\ttcp\n"
+    p = tmp_path / "long.log"
+    p.write_text(head + good + "x" * (10 * MAX_LINE) + "\n" + good.replace("C1", "C2"))
+    reader = read_conn_log(p)
+    assert [r.uid for r in reader] == ["C1", "C2"]
+    assert reader.stats.bad_lines == 1 and "longer than" in reader.stats.errors[0][1]
+
+
+def test_a_json_line_nested_too_deeply_is_one_malformed_line() -> None:
+    ok = '{"ts": 1.0, "uid": "C1", "id.orig_h": "1.1.1.1", "id.orig_p": 1, ' \
+         '"id.resp_h": "2.2.2.2", "id.resp_p": 2, "proto": "tcp"}'  # fmt: skip
+    recs, stats = parse_text(ok + "\n" + '{"a":' * 5000 + "\n" + ok.replace("C1", "C2") + "\n")
+    assert [r.uid for r in recs] == ["C1", "C2"]
+    assert stats.bad_lines == 1 and "nested too deeply" in stats.errors[0][1]
+
+
+def test_a_pipe_or_fifo_is_read_like_a_file(sim_logs: SimLogs, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+    import threading
+
+    expected = [r.uid for r in read_conn_log(sim_logs.tsv)]
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    payload = gzip.compress(sim_logs.tsv.read_bytes())  # compression sniffed on a pipe, too
+
+    def feed() -> None:
+        with open(fifo, "wb") as fh:
+            fh.write(payload)
+
+    threading.Thread(target=feed, daemon=True).start()
+    assert [r.uid for r in read_conn_log(fifo)] == expected
+    code = (
+        "from hamad_plugin.ingest import read_conn_log; "
+        "print(sum(1 for _ in read_conn_log('-')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], input=sim_logs.tsv.read_bytes(),
+                         capture_output=True, check=True)  # fmt: skip
+    assert int(out.stdout) == len(expected)

@@ -9,23 +9,21 @@ about a second).
 
 from __future__ import annotations
 
-import bz2
-import gzip
 import hashlib
 import io
 import json
-import lzma
 import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import InputFormatError
+from ..ingest import DECOMPRESSION_ERRORS, open_binary
 
 #: Compression suffixes the loaders accept after a file's documented name.
 COMPRESSED_SUFFIXES: tuple[str, ...] = ("", ".xz", ".gz", ".bz2")
@@ -44,27 +42,8 @@ def find_file(directory: str | Path, name: str, what: str) -> Path:
     raise InputFormatError(f"{d}: missing {what}; expected one of: {tried}")
 
 
-def open_binary(path: Path) -> IO[bytes]:
-    """Open plain/xz/gz/bz2 content by magic bytes (not by file name)."""
-    try:
-        with open(path, "rb") as fh:
-            magic = fh.read(6)
-    except OSError as exc:
-        raise InputFormatError(f"{path}: cannot read ({exc})") from exc
-    raw: IO[bytes]
-    if magic.startswith(b"\xfd7zXZ"):
-        raw = lzma.open(path, "rb")
-    elif magic.startswith(b"\x1f\x8b"):
-        raw = cast(IO[bytes], gzip.open(path, "rb"))
-    elif magic.startswith(b"BZh"):
-        raw = bz2.open(path, "rb")
-    else:
-        raw = open(path, "rb")  # noqa: SIM115 - returned to the caller
-    return raw
-
-
 def open_text(path: Path, encoding: str = "utf-8") -> IO[str]:
-    """Decompressed text of ``path``."""
+    """Decompressed text of ``path``, strictly decoded (the dataset files are clean text)."""
     return io.TextIOWrapper(open_binary(path), encoding=encoding, newline="", errors="strict")
 
 
@@ -73,7 +52,7 @@ def read_lines(path: Path, encoding: str = "utf-8") -> list[str]:
     try:
         with open_text(path, encoding) as fh:
             return fh.read().splitlines()
-    except (lzma.LZMAError, OSError, EOFError, UnicodeDecodeError) as exc:
+    except (*DECOMPRESSION_ERRORS, UnicodeDecodeError) as exc:
         raise InputFormatError(
             f"{path}: cannot decompress/decode as {encoding} text ({exc})"
         ) from exc
@@ -86,7 +65,7 @@ def sha256_of_content(path: Path) -> str:
         with open_binary(path) as fh:
             while chunk := fh.read(1 << 20):
                 h.update(chunk)
-    except (lzma.LZMAError, OSError, EOFError) as exc:
+    except DECOMPRESSION_ERRORS as exc:
         raise InputFormatError(f"{path}: cannot decompress ({exc})") from exc
     return h.hexdigest()
 
