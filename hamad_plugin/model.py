@@ -3,13 +3,20 @@
 A model is a directory with ``model.onnx`` (the whole ensemble as one graph,
 see :mod:`hamad_plugin.onnx_export`) and ``metadata.json`` (version, feature
 schema and its hash, threshold calibration, provenance, held-out metrics,
-library versions). Loading refuses a model whose feature schema differs from
-what this code computes, and says what differs.
+library versions, and the sha256 of ``model.onnx``). Loading refuses, with
+one error that says what is wrong: a ``model.onnx`` whose bytes are not the
+ones the metadata was written for (weights edited after export, or two models
+mixed in one directory); a feature schema that differs from what this code
+computes; any metadata value the scoring path cannot use (a threshold outside
+(0, 1), unknown or missing members, explanation vectors of the wrong length,
+non-finite numbers, non-UTF-8 text).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import os
 import sys
 from dataclasses import dataclass
@@ -18,8 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ModelError, SchemaError
+from .errors import ConfigError, ModelError, SchemaError
 from .features import FeatureConfig, feature_names, schema_hash
+from .threshold import AdaptiveThreshold
+from .verdict import MEMBERS
 
 METADATA_FORMAT = "hamad-model/1"
 #: ``models/`` of a source checkout (or an editable install).
@@ -104,17 +113,18 @@ class LoadedModel:
         for f in (meta_path, onnx_path):
             if not f.is_file():
                 raise ModelError(f"model directory {mdir} has no {f.name}; is it a HAMAD model?")
+        meta = read_metadata(meta_path)
+        digest = file_sha256(onnx_path)
+        if meta["model_sha256"] != digest:
+            raise ModelError(
+                f"{onnx_path} is not the model its metadata describes (sha256 {digest[:16]}..., "
+                f"metadata says {str(meta['model_sha256'])[:16]}...): it was changed after export "
+                "or comes from another model. Restore it, or train and export the model again."
+            )
         try:
-            meta = json.loads(meta_path.read_text())
-        except json.JSONDecodeError as exc:
-            raise ModelError(f"{meta_path} is not valid JSON: {exc}") from exc
-        if not isinstance(meta, dict) or meta.get("format") != METADATA_FORMAT:
-            got = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
-            raise ModelError(f"{meta_path}: format is {got!r}, expected {METADATA_FORMAT!r}")
-        for key in ("version", "members", "features", "threshold"):
-            if key not in meta:
-                raise ModelError(f"{meta_path} lacks the {key!r} entry")
-        fconf = FeatureConfig.from_dict(meta["features"].get("config", {}))
+            fconf = FeatureConfig.from_dict(meta["features"].get("config", {}))
+        except (TypeError, ValueError) as exc:  # ConfigError is a ValueError
+            raise ModelError(f"{meta_path}: features.config is unusable: {exc}") from exc
         check_schema(meta, fconf)
         session = _session(onnx_path)
         n_in = session.get_inputs()[0].shape[1]
@@ -123,6 +133,13 @@ class LoadedModel:
                 f"{onnx_path} takes {n_in} features but its metadata lists "
                 f"{len(meta['features']['names'])}; the directory mixes two models"
             )
+        for out in session.get_outputs()[1:]:  # attention weights, member scores
+            k = out.shape[1] if len(out.shape) > 1 else None
+            if isinstance(k, int) and k != len(meta["members"]):
+                raise ModelError(
+                    f"{onnx_path} outputs {k} members ({out.name}) but its metadata lists "
+                    f"{meta['members']}; the directory mixes two models"
+                )
         return cls(mdir, meta, session, fconf)
 
     def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -139,6 +156,87 @@ class LoadedModel:
             X = np.nan_to_num(X, nan=0.0, posinf=1e6, neginf=-1e6)
         score, weights, members = self.session.run(None, {"features": X})
         return np.asarray(score), np.asarray(weights), np.asarray(members)
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file's bytes (binds model.onnx to its metadata)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def read_metadata(meta_path: Path) -> dict[str, Any]:
+    """Read and validate ``metadata.json``; ModelError naming the first unusable entry."""
+    try:
+        meta = json.loads(meta_path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        where = f"{exc.reason} at byte {exc.start}"
+        raise ModelError(f"{meta_path} is not UTF-8 text ({where})") from exc
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise ModelError(f"{meta_path} is not valid JSON: {exc}") from exc
+    if not isinstance(meta, dict) or meta.get("format") != METADATA_FORMAT:
+        got = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
+        raise ModelError(f"{meta_path}: format is {got!r}, expected {METADATA_FORMAT!r}")
+    try:
+        validate_metadata(meta)
+    except (TypeError, ValueError) as exc:
+        raise ModelError(f"{meta_path}: {exc}") from exc
+    return meta
+
+
+def _finite_numbers(values: Any, n: int, what: str) -> None:
+    if not isinstance(values, list) or len(values) != n:
+        got = len(values) if isinstance(values, list) else type(values).__name__
+        raise ValueError(f"{what} must be a list of {n} numbers (one per feature), got {got}")
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise ValueError(f"{what} holds {v!r}, not a finite number")
+
+
+def validate_metadata(meta: dict[str, Any]) -> None:
+    """Every entry the scoring path reads, checked before anything is scored.
+
+    Raises ValueError/TypeError with a message naming the entry.
+    """
+    for key in ("version", "members", "features", "threshold", "model_sha256"):
+        if key not in meta:
+            raise ValueError(
+                f"lacks the {key!r} entry"
+                + (" (models exported before hamad bound model.onnx to its metadata: "
+                   "train and export again)" if key == "model_sha256" else "")
+            )  # fmt: skip
+    if not isinstance(meta["version"], str) or not meta["version"]:
+        raise ValueError(f"version must be a non-empty string, got {meta['version']!r}")
+    members = meta["members"]
+    if (
+        not isinstance(members, list)
+        or not members
+        or not set(members) <= set(MEMBERS)
+        or len(set(members)) != len(members)
+    ):
+        raise ValueError(f"members must be distinct names from {list(MEMBERS)}, got {members!r}")
+    feats = meta["features"]
+    names = feats.get("names") if isinstance(feats, dict) else None
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise ValueError("features.names must be a non-empty list of feature names")
+    if len(set(names)) != len(names):
+        raise ValueError("features.names lists a feature twice")
+    if not isinstance(feats.get("config", {}), dict):
+        raise ValueError("features.config must be a mapping")
+    explain = meta.get("explain", {})
+    if not isinstance(explain, dict):
+        raise ValueError("explain must be a mapping")
+    for key in ("mean", "scale", "importance"):
+        if key in explain:
+            _finite_numbers(explain[key], len(names), f"explain.{key}")
+    try:
+        AdaptiveThreshold.from_dict(meta["threshold"])
+    except ConfigError as exc:
+        raise ValueError(f"threshold: {exc}") from exc
+    if not isinstance(meta["model_sha256"], str) or len(meta["model_sha256"]) != 64:
+        raise ValueError("model_sha256 must be the 64-hex-digit sha256 of model.onnx")
 
 
 def check_schema(meta: dict[str, Any], fconf: FeatureConfig) -> None:

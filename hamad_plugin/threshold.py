@@ -75,6 +75,18 @@ class AdaptiveThreshold:
             raise ConfigError(f"half_life must be > 0, got {self.half_life!r}")
         if self.override is not None and not 0.0 < self.override <= 1.0:
             raise ConfigError(f"threshold override must be in (0, 1], got {self.override!r}")
+        if isinstance(self.n_bins, bool) or not isinstance(self.n_bins, int) or self.n_bins < 2:
+            raise ConfigError(f"n_bins must be an integer >= 2, got {self.n_bins!r}")
+        if isinstance(self.min_samples, bool) or not isinstance(self.min_samples, int):
+            raise ConfigError(f"min_samples must be an integer, got {self.min_samples!r}")
+        if self.min_samples < 0:
+            raise ConfigError(f"min_samples must be >= 0, got {self.min_samples!r}")
+        for name in ("lower", "upper"):
+            v = getattr(self, name)
+            if v is not None and not 0.0 <= v <= 1.0:
+                raise ConfigError(f"{name} bound must be in [0, 1], got {v!r}")
+        if self.lower is not None and self.upper is not None and self.lower > self.upper:
+            raise ConfigError(f"lower bound {self.lower} is above upper bound {self.upper}")
 
     def fit(self, benign_scores: np.ndarray) -> AdaptiveThreshold:
         """Calibrate on scores of benign validation connections; returns self."""
@@ -205,6 +217,10 @@ class AdaptiveThreshold:
             thr.threshold_ = float(d["threshold"])
             thr.reference_ = float(d["reference"])
             thr.n_calibration_ = int(d.get("n_calibration", 0))
+            if not 0.0 < thr.threshold_ <= 1.0:  # NaN fails this too
+                raise ConfigError(f"calibrated threshold must be in (0, 1], got {thr.threshold_!r}")
+            if not 0.0 <= thr.reference_ <= 1.0:
+                raise ConfigError(f"reference score must be in [0, 1], got {thr.reference_!r}")
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, ConfigError):
                 raise

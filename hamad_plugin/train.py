@@ -32,7 +32,7 @@ from .errors import ConfigError
 from .features import FeatureConfig, FeatureExtractor, FeatureSchema
 from .ingest import read_conn_log
 from .metrics import binary_metrics
-from .model import METADATA_FORMAT
+from .model import METADATA_FORMAT, file_sha256
 from .threshold import AdaptiveThreshold
 
 #: Rows per group for the grouped out-of-fold split of the attention gate.
@@ -99,6 +99,7 @@ def load_capture(
         detail.append(rec.detailed_label or ("-" if not mal else "Malicious"))
     if progress is not None:
         progress(n % 2000)
+    reader.stats.raise_if_damaged()
     if not rows:
         raise ConfigError(
             f"{path}: no rows labelled Benign or Malicious; training needs a labelled conn log "
@@ -259,6 +260,7 @@ def train_model(
             "importance": [round(float(v), 6) for v in ens.feature_importances()],
         },
         "threshold": thr.to_dict(),
+        "model_sha256": file_sha256(onnx_path),
         "training": {
             "files": [
                 {

@@ -93,7 +93,7 @@ def test_missing_or_broken_model_files(small_model: Path, tmp_path: Path) -> Non
         LoadedModel.load(d)
     (d / "metadata.json").write_text((small_model / "metadata.json").read_text())
     (d / "model.onnx").write_bytes(b"garbage")
-    with pytest.raises(ModelError, match="onnxruntime"):
+    with pytest.raises(ModelError, match="not the model its metadata describes"):
         LoadedModel.load(d)
 
 
@@ -121,3 +121,72 @@ def test_shipped_model_is_packaged_for_non_editable_installs() -> None:
     files = meta["tool"]["setuptools"]["data-files"]["share/hamad/models/default"]
     assert sorted(files) == ["models/default/metadata.json", "models/default/model.onnx"]
     assert all((REPO / f).is_file() for f in files)
+
+
+# -- trust: model.onnx bound to its metadata, every metadata value validated ----------
+
+
+def _copy_default(tmp_path: Path) -> Path:
+    dst = tmp_path / "m"
+    shutil.copytree(default_model_dir(), dst)
+    return dst
+
+
+def test_a_model_whose_weights_were_edited_is_refused(tmp_path: Path) -> None:
+    onnx = pytest.importorskip("onnx")
+    from onnx import numpy_helper
+
+    mdir = _copy_default(tmp_path)
+    model = onnx.load(str(mdir / "model.onnx"))
+    init = next(i for i in model.graph.initializer if numpy_helper.to_array(i).size > 1)
+    arr = numpy_helper.to_array(init).copy()
+    arr.flat[0] = arr.flat[0] + 1
+    init.CopyFrom(numpy_helper.from_array(arr, init.name))
+    onnx.save(model, str(mdir / "model.onnx"))
+    with pytest.raises(ModelError, match="changed after export"):
+        LoadedModel.load(mdir)
+
+
+@pytest.mark.parametrize(
+    "edit,message",
+    [
+        (lambda m: m["threshold"].update(threshold=5.0), "threshold"),
+        (lambda m: m["threshold"].update(threshold=float("nan")), "threshold"),
+        (lambda m: m["threshold"].update(threshold=-0.5), "threshold"),
+        (lambda m: m["threshold"].update(n_bins=0), "n_bins"),
+        (lambda m: m.update(members=["rf"]), "outputs 3 members"),
+        (lambda m: m.update(members=["rf", "gbm"]), "members"),
+        (lambda m: m["explain"].update(mean=m["explain"]["mean"][:5]), "explain.mean"),
+        (lambda m: m["features"].update(names=[]), "features.names"),
+        (lambda m: m["features"]["config"].update(scales="abc"), "features.config"),
+        (lambda m: m.pop("model_sha256"), "model_sha256"),
+    ],
+)
+def test_unusable_metadata_is_one_clear_error(tmp_path: Path, edit, message: str) -> None:
+    mdir = _copy_default(tmp_path)
+    meta = json.loads((mdir / "metadata.json").read_text())
+    edit(meta)
+    (mdir / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match=message):
+        LoadedModel.load(mdir)
+
+
+def test_non_utf8_metadata_is_one_clear_error(tmp_path: Path) -> None:
+    mdir = _copy_default(tmp_path)
+    (mdir / "metadata.json").write_bytes(b'{"format": "\xff\xfe"}')
+    with pytest.raises(ModelError, match="not UTF-8"):
+        LoadedModel.load(mdir)
+
+
+def test_the_cli_reports_a_tampered_model_without_a_traceback(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from hamad_plugin.cli import cli
+
+    mdir = _copy_default(tmp_path)
+    with open(mdir / "model.onnx", "ab") as fh:
+        fh.write(b"\0")
+    res = CliRunner().invoke(cli, ["info", "--model", str(mdir)])
+    assert res.exit_code == 1
+    assert res.output.startswith("Error:") and "changed after export" in res.output
+    assert "Traceback" not in res.output
