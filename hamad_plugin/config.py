@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,10 @@ from .errors import ConfigError
 from .features import DEFAULT_LOCAL_NETWORKS
 from .threshold import MODES
 
+#: Zeek's default ``HAMAD::heartbeat_timeout`` (main.zeek): heartbeats must come at
+#: least twice within it, or Zeek declares the worker unavailable between two of them.
+ZEEK_HEARTBEAT_TIMEOUT = 10.0
+
 
 @dataclass(frozen=True)
 class ThresholdSettings:
@@ -33,7 +38,6 @@ class ThresholdSettings:
 
     mode: str = "adaptive"
     override: float | None = None
-    target_fpr: float | None = None
 
 
 @dataclass(frozen=True)
@@ -46,14 +50,31 @@ class FeatureSettings:
 
 @dataclass(frozen=True)
 class ServeSettings:
-    """How ``hamad serve`` reaches Zeek."""
+    """``hamad serve``: how it reaches Zeek and how its loop behaves (the one set of defaults)."""
 
     transport: str = "broker"
     host: str = "127.0.0.1"
     port: int = 47761
     topic_prefix: str = "hamad"
+    #: Summaries waiting to be scored; beyond it they are shed (and reported to Zeek).
     queue_size: int = 10_000
-    heartbeat_interval: float = 5.0
+    #: Seconds between heartbeats; at most half of Zeek's HAMAD::heartbeat_timeout.
+    heartbeat_interval: float = 1.0
+    backoff_initial: float = 0.5
+    #: Longest wait between reconnect attempts (seconds).
+    backoff_max: float = 30.0
+    #: Give up after this many failed connects in a row (0 = never).
+    max_connect_failures: int = 0
+    #: After SIGTERM: how long queued summaries may still be scored and sent (seconds).
+    drain_timeout: float = 5.0
+    #: Longest wait before shed/rejected summaries are reported to Zeek (seconds).
+    report_interval: float = 0.1
+    #: Seconds between ``event=stats`` log lines.
+    stats_interval: float = 60.0
+    #: How long one receive waits before the loop looks around (seconds).
+    recv_timeout: float = 0.2
+    #: Name sent in HAMAD::hello; empty = ``hamad@<host>:<pid>``.
+    worker_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -99,12 +120,12 @@ def _coerce(where: str, name: str, value: Any, default: Any) -> Any:
     if isinstance(default, int):
         if not isinstance(value, int):
             raise ConfigError(f"{where}.{name}: expected an integer, got {value!r}")
-        if value < 1:
-            raise ConfigError(f"{where}.{name}: must be >= 1, got {value!r}")
         return value
-    if isinstance(default, float) or name in ("override", "target_fpr"):
+    if isinstance(default, float) or name == "override":
         if not isinstance(value, (int, float)):
             raise ConfigError(f"{where}.{name}: expected a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ConfigError(f"{where}.{name}: expected a finite number, got {value!r}")
         return float(value)
     if isinstance(default, str) or default is None:
         if not isinstance(value, str):
@@ -156,12 +177,40 @@ def validate(s: Settings, where: str = "config") -> None:
         raise ConfigError(
             f"{where}.serve.transport: must be 'websocket' or 'broker', got {s.serve.transport!r}"
         )
-    if not 0 < s.serve.port < 65536:
-        raise ConfigError(f"{where}.serve.port: must be 1..65535, got {s.serve.port}")
+    sv = s.serve
+    checks: list[tuple[str, bool, str]] = [
+        ("top_k", s.top_k >= 0, ">= 0"),
+        ("batch_size", s.batch_size >= 1, ">= 1"),
+        ("features.max_keys", s.features.max_keys >= 1, ">= 1"),
+        ("serve.port", 0 < sv.port < 65536, "1..65535"),
+        ("serve.queue_size", sv.queue_size >= 1, ">= 1"),
+        ("serve.heartbeat_interval", 0 < sv.heartbeat_interval <= ZEEK_HEARTBEAT_TIMEOUT / 2,
+         f"> 0 and <= {ZEEK_HEARTBEAT_TIMEOUT / 2:g} s: Zeek's HAMAD::heartbeat_timeout is "
+         f"{ZEEK_HEARTBEAT_TIMEOUT:g} s by default and wants two heartbeats within it"),
+        ("serve.backoff_initial", sv.backoff_initial > 0, "> 0 s"),
+        ("serve.backoff_max", sv.backoff_max >= sv.backoff_initial, ">= serve.backoff_initial"),
+        ("serve.max_connect_failures", sv.max_connect_failures >= 0, ">= 0"),
+        ("serve.drain_timeout", sv.drain_timeout >= 0, ">= 0 s"),
+        ("serve.report_interval", sv.report_interval > 0, "> 0 s"),
+        ("serve.stats_interval", sv.stats_interval > 0, "> 0 s"),
+        ("serve.recv_timeout", sv.recv_timeout > 0, "> 0 s"),
+    ]  # fmt: skip
+    for name, ok, want in checks:
+        if not ok:
+            value = eval_path(s, name)
+            raise ConfigError(f"{where}.{name}: must be {want}, got {value!r}")
     # Reuse the feature config's own CIDR validation.
     from .features import FeatureConfig
 
     FeatureConfig(local_networks=s.features.local_networks, max_keys=s.features.max_keys)
+
+
+def eval_path(s: Settings, dotted: str) -> Any:
+    """The value of a dotted settings name, e.g. ``serve.port``."""
+    obj: Any = s
+    for part in dotted.split("."):
+        obj = getattr(obj, part)
+    return obj
 
 
 def load_settings(path: str | Path | None) -> Settings:
@@ -170,9 +219,13 @@ def load_settings(path: str | Path | None) -> Settings:
         return Settings()
     p = Path(path)
     try:
-        text = p.read_text()
+        text = p.read_bytes().decode("utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read config file {p}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{p} is not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8"
+        ) from exc
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -32,12 +32,13 @@ import socket
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import click
 
 from . import __version__
+from .config import ServeSettings, Settings, validate
 from .errors import ConfigError, HamadError
 from .records import ConnRecord
 from .transport import TRANSPORTS, make_transport
@@ -50,9 +51,6 @@ from .transport.base import (
 )
 from .verdict import Verdict
 
-if TYPE_CHECKING:
-    from .config import Settings
-
 log = logging.getLogger("hamad.serve")
 
 #: Scores a batch of connections; one verdict per record, same order not required.
@@ -61,6 +59,8 @@ ScoreFn = Callable[[Sequence[ConnRecord]], list[Verdict]]
 ConfigFn = Callable[[str, str], None]
 #: Builds a fresh, unconnected transport for each connection attempt.
 TransportFactory = Callable[[], Transport]
+#: Counters of the scoring side, logged with the worker's own.
+HealthFn = Callable[[], dict[str, int]]
 
 
 def kv(**fields: Any) -> str:
@@ -75,53 +75,19 @@ def kv(**fields: Any) -> str:
 
 
 @dataclass(slots=True)
-class ServeSettings:
-    """Knobs of the serve loop (the CLI fills them from flags and --config)."""
-
-    worker_name: str = field(default_factory=lambda: f"hamad@{socket.gethostname()}:{os.getpid()}")
-    model_version: str = ""
-    #: Maximum number of summaries waiting to be scored; beyond it they are shed.
-    queue_size: int = 10_000
-    #: Maximum number of records per ScoreFn call.
-    batch_size: int = 512
-    heartbeat_interval: float = 1.0
-    backoff_initial: float = 0.5
-    backoff_max: float = 30.0
-    #: Give up after this many consecutive failed connects (0 = never give up).
-    max_connect_failures: int = 0
-    #: How long to keep scoring queued summaries after a stop request.
-    drain_timeout: float = 5.0
-    stats_interval: float = 60.0
-    recv_timeout: float = 0.2
-
-    def validate(self) -> None:
-        """Raise ConfigError for values the loop cannot work with."""
-        checks = [
-            ("queue_size", self.queue_size >= 1, ">= 1"),
-            ("batch_size", self.batch_size >= 1, ">= 1"),
-            ("heartbeat_interval", self.heartbeat_interval > 0, "> 0 seconds"),
-            ("backoff_initial", self.backoff_initial > 0, "> 0 seconds"),
-            ("backoff_max", self.backoff_max >= self.backoff_initial, ">= backoff_initial"),
-            ("max_connect_failures", self.max_connect_failures >= 0, ">= 0"),
-        ]
-        for name, ok, want in checks:
-            if not ok:
-                raise ConfigError(
-                    f"serve setting {name}={getattr(self, name)!r} is invalid; expected {want}"
-                )
-
-
-@dataclass(slots=True)
 class Counters:
     """What happened to every summary; logged periodically and at exit.
 
-    Invariant once the queue is empty:
-    ``received == scored + shed + score_errors + dropped_at_exit`` and
-    ``scored == verdicts_sent + verdicts_withheld + verdicts_lost``.
+    Every summary received ends in exactly one of the other counts:
+    ``received == rejected + shed + score_errors + dropped_at_exit + scored`` and
+    ``scored == verdicts_sent + verdicts_withheld + verdicts_lost``. Rejected, shed
+    and failed summaries are reported to Zeek with ``HAMAD::worker_error``;
+    ``errors_unsent`` counts those reports that could not be sent (no connection).
     """
 
     received: int = 0
     scored: int = 0
+    rejected: int = 0
     shed: int = 0
     bad_events: int = 0
     rejected_by_zeek: int = 0
@@ -130,6 +96,7 @@ class Counters:
     #: Scored, but only counted to Zeek: not anomalous and below HAMAD::log_min_score.
     verdicts_withheld: int = 0
     verdicts_lost: int = 0
+    errors_unsent: int = 0
     dropped_at_exit: int = 0
     reconnects: int = 0
     connect_failures: int = 0
@@ -138,6 +105,12 @@ class Counters:
     def line(self) -> str:
         """The counters as one key=value string."""
         return kv(**asdict(self))
+
+    def unaccounted(self) -> int:
+        """Summaries received but in none of the end states (0 when nothing is in flight)."""
+        ended = self.rejected + self.shed + self.score_errors + self.dropped_at_exit
+        sent = self.verdicts_sent + self.verdicts_withheld + self.verdicts_lost
+        return (self.received - ended - self.scored) + (self.scored - sent)
 
 
 @dataclass(slots=True)
@@ -156,9 +129,20 @@ class Worker:
         settings: ServeSettings | None = None,
         on_config: ConfigFn | None = None,
         interim_score_fn: ScoreFn | None = None,
+        *,
+        batch_size: int = Settings.batch_size,
+        model_version: str = "",
+        health: HealthFn | None = None,
     ) -> None:
         self.settings = settings or ServeSettings()
-        self.settings.validate()
+        validate(Settings(serve=self.settings, batch_size=batch_size), "serve settings")
+        self.batch_size = batch_size
+        self.model_version = model_version
+        #: Counters of the scoring side (time jumps, ...) for the stats log lines.
+        self._health = health
+        self.worker_name = (
+            self.settings.worker_name or f"hamad@{socket.gethostname()}:{os.getpid()}"
+        )
         self.counters = Counters()
         self._factory = transport_factory
         self._score = score_fn
@@ -167,6 +151,12 @@ class Worker:
         self._on_config = on_config
         self._transport: Transport | None = None
         self._queue: asyncio.Queue[_Item] | None = None
+        #: Summaries the scorer has taken from the queue and not yet accounted for.
+        self._in_flight = 0
+        #: worker_error reports waiting to be sent: reason -> uids.
+        self._reports: dict[str, list[str]] = {}
+        self._reported = 0
+        self._flush_soon = asyncio.Event()
         self._hb_seq = 0
         #: Verdicts below this score that are not anomalous have no effect in Zeek
         #: (HAMAD::log_min_score): they are counted to Zeek instead of sent.
@@ -182,16 +172,24 @@ class Worker:
         self._queue = asyncio.Queue(maxsize=self.settings.queue_size)
         scorer = asyncio.create_task(self._scorer(), name="hamad-scorer")
         stats = asyncio.create_task(self._stats(), name="hamad-stats")
+        reporter = asyncio.create_task(self._reporter(), name="hamad-reporter")
         transport: Transport | None = None
         try:
             transport = await self._connection_loop(stop)
         finally:
+            # Still connected after a stop request: the queued summaries are scored
+            # and their verdicts sent over this connection before it is closed.
+            self._transport = transport
             await self._drain(scorer)
+            await _cancel(reporter)
+            await self._flush_reports()
             stats.cancel()
             self._transport = None
             if transport is not None:
                 await transport.close()
-            log.info("%s", kv(event="stopped") + " " + self.counters.line())
+            c = self.counters
+            balance = "ok" if c.unaccounted() == 0 else f"off_by_{c.unaccounted()}"
+            log.info("%s", kv(event="stopped", accounting=balance) + " " + self._stats_line())
         return self.counters
 
     # -- connection ---------------------------------------------------------
@@ -203,6 +201,7 @@ class Worker:
         failures = 0
         sessions = 0
         while not stop.is_set():
+            _raise_if_cancelled()
             transport = self._factory()
             try:
                 await transport.connect()
@@ -235,17 +234,18 @@ class Worker:
         """Serve one connection; True if it ended because of ``stop``."""
         s = self.settings
         try:
-            await transport.send_hello(s.worker_name, __version__, s.model_version)
+            await transport.send_hello(self.worker_name, __version__, self.model_version)
         except TransportError as exc:
             log.warning("%s", kv(event="hello_failed", error=str(exc)))
             return False
         self._transport = transport
         self.connected.set()
         log.info("%s", kv(event="session_started", transport=transport.name,
-                          worker=s.worker_name, model_version=s.model_version))  # fmt: skip
+                          worker=self.worker_name, model_version=self.model_version))  # fmt: skip
         heartbeat = asyncio.create_task(self._heartbeat(transport), name="hamad-heartbeat")
         try:
             while not stop.is_set():
+                _raise_if_cancelled()
                 if heartbeat.done():
                     log.warning("%s", kv(event="connection_lost", reason="heartbeat failed"))
                     return False
@@ -257,10 +257,11 @@ class Worker:
             log.warning("%s", kv(event="connection_lost", reason=str(exc)))
             return False
         finally:
+            # Reports gathered for this Zeek go to it (or are counted as unsent), not
+            # to the next one.
+            await self._flush_reports()
             self._transport = None
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
+            await _cancel(heartbeat)
 
     async def _heartbeat(self, transport: Transport) -> None:
         c = self.counters
@@ -268,7 +269,7 @@ class Worker:
             while True:
                 self._hb_seq += 1
                 await transport.send_heartbeat(
-                    self.settings.worker_name, self._hb_seq, c.received, c.scored, c.shed
+                    self.worker_name, self._hb_seq, c.received, c.scored, c.shed
                 )
                 await asyncio.sleep(self.settings.heartbeat_interval)
         except TransportError as exc:
@@ -287,21 +288,30 @@ class Worker:
         if isinstance(msg, ConfigChange):
             self._apply_config(msg)
             return
+        c = self.counters
+        q = self._queue
+        assert q is not None
+        c.received += len(msg)
+        # Decode only what the queue has room for: under overload the rest is shed
+        # by uid without paying for its decoding, so reading keeps pace with Zeek.
+        shed = msg.decode(q.maxsize - q.qsize())
+        by_reason: dict[str, list[str]] = {}
         for uid, reason in msg.rejected:
-            self.counters.bad_events += 1
-            log.error("%s", kv(event="bad_summary", uid=uid, reason=reason))
-            await self._tell_zeek(uid, f"rejected: {reason}")
-        assert self._queue is not None
+            by_reason.setdefault(reason, []).append(uid)
+        for reason, uids in by_reason.items():
+            c.rejected += len(uids)
+            log.error("%s", kv(event="bad_summaries", count=len(uids),
+                               uids=",".join(uids[:3]), reason=reason))  # fmt: skip
+            self._report(uids, f"rejected: {reason}")
         for rec, interim in zip(msg.records, msg.interim, strict=True):
-            self.counters.received += 1
-            try:
-                self._queue.put_nowait(_Item(rec, interim))
-            except asyncio.QueueFull:
-                self.counters.shed += 1
-                if self.counters.shed == 1 or self.counters.shed % 1000 == 0:
-                    log.warning("%s", kv(event="shedding", queue_size=self.settings.queue_size,
-                                         shed_total=self.counters.shed))  # fmt: skip
-                await self._tell_zeek(rec.uid, "shed: worker queue full")
+            q.put_nowait(_Item(rec, interim))  # room was checked above
+        if shed:
+            before = c.shed
+            c.shed += len(shed)
+            if before == 0 or before // 1000 != c.shed // 1000:
+                log.warning("%s", kv(event="shedding", queue_size=self.settings.queue_size,
+                                     shed_total=c.shed))  # fmt: skip
+            self._report(shed, "shed: worker queue full")
 
     def _apply_config(self, change: ConfigChange) -> None:
         self.counters.config_changes += 1
@@ -314,14 +324,41 @@ class Worker:
         except HamadError as exc:
             log.warning("%s", kv(event="config_rejected", name=change.name, error=str(exc)))
 
-    async def _tell_zeek(self, uid: str, msg: str) -> None:
+    def _report(self, uids: list[str], msg: str) -> None:
+        """Queue a ``HAMAD::worker_error``; :meth:`_flush_reports` sends them.
+
+        Reports are gathered per reason and sent at most every
+        ``report_interval``, so shedding thousands of one-summary events a
+        second costs a few messages, not one per summary.
+        """
+        self._reports.setdefault(msg, []).extend(uids)
+        self._reported += len(uids)
+        if self._reported >= 1000:
+            self._flush_soon.set()
+
+    async def _flush_reports(self) -> None:
+        """Send the gathered worker errors, one event per reason."""
+        reports, self._reports, self._reported = self._reports, {}, 0
+        for msg, uids in reports.items():
+            await self._tell_zeek(uids, msg)
+
+    async def _reporter(self) -> None:
+        while True:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._flush_soon.wait(), self.settings.report_interval)
+            self._flush_soon.clear()
+            await self._flush_reports()
+
+    async def _tell_zeek(self, uids: list[str], msg: str) -> None:
+        """One ``HAMAD::worker_error`` for summaries that get no verdict."""
         t = self._transport
-        if t is None:
-            return
         try:
-            await t.send_worker_error(uid, msg)
+            if t is None:
+                raise TransportError("no connection")
+            await t.send_worker_error(uids, msg)
         except TransportError as exc:
-            log.debug("%s", kv(event="worker_error_unsent", uid=uid, error=str(exc)))
+            self.counters.errors_unsent += len(uids)
+            log.debug("%s", kv(event="worker_error_unsent", count=len(uids), error=str(exc)))
 
     # -- scoring ------------------------------------------------------------
 
@@ -330,8 +367,9 @@ class Worker:
         q = self._queue
         while True:
             items = [await q.get()]
-            while len(items) < self.settings.batch_size and not q.empty():
+            while len(items) < self.batch_size and not q.empty():
                 items.append(q.get_nowait())
+            self._in_flight = len(items)
             try:
                 await self._score_and_send(items)
             finally:
@@ -356,9 +394,9 @@ class Worker:
             verdicts = await asyncio.to_thread(score_all)
         except Exception as exc:  # noqa: BLE001 - a scoring bug must not kill the worker
             self.counters.score_errors += len(records)
+            self._in_flight = 0
             log.exception("%s", kv(event="score_failed", records=len(records), error=repr(exc)))
-            for r in records:
-                await self._tell_zeek(r.uid, f"scoring failed: {exc!r:.200}")
+            await self._tell_zeek([r.uid for r in records], f"scoring failed: {exc!r:.200}")
             return
         missing = list(
             (Counter(r.uid for r in records) - Counter(v.uid for v in verdicts)).elements()
@@ -366,9 +404,9 @@ class Worker:
         if missing:
             self.counters.score_errors += len(missing)
             log.error("%s", kv(event="verdicts_missing", count=len(missing)))
-            for uid in missing:
-                await self._tell_zeek(uid, "scoring returned no verdict")
+            await self._tell_zeek(missing, "scoring returned no verdict")
         self.counters.scored += len(verdicts)
+        self._in_flight = 0
         t = self._transport
         if t is None:
             self.counters.verdicts_lost += len(verdicts)
@@ -386,6 +424,9 @@ class Worker:
         except TransportError as exc:
             self.counters.verdicts_lost += len(verdicts)
             log.warning("%s", kv(event="verdicts_lost", count=len(verdicts), reason=str(exc)))
+        except asyncio.CancelledError:
+            self.counters.verdicts_lost += len(verdicts)
+            raise
 
     async def _drain(self, scorer: asyncio.Task[None]) -> None:
         """After stop: give queued summaries a bounded chance to be scored and sent."""
@@ -393,19 +434,50 @@ class Worker:
         if not self._queue.empty() and self._transport is not None:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._queue.join(), self.settings.drain_timeout)
-        scorer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await scorer
+        await _cancel(scorer)
+        # A batch the scorer had taken when it was cancelled is dropped too.
+        self.counters.dropped_at_exit += self._in_flight
+        self._in_flight = 0
         while not self._queue.empty():
             self._queue.get_nowait()
             self.counters.dropped_at_exit += 1
         if self.counters.dropped_at_exit:
             log.warning("%s", kv(event="dropped_at_exit", count=self.counters.dropped_at_exit))
 
+    def _stats_line(self) -> str:
+        extra = kv(**self._health()) if self._health is not None else ""
+        return self.counters.line() + (" " + extra if extra else "")
+
     async def _stats(self) -> None:
         while True:
             await asyncio.sleep(self.settings.stats_interval)
-            log.info("%s", kv(event="stats") + " " + self.counters.line())
+            log.info("%s", kv(event="stats") + " " + self._stats_line())
+
+
+def _raise_if_cancelled() -> None:
+    """Re-raise a cancellation that ``asyncio.wait_for`` swallowed.
+
+    Before Python 3.12, ``wait_for`` can return the inner result when the
+    cancel and the result arrive together, dropping the cancellation; a task
+    that keeps running after it was cancelled would then reconnect forever.
+    ``Task.cancelling()`` (3.11+) still remembers the request.
+    """
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)
+    if cancelling is not None and cancelling():
+        raise asyncio.CancelledError
+
+
+async def _cancel(task: asyncio.Task[Any]) -> None:
+    """Cancel a helper task and wait until it has ended.
+
+    ``asyncio.wait`` does not raise the helper's CancelledError, so a
+    cancellation of the *caller* (the worker being shut down) still propagates;
+    suppressing CancelledError around ``await task`` would swallow it and leave
+    the worker running.
+    """
+    task.cancel()
+    await asyncio.wait({task})
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
@@ -517,7 +589,7 @@ def _import_score_factory(spec: str, model: str | None) -> tuple[ScoreFn, str, C
     return fn, str(getattr(fn, "model_version", spec)), None
 
 
-def _pipeline_score(settings: Settings) -> tuple[ScoreFn, str, ConfigFn, ScoreFn]:
+def _pipeline_score(settings: Settings) -> tuple[ScoreFn, str, ConfigFn, ScoreFn, HealthFn]:
     """The production ScoreFns (final, interim): the same Pipeline ``hamad replay`` uses."""
     from .pipeline import Pipeline
 
@@ -526,11 +598,19 @@ def _pipeline_score(settings: Settings) -> tuple[ScoreFn, str, ConfigFn, ScoreFn
     def interim(records: Sequence[ConnRecord]) -> list[Verdict]:
         return pipe.score(records, update_state=False)
 
+    def health() -> dict[str, int]:
+        fx = pipe.extractor
+        return {
+            "time_jumps_clamped": fx.time_jumps_clamped,
+            "time_jumps_accepted": fx.time_jumps_accepted,
+        }
+
     return (
         pipe.score,
         str(pipe.model_version),
         threshold_config(pipe.set_threshold_override),
         interim,
+        health,
     )
 
 
@@ -550,10 +630,10 @@ def _pipeline_score(settings: Settings) -> tuple[ScoreFn, str, ConfigFn, ScoreFn
               help="Summaries waiting to be scored before shedding [10000].")  # fmt: skip
 @click.option("--batch-size", type=click.IntRange(min=1), help="Records per scoring call.")
 @click.option("--heartbeat-interval", type=click.FloatRange(min=0.05), help="Seconds.")
-@click.option("--max-backoff", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
-              help="Longest wait between reconnect attempts, seconds.")  # fmt: skip
-@click.option("--max-connect-failures", type=click.IntRange(min=0), default=0,
-              help="Exit after this many failed connects in a row (0 = never).")  # fmt: skip
+@click.option("--max-backoff", type=click.FloatRange(min=0.1),
+              help="Longest wait between reconnect attempts, seconds [30].")  # fmt: skip
+@click.option("--max-connect-failures", type=click.IntRange(min=0),
+              help="Exit after this many failed connects in a row (0 = never) [0].")  # fmt: skip
 @click.option("--worker-name", help="Name sent in HAMAD::hello [hamad@host:pid].")
 @click.option("--log-level", default="INFO", show_default=True, type=click.Choice(
               ["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))  # fmt: skip
@@ -570,8 +650,8 @@ def serve_command(
     queue_size: int | None,
     batch_size: int | None,
     heartbeat_interval: float | None,
-    max_backoff: float,
-    max_connect_failures: int,
+    max_backoff: float | None,
+    max_connect_failures: int | None,
     worker_name: str | None,
     log_level: str,
     log_format: str,
@@ -598,23 +678,17 @@ def serve_command(
             serve__topic_prefix=topic_prefix,
             serve__queue_size=queue_size,
             serve__heartbeat_interval=heartbeat_interval,
+            serve__backoff_max=max_backoff,
+            serve__max_connect_failures=max_connect_failures,
+            serve__worker_name=worker_name,
         )
         setup_logging(log_level, log_format)
         interim_fn: ScoreFn | None = None
+        health: HealthFn | None = None
         if score_fn:
             fn, model_version, on_config = _import_score_factory(score_fn, s.model)
         else:
-            fn, model_version, on_config, interim_fn = _pipeline_score(s)
-        settings = ServeSettings(
-            model_version=model_version,
-            queue_size=s.serve.queue_size,
-            batch_size=s.batch_size,
-            heartbeat_interval=s.serve.heartbeat_interval,
-            backoff_max=max_backoff,
-            max_connect_failures=max_connect_failures,
-        )
-        if worker_name:
-            settings.worker_name = worker_name
+            fn, model_version, on_config, interim_fn, health = _pipeline_score(s)
         sv = s.serve
 
         def factory() -> Transport:
@@ -623,7 +697,8 @@ def serve_command(
         factory()  # build one now so a missing dependency fails before serving
         log.info("%s", kv(event="starting", transport=sv.transport, host=sv.host, port=sv.port,
                           model_version=model_version))  # fmt: skip
-        worker = Worker(factory, fn, settings, on_config, interim_fn)
+        worker = Worker(factory, fn, sv, on_config, interim_fn, batch_size=s.batch_size,
+                        model_version=model_version, health=health)  # fmt: skip
         started = time.monotonic()
         counters = run_worker(worker)
         log.info("%s", kv(event="exit", uptime=f"{time.monotonic() - started:.1f}s"))

@@ -275,6 +275,11 @@ def make_flat_batch(n: int, prefix: str = "C") -> list[dict[str, Any]]:
 # Scoring
 
 
+def slow_bytes_scorer(model: object = None) -> Any:
+    """``bytes_scorer`` taking 50 ms per call (``hamad serve --score-fn`` cannot pass arguments)."""
+    return bytes_scorer(model, delay=0.05)
+
+
 def bytes_scorer(model: object = None, delay: float = 0.0) -> Any:
     """A deterministic ScoreFn: score = (orig+resp bytes) / 4000, capped at 1."""
     import time
@@ -308,9 +313,14 @@ def bytes_scorer(model: object = None, delay: float = 0.0) -> Any:
 class FakeZeekWS:
     """A WebSocket server on 127.0.0.1 behaving like Zeek's /v1/messages/json."""
 
-    def __init__(self, topic_prefix: str = "hamad") -> None:
+    def __init__(
+        self, topic_prefix: str = "hamad", ping_interval: float = 20.0, ping_timeout: float = 20.0
+    ) -> None:
         self.schema = ZeekSchema.from_scripts()
         self.topic_prefix = topic_prefix
+        #: Zeek pings its WebSocket clients (20 s) and drops one that does not pong in time.
+        self.ping_interval = ping_interval
+        self.ping_timeout = ping_timeout
         self.port = 0
         self.events: asyncio.Queue[tuple[str, list[Any]]] = asyncio.Queue()
         self.accepted: list[tuple[str, list[Any], dict[str, Any]]] = []
@@ -324,7 +334,10 @@ class FakeZeekWS:
     async def start(self, port: int = 0) -> int:
         from websockets.asyncio.server import serve
 
-        self._server = await serve(self._handler, "127.0.0.1", port)
+        self._server = await serve(
+            self._handler, "127.0.0.1", port,
+            ping_interval=self.ping_interval, ping_timeout=self.ping_timeout,
+        )  # fmt: skip
         self.port = self._server.sockets[0].getsockname()[1]
         return self.port
 

@@ -33,7 +33,13 @@ def test_flags_override_file(tmp_path: Path) -> None:
     [
         ({"threshold": {"mode": "magic"}}, "must be one of"),
         ({"threshold": {"override": 2}}, r"\(0, 1\]"),
-        ({"serve": {"port": 0}}, "must be >= 1"),
+        ({"serve": {"port": 0}}, r"serve.port: must be 1..65535, got 0"),
+        ({"serve": {"heartbeat_interval": float("inf")}}, "finite"),
+        ({"serve": {"heartbeat_interval": float("nan")}}, "finite"),
+        ({"serve": {"heartbeat_interval": 12.0}}, "heartbeat_timeout"),
+        ({"serve": {"queue_size": -3}}, "queue_size: must be >= 1"),
+        ({"threshold": {"target_fpr": -1}}, "unknown key 'target_fpr'"),
+        ({"batch_size": 0}, "batch_size: must be >= 1"),
         ({"serve": {"transport": "carrier-pigeon"}}, "websocket"),
         ({"features": {"local_networks": ["10.0.0.0/33"]}}, "CIDR"),
         ({"features": {"max_keys": "lots"}}, "expected an integer"),
@@ -52,4 +58,7 @@ def test_unreadable_and_invalid_yaml(tmp_path: Path) -> None:
     p = tmp_path / "bad.yaml"
     p.write_text("a: [1, 2\n")
     with pytest.raises(ConfigError, match="line"):
+        load_settings(p)
+    p.write_bytes(b"model: \xff\xfe\n")
+    with pytest.raises(ConfigError, match="not UTF-8"):
         load_settings(p)

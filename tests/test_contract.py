@@ -76,7 +76,7 @@ def test_outgoing_events_have_the_types_zeek_declares(schema: ZeekSchema) -> Non
     samples = {
         "HAMAD::hello": codec.hello_args("w", "0.1", "m"),
         "HAMAD::heartbeat": codec.heartbeat_args("w", 1, 2, 3, 4),
-        "HAMAD::worker_error": codec.worker_error_args("Cx", "shed"),
+        "HAMAD::worker_error": codec.worker_error_args(["Cx", "Cy"], "shed"),
         "HAMAD::verdicts": codec.verdicts_args([_verdict()]),
     }
     assert set(samples) == set(OUTBOUND_EVENTS)

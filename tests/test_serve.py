@@ -11,6 +11,7 @@ import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -22,11 +23,11 @@ from fake_zeek import (
     summaries_frame,
 )
 
+from hamad_plugin.config import ServeSettings
 from hamad_plugin.errors import ConfigError
 from hamad_plugin.records import ConnRecord
 from hamad_plugin.serve import (
     Counters,
-    ServeSettings,
     Worker,
     _JsonFormatter,
     kv,
@@ -64,10 +65,15 @@ def test_threshold_config_applies_validates_and_maps_zero_to_adaptive() -> None:
 
 
 def test_settings_validation_names_the_bad_value() -> None:
-    with pytest.raises(ConfigError, match="queue_size=0"):
-        ServeSettings(queue_size=0).validate()
+    def worker(**kw: Any) -> Worker:
+        return Worker(lambda: WebSocketTransport(), bytes_scorer(), ServeSettings(**kw))
+
+    with pytest.raises(ConfigError, match="serve.queue_size: must be >= 1, got 0"):
+        worker(queue_size=0)
     with pytest.raises(ConfigError, match="backoff_max"):
-        ServeSettings(backoff_initial=5, backoff_max=1).validate()
+        worker(backoff_initial=5, backoff_max=1)
+    with pytest.raises(ConfigError, match="heartbeat_timeout"):
+        worker(heartbeat_interval=12.0)
 
 
 def test_kv_and_json_logs_are_parseable() -> None:
@@ -109,7 +115,7 @@ def test_a_failing_score_function_is_counted_reported_and_survived() -> None:
         while len(answers) < 2:
             name, args = await fake.events.get()
             if name == "HAMAD::worker_error":
-                answers[args[0]] = args[1]
+                answers.update(dict.fromkeys(args[0], args[1]))
         await fake.send(summaries_frame(make_flat_batch(1, prefix="Y")))
         await fake.next_event("HAMAD::verdicts")
         stop.set()
@@ -129,8 +135,10 @@ def test_the_shipped_pipeline_scores_decoded_zeek_records() -> None:
     from hamad_plugin.config import load_settings
     from hamad_plugin.serve import _pipeline_score
 
-    score, version, on_config, interim = _pipeline_score(load_settings(None))
+    score, version, on_config, interim, health = _pipeline_score(load_settings(None))
+    assert health() == {"time_jumps_clamped": 0, "time_jumps_accepted": 0}
     batch = WebSocketTransport.decode_frame(json.dumps(recorded_summary_frame()))
+    assert batch.decode() == []  # type: ignore[union-attr]
     assert len(interim(batch.records)) == len(batch.records)  # type: ignore[union-attr]
     verdicts = score(batch.records)  # type: ignore[union-attr]
     assert [v.uid for v in verdicts] == [r.uid for r in batch.records]  # type: ignore[union-attr]

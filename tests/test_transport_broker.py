@@ -27,8 +27,9 @@ from fake_zeek import (
     bytes_scorer,
 )
 
+from hamad_plugin.config import ServeSettings
 from hamad_plugin.errors import DependencyError
-from hamad_plugin.serve import ServeSettings, Worker
+from hamad_plugin.serve import Worker
 from hamad_plugin.transport.broker import BROKER_PATH_ENV, BrokerTransport, load_broker
 from hamad_plugin.transport.codec import VERDICT_FIELDS
 
@@ -57,7 +58,6 @@ def run(coro_fn: Callable[[], Awaitable[Any]], timeout: float = 25.0) -> Any:
 def settings(**kw: Any) -> ServeSettings:
     base: dict[str, Any] = dict(
         worker_name="broker-test",
-        model_version="test-bytes-1",
         heartbeat_interval=0.2,
         backoff_initial=0.1,
         backoff_max=0.4,
@@ -91,7 +91,7 @@ def answered(fake: FakeZeekBroker) -> dict[str, Any]:
             for rec in args[0]:
                 out[rec[0]] = rec
         elif name == "HAMAD::worker_error":
-            out[args[0]] = args[1]
+            out.update(dict.fromkeys(args[0], args[1]))
     return out
 
 
@@ -160,8 +160,8 @@ def test_wrong_shapes_are_counted_and_survived() -> None:
         c = await task
         fake.stop()
         assert "orig_bytes" in answered(fake)["Cbad"]
-        assert c.bad_events == 4  # 3 bad events + 1 bad record
-        assert c.received == 2 == c.verdicts_sent
+        assert c.bad_events == 3 and c.rejected == 1  # 3 bad events + 1 bad record
+        assert c.received == 3 and c.verdicts_sent == 2 and c.unaccounted() == 0
 
     run(body)
 
@@ -187,7 +187,7 @@ def test_zeek_restart_reconnects() -> None:
         c = await task
         fake2.stop()
         assert c.reconnects == 1 and c.connect_failures >= 1
-        assert c.received == 2 == c.verdicts_sent
+        assert c.received == 2 == c.verdicts_sent and c.unaccounted() == 0
 
     run(body, timeout=40)
 

@@ -28,7 +28,8 @@ from fake_zeek import (
     with_uid,
 )
 
-from hamad_plugin.serve import ServeSettings, Worker
+from hamad_plugin.config import ServeSettings
+from hamad_plugin.serve import Worker
 from hamad_plugin.transport import TransportError, codec
 from hamad_plugin.transport.codec import SUMMARY_FIELDS
 from hamad_plugin.transport.websocket import WebSocketTransport
@@ -49,7 +50,6 @@ def run(coro_fn: Callable[[], Awaitable[Any]]) -> Any:
 def fast_settings(**kw: Any) -> ServeSettings:
     base: dict[str, Any] = dict(
         worker_name="test-worker",
-        model_version="test-bytes-1",
         heartbeat_interval=0.2,
         backoff_initial=0.1,
         backoff_max=0.4,
@@ -61,13 +61,15 @@ def fast_settings(**kw: Any) -> ServeSettings:
 
 
 async def start_worker(
-    port: int, score: Any = None, on_config: Any = None, **kw: Any
+    port: int, score: Any = None, on_config: Any = None, batch_size: int = 512, **kw: Any
 ) -> tuple[Worker, asyncio.Event, asyncio.Task[Any]]:
     worker = Worker(
         lambda: WebSocketTransport("127.0.0.1", port, connect_timeout=2.0),
         score or bytes_scorer(),
         fast_settings(**kw),
         on_config,
+        batch_size=batch_size,
+        model_version="test-bytes-1",
     )
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop))
@@ -85,7 +87,7 @@ async def collect_answers(fake: FakeZeekWS, uids: set[str], timeout: float = 8.0
                 for rec in args[0]:
                     answers[rec[0]] = "verdict"
             elif name == "HAMAD::worker_error":
-                answers[args[0]] = args[1]
+                answers.update(dict.fromkeys(args[0], args[1]))
 
     await asyncio.wait_for(_loop(), timeout)
     return answers
@@ -278,15 +280,16 @@ def test_wrong_shapes_are_counted_logged_and_survived(caplog: pytest.LogCaptureF
         stop.set()
         c = await task
         await fake.stop()
-        assert c.bad_events == 4 + 2  # 4 bad events + 2 bad records in a good batch
+        assert c.bad_events == 4  # whole events that could not be used
+        assert c.rejected == 2  # bad records inside a good batch, each rejected alone
         assert c.rejected_by_zeek == 1
-        assert c.received == 3 and c.verdicts_sent == 3
+        assert c.received == 5 and c.verdicts_sent == 3 and c.unaccounted() == 0
 
     with caplog.at_level("ERROR", logger="hamad"):
         run(body)
     msgs = [r.getMessage() for r in caplog.records]
     assert any("event=bad_message" in m and "unknown event" in m for m in msgs)
-    assert any("event=bad_summary" in m and "uid=Cbad" in m for m in msgs)
+    assert any("event=bad_summaries" in m and "uids=Cbad" in m for m in msgs)
     assert any("from_zeek=True" in m for m in msgs)
 
 
@@ -430,7 +433,7 @@ def test_unknown_transport_ports_are_decoded_and_answered_in_zeeks_spelling() ->
     igmp["data"][5] = {"@data-type": "port", "data": "0/?"}  # resp_p
     igmp["data"][6] = {"@data-type": "enum-value", "data": "unknown_transport"}
     batch = codec.decode_event("HAMAD::conn_summaries", [[codec.ws_to_plain(igmp)]])
-    assert not batch.rejected
+    assert batch.decode() == [] and not batch.rejected
     rec = batch.records[0]
     assert (rec.orig_p, rec.resp_p, rec.proto) == (0, 0, "unknown_transport")
     verdict = Verdict(uid="Cigmp", ts=rec.ts, orig_h=rec.orig_h, orig_p=0, resp_h=rec.resp_h,

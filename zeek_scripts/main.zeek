@@ -274,9 +274,10 @@ export {
 	global heartbeat: event(worker: string, seq: count, received: count,
 	    scored: count, shed: count);
 
-	## Worker -> Zeek: the summary *uid* gets no verdict (malformed, shed
-	## under overload or failed to score); *msg* says why.
-	global worker_error: event(uid: string, msg: string);
+	## Worker -> Zeek: the summaries *uids* get no verdict (malformed, shed
+	## under overload or failed to score); *msg* says why. One event per
+	## batch and reason.
+	global worker_error: event(uids: vector of string, msg: string);
 
 	## Cluster node -> scoring node: summaries of the connections a node
 	## saw, to be passed on to the worker. Not part of the worker contract.
@@ -300,7 +301,7 @@ export {
 		verdicts_received: count &default=0;
 		## Verdicts the worker withheld (see :zeek:see:`HAMAD::verdicts`).
 		verdicts_withheld: count &default=0;
-		## ``HAMAD::worker_error`` events received.
+		## Summaries the worker reported with ``HAMAD::worker_error``.
 		worker_errors: count &default=0;
 		## Heartbeats received.
 		heartbeats: count &default=0;

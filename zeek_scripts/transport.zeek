@@ -456,11 +456,15 @@ event HAMAD::verdicts(batch: vector of Verdict, withheld: count) &priority=-10
 		tick();
 	}
 
-event HAMAD::worker_error(uid: string, msg: string)
+event HAMAD::worker_error(uids: vector of string, msg: string)
 	{
-	++stats$worker_errors;
-	if ( stats$worker_errors <= 10 )
-		Reporter::warning(fmt("HAMAD: worker could not score %s: %s", uid, msg));
+	local before = stats$worker_errors;
+	stats$worker_errors += |uids|;
+	# The first reports in full; after that one line per 10,000 summaries.
+	if ( before < 10 || before / 10000 != stats$worker_errors / 10000 )
+		Reporter::warning(fmt(
+		    "HAMAD: worker could not score %d summaries (%s, ...): %s "
+		    + "(%d so far)", |uids|, |uids| > 0 ? uids[0] : "-", msg, stats$worker_errors));
 	if ( draining )
 		tick();
 	}

@@ -9,9 +9,9 @@ script text and a rename on one side fails the build.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from ..errors import HamadError
 from ..records import ConnRecord
@@ -30,7 +30,8 @@ EVENT_HELLO = "HAMAD::hello"
 #: worker -> Zeek: ``HAMAD::heartbeat(worker: string, seq: count, received: count,
 #: scored: count, shed: count)``.
 EVENT_HEARTBEAT = "HAMAD::heartbeat"
-#: worker -> Zeek: ``HAMAD::worker_error(uid: string, msg: string)``.
+#: worker -> Zeek: ``HAMAD::worker_error(uids: vector of string, msg: string)``: these
+#: summaries get no verdict (one event per batch and reason, not per summary).
 EVENT_WORKER_ERROR = "HAMAD::worker_error"
 
 #: Events the worker accepts from Zeek.
@@ -68,7 +69,13 @@ class TransportError(HamadError):
 
 @dataclass(slots=True)
 class SummaryBatch:
-    """Connection summaries decoded from one ``HAMAD::conn_summaries`` event.
+    """The connection summaries of one ``HAMAD::conn_summaries`` event.
+
+    The records arrive ``raw`` (as the transport delivered them) and are only
+    decoded by :meth:`decode`, as many as the worker has room for: under
+    overload the rest are shed by uid without paying for their decoding, so
+    the worker keeps reading as fast as Zeek sends (and keeps answering
+    Zeek's pings).
 
     ``interim[i]`` says whether ``records[i]`` is an interim summary of a
     connection that is still open. It travels with each record, never by
@@ -79,14 +86,38 @@ class SummaryBatch:
     ``HAMAD::worker_error``.
     """
 
+    raw: list[Any] = field(default_factory=list)
+    #: Raw record -> (record, interim); raises ValueError/RecursionError for a bad one.
+    decoder: Callable[[Any], tuple[ConnRecord, bool]] | None = None
+    #: Raw record -> its uid, or "" (cheap; used for rejected and shed records).
+    uid_of: Callable[[Any], str] = field(default=lambda raw: "")
     records: list[ConnRecord] = field(default_factory=list)
     interim: list[bool] = field(default_factory=list)
     rejected: list[tuple[str, str]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.raw)
 
     def add(self, record: ConnRecord, interim: bool) -> None:
         """Append one decoded summary with its interim flag."""
         self.records.append(record)
         self.interim.append(interim)
+
+    def decode(self, limit: int | None = None) -> list[str]:
+        """Decode the first ``limit`` raw records (all by default); uids of the others."""
+        n = len(self.raw) if limit is None else max(0, min(limit, len(self.raw)))
+        if self.decoder is not None:
+            for raw in self.raw[:n]:
+                try:
+                    record, interim = self.decoder(raw)
+                except ValueError as exc:
+                    self.rejected.append((self.uid_of(raw), str(exc)))
+                    continue
+                except RecursionError:
+                    self.rejected.append((self.uid_of(raw), "nested too deeply"))
+                    continue
+                self.add(record, interim)
+        return [self.uid_of(raw) for raw in self.raw[n:]]
 
 
 @dataclass(slots=True, frozen=True)
@@ -147,8 +178,8 @@ class Transport(Protocol):
     ) -> None:
         """Publish ``HAMAD::heartbeat`` (also Zeek's clock while it waits for us)."""
 
-    async def send_worker_error(self, uid: str, msg: str) -> None:
-        """Publish ``HAMAD::worker_error`` for a summary that gets no verdict."""
+    async def send_worker_error(self, uids: Sequence[str], msg: str) -> None:
+        """Publish ``HAMAD::worker_error`` for summaries that get no verdict."""
 
     async def close(self) -> None:
         """Close the connection; safe to call twice."""

@@ -207,10 +207,11 @@ class BrokerTransport:
         if not isinstance(name, str) or name == "":
             return BadMessage(f"Broker message is not a Zeek event: {msg!r:.200}")
         try:
-            args = [codec.broker_to_plain(a) for a in raw_args]
-            return codec.decode_event(name, args)
+            return codec.decode_event(name, raw_args, codec.broker_to_plain)
         except codec.WireFormatError as exc:
-            return BadMessage(str(exc))
+            return BadMessage(str(exc)[: codec.MAX_REASON])
+        except RecursionError:
+            return BadMessage("event arguments nested too deeply")
 
     async def _send(self, name: str, args: Sequence[codec.Wire]) -> None:
         if self._ep is None:
@@ -235,9 +236,9 @@ class BrokerTransport:
         """Publish ``HAMAD::heartbeat``."""
         await self._send(EVENT_HEARTBEAT, codec.heartbeat_args(worker, seq, received, scored, shed))
 
-    async def send_worker_error(self, uid: str, msg: str) -> None:
+    async def send_worker_error(self, uids: Sequence[str], msg: str) -> None:
         """Publish ``HAMAD::worker_error``."""
-        await self._send(EVENT_WORKER_ERROR, codec.worker_error_args(uid, msg))
+        await self._send(EVENT_WORKER_ERROR, codec.worker_error_args(uids, msg))
 
     async def close(self) -> None:
         """Drop the peering and shut the endpoint down (idempotent)."""

@@ -26,7 +26,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -199,9 +199,11 @@ def ws_to_plain(obj: Any) -> Any:
                 for kv in data
                 if isinstance(kv, Mapping)
             ]
+    except WireFormatError:
+        raise  # from a nested value: already names it
     except ValueError as exc:  # ipaddress
-        raise WireFormatError(f"bad {kind} value {data!r}: {exc}") from None
-    raise WireFormatError(f"value {_short(data)} does not match its @data-type {kind!r}")
+        raise WireFormatError(f"bad {kind} value {_short(data)}: {exc}") from None
+    raise WireFormatError(f"value {_short(data)} does not match its @data-type {_short(kind)}")
 
 
 def ws_unwrap_event(msg: Any) -> tuple[str, str, list[Any]]:
@@ -376,7 +378,9 @@ def _from_conn_info(values: list[Any]) -> ConnRecord:
 def _build(d: dict[str, Any]) -> ConnRecord:
     service = _want(d["service"], (str, list), "service", "string", True)
     if isinstance(service, list):  # a set of strings
-        service = ",".join(sorted(str(s) for s in service)) or None
+        if not all(isinstance(s, str) for s in service):
+            raise WireFormatError(f"field 'service': expected strings, got {_short(service)}")
+        service = ",".join(sorted(service)) or None
     orig_p = _port(d["orig_p"], "orig_p")
     resp_p = _port(d["resp_p"], "resp_p")
     ts = _float(d["ts"], "ts", False)
@@ -406,32 +410,66 @@ def _build(d: dict[str, Any]) -> ConnRecord:
     )
 
 
-def _uid_of(values: Any) -> str:
-    if isinstance(values, list) and len(values) > 1 and isinstance(values[1], str):
-        return values[1]
-    return ""
+#: Longest reason kept for a rejected record (the record itself may be huge).
+MAX_REASON = 300
 
 
-def decode_event(name: str, args: list[Any]) -> SummaryBatch | ConfigChange:
-    """Turn one event (plain-valued args) into what the serve loop consumes.
+def _raw_items(x: Any, what: str) -> list[Any]:
+    """Elements of a vector as a transport delivered it: WebSocket JSON, Broker tuple or list."""
+    if (
+        isinstance(x, Mapping)
+        and x.get("@data-type") == "vector"
+        and isinstance(x.get("data"), list)
+    ):
+        return list(x["data"])
+    if isinstance(x, (list, tuple)):
+        return list(x)
+    raise WireFormatError(f"{what} must be a vector, got {_short(x)}")
 
-    A bad record inside a good batch is reported in ``SummaryBatch.rejected``;
-    a bad event as a whole raises :class:`WireFormatError`.
+
+def _raw_uid(raw: Any) -> str:
+    """The uid of a record that failed to decode, if its second field still is a string."""
+    try:
+        uid = _raw_items(raw, "record")[1]
+    except (WireFormatError, IndexError):
+        return ""
+    if isinstance(uid, Mapping):
+        uid = uid.get("data")
+    return uid[:64] if isinstance(uid, str) else ""
+
+
+def _plain(x: Any) -> Any:
+    return x
+
+
+def decode_event(
+    name: str, raw_args: Sequence[Any], to_plain: Callable[[Any], Any] = _plain
+) -> SummaryBatch | ConfigChange:
+    """Turn one event into what the serve loop consumes.
+
+    ``to_plain`` converts a value as the transport delivered it (``ws_to_plain``,
+    ``broker_to_plain``; the default takes plain values). Summaries come back
+    undecoded (:meth:`SummaryBatch.decode` converts them one record at a time),
+    so a bad value (an address like ``999.1.1.1``, a port out of range, a value
+    without a type, absurd nesting) rejects only its own record, and records
+    the worker has no room for are never decoded. A bad event as a whole raises
+    :class:`WireFormatError`.
     """
     if name == EVENT_CONN_SUMMARIES:
-        if len(args) != 1 or not isinstance(args[0], list):
+        if len(raw_args) != 1:
             raise WireFormatError(
-                f"{name} takes one argument (vector of HAMAD::ConnSummary), got {len(args)}"
+                f"{name} takes one argument (vector of HAMAD::ConnSummary), got {len(raw_args)}"
             )
-        batch = SummaryBatch()
-        for values in args[0]:
+
+        def decoder(raw: Any) -> tuple[ConnRecord, bool]:
             try:
-                rec, interim = summary_from_values(values)
+                return summary_from_values(to_plain(raw))
             except WireFormatError as exc:
-                batch.rejected.append((_uid_of(values), str(exc)))
-                continue
-            batch.add(rec, interim)
-        return batch
+                raise WireFormatError(str(exc)[:MAX_REASON]) from None
+
+        raw = _raw_items(raw_args[0], f"the argument of {name}")
+        return SummaryBatch(raw=raw, decoder=decoder, uid_of=_raw_uid)
+    args = [to_plain(a) for a in raw_args]
     if name == EVENT_CONFIG_CHANGED:
         if len(args) != 2 or not all(isinstance(a, str) for a in args):
             raise WireFormatError(f"{name} takes (name: string, value: string), got {args!r}")
@@ -488,9 +526,9 @@ def heartbeat_args(worker: str, seq: int, received: int, scored: int, shed: int)
     return [Wire("string", worker), *(Wire("count", int(n)) for n in (seq, received, scored, shed))]
 
 
-def worker_error_args(uid: str, msg: str) -> list[Wire]:
-    """Arguments of ``HAMAD::worker_error``."""
-    return [Wire("string", uid), Wire("string", msg)]
+def worker_error_args(uids: Sequence[str], msg: str) -> list[Wire]:
+    """Arguments of ``HAMAD::worker_error``: the uids and why they get no verdict."""
+    return [Wire("vector", [Wire("string", u) for u in uids]), Wire("string", msg)]
 
 
 def _finite(x: float) -> float:

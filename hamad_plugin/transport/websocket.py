@@ -118,6 +118,8 @@ class WebSocketTransport:
             msg: Any = json.loads(raw)
         except ValueError as exc:
             return BadMessage(f"frame is not JSON: {exc}")
+        except RecursionError:
+            return BadMessage("frame is JSON nested too deeply")
         if isinstance(msg, dict) and msg.get("type") == "error":
             return BadMessage(
                 f"Zeek rejected a message: code={msg.get('code')} context={msg.get('context')}",
@@ -125,10 +127,11 @@ class WebSocketTransport:
             )
         try:
             _topic, name, raw_args = codec.ws_unwrap_event(msg)
-            args = [codec.ws_to_plain(a) for a in raw_args]
-            return codec.decode_event(name, args)
+            return codec.decode_event(name, raw_args, codec.ws_to_plain)
         except codec.WireFormatError as exc:
-            return BadMessage(str(exc))
+            return BadMessage(str(exc)[: codec.MAX_REASON])
+        except RecursionError:
+            return BadMessage("event arguments nested too deeply")
 
     async def _send(self, name: str, args: Sequence[codec.Wire]) -> None:
         ws = self._require()
@@ -153,9 +156,9 @@ class WebSocketTransport:
         """Publish ``HAMAD::heartbeat``."""
         await self._send(EVENT_HEARTBEAT, codec.heartbeat_args(worker, seq, received, scored, shed))
 
-    async def send_worker_error(self, uid: str, msg: str) -> None:
+    async def send_worker_error(self, uids: Sequence[str], msg: str) -> None:
         """Publish ``HAMAD::worker_error``."""
-        await self._send(EVENT_WORKER_ERROR, codec.worker_error_args(uid, msg))
+        await self._send(EVENT_WORKER_ERROR, codec.worker_error_args(uids, msg))
 
     async def close(self) -> None:
         """Close the socket (idempotent)."""
