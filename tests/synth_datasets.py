@@ -114,6 +114,80 @@ def cicids_text(n: int, seed: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: The header of the CICIDS2017 corrected re-release (Engelen et al. 2021), as in
+#: ../shared/datasets/cicids2017-improved/cicids2017-improved-sample.csv.xz.
+CIC_IMPROVED_HEADER: tuple[str, ...] = tuple(
+    "id,Flow ID,Src IP,Src Port,Dst IP,Dst Port,Protocol,Timestamp,Flow Duration,"
+    "Total Fwd Packet,Total Bwd packets,Total Length of Fwd Packet,Total Length of Bwd Packet,"
+    "Fwd Packet Length Max,Fwd Packet Length Min,Fwd Packet Length Mean,Fwd Packet Length Std,"
+    "Bwd Packet Length Max,Bwd Packet Length Min,Bwd Packet Length Mean,Bwd Packet Length Std,"
+    "Flow Bytes/s,Flow Packets/s,Flow IAT Mean,Flow IAT Std,Flow IAT Max,Flow IAT Min,"
+    "Fwd IAT Total,Fwd IAT Mean,Fwd IAT Std,Fwd IAT Max,Fwd IAT Min,Bwd IAT Total,Bwd IAT Mean,"
+    "Bwd IAT Std,Bwd IAT Max,Bwd IAT Min,Fwd PSH Flags,Bwd PSH Flags,Fwd URG Flags,"
+    "Bwd URG Flags,Fwd RST Flags,Bwd RST Flags,Fwd Header Length,Bwd Header Length,"
+    "Fwd Packets/s,Bwd Packets/s,Packet Length Min,Packet Length Max,Packet Length Mean,"
+    "Packet Length Std,Packet Length Variance,FIN Flag Count,SYN Flag Count,RST Flag Count,"
+    "PSH Flag Count,ACK Flag Count,URG Flag Count,CWR Flag Count,ECE Flag Count,Down/Up Ratio,"
+    "Average Packet Size,Fwd Segment Size Avg,Bwd Segment Size Avg,Fwd Bytes/Bulk Avg,"
+    "Fwd Packet/Bulk Avg,Fwd Bulk Rate Avg,Bwd Bytes/Bulk Avg,Bwd Packet/Bulk Avg,"
+    "Bwd Bulk Rate Avg,Subflow Fwd Packets,Subflow Fwd Bytes,Subflow Bwd Packets,"
+    "Subflow Bwd Bytes,FWD Init Win Bytes,Bwd Init Win Bytes,Fwd Act Data Pkts,"
+    "Fwd Seg Size Min,Active Mean,Active Std,Active Max,Active Min,Idle Mean,Idle Std,Idle Max,"
+    "Idle Min,ICMP Code,ICMP Type,Total TCP Flow Time,Label,Attempted Category".split(",")
+)
+#: Columns of the corrected release that are not numeric flow features.
+CIC_IMPROVED_TEXT: tuple[str, ...] = (
+    "id", "Flow ID", "Src IP", "Src Port", "Dst IP", "Protocol", "Timestamp", "Label",
+    "Attempted Category",
+)  # fmt: skip
+
+
+def cicids_improved_row(i: int, label: str, numbers: dict[str, float]) -> dict[str, str]:
+    """One corrected-release row: identifier columns filled in, numeric columns from ``numbers``."""
+    row = {
+        "id": str(900_000 + i),
+        "Flow ID": f"172.16.0.1-192.168.10.50-{40_000 + i}-80-6",
+        "Src IP": "172.16.0.1" if label != "BENIGN" else "192.168.10.5",
+        "Src Port": str(40_000 + i),
+        "Dst IP": "192.168.10.50",
+        "Protocol": "6" if i % 3 else "17",
+        "Timestamp": f"2017-07-05 10:{i % 60:02d}:00.000001",
+        "Label": label,
+        "Attempted Category": "-1",
+    }
+    for col in CIC_IMPROVED_HEADER:
+        if col not in row:
+            row[col] = repr(numbers.get(col, 0.0))
+    return row
+
+
+def cicids_improved_csv(rows: list[dict[str, str]]) -> str:
+    lines = [",".join(CIC_IMPROVED_HEADER)]
+    lines += [",".join(r[c] for c in CIC_IMPROVED_HEADER) for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+#: Labels of the synthetic corrected-release file: four attack families + BENIGN.
+CIC_IMPROVED_LABELS: tuple[str, ...] = (
+    "BENIGN", "DoS Hulk", "BENIGN", "DDoS", "BENIGN", "Portscan", "BENIGN", "SSH-Patator",
+    "BENIGN", "Infiltration - Portscan",
+)  # fmt: skip
+
+
+def write_cicids_improved(directory: Path, n: int = 120) -> Path:
+    """``cicids2017-improved-sample.csv.xz`` with a learnable signal per label."""
+    rng = np.random.default_rng(7)
+    numeric = [c for c in CIC_IMPROVED_HEADER if c not in CIC_IMPROVED_TEXT]
+    rows = []
+    for i in range(n):
+        label = CIC_IMPROVED_LABELS[i % len(CIC_IMPROVED_LABELS)]
+        shift = 0.0 if label == "BENIGN" else 5.0 * (1 + CIC_IMPROVED_LABELS.index(label))
+        nums = {c: round(float(rng.random() * 3 + shift), 4) for c in numeric}
+        rows.append(cicids_improved_row(i, label, nums))
+    _write(directory / "cicids2017-improved-sample.csv", cicids_improved_csv(rows), True)
+    return directory
+
+
 def write_cicids(directory: Path, n: int = 60) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     _write(
@@ -236,8 +310,9 @@ def write_conn_logs(root: Path, n: int = 80) -> Path:
 
 
 def write_data_root(root: Path, n: int = 240) -> Path:
-    """A synthetic data root with the real folder layout (no CICIDS2017, like the real one)."""
+    """A synthetic data root with the real folder layout (CICIDS2017 only as the re-release)."""
     write_nsl_kdd(root / "nsl-kdd", n)
     write_unsw(root / "unsw-nb15", n)
+    write_cicids_improved(root / "cicids2017-improved", n)
     write_conn_logs(root, max(n // 3, 60))
     return root

@@ -19,14 +19,19 @@ spaces and ``Fwd Header Length`` appears twice (the second copy is named
 counted (the common practice; they are ~0.1 % of rows). The web-attack labels
 contain a cp1252 en dash, so files are read as cp1252.
 
-No CICIDS2017 data is available in this project; the loader is tested on a
-synthetic file with the real header only.
+Rows keep the label (``category``, e.g. ``DoS Hulk``) and its attack family
+(``family``, e.g. ``DoS``; see :data:`LABELS`). The reader is shared with the
+corrected re-release (:mod:`.cicids2017_improved`) through a :class:`FlowLayout`.
+
+The original 2017 CSVs are not in this project's data (the corrected re-release
+is); this layout is tested on a synthetic file with the real header only.
 """
 
 from __future__ import annotations
 
 import csv
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -67,17 +72,70 @@ FEATURES: tuple[str, ...] = (
 )  # fmt: skip
 LABEL = "Label"
 
-#: Label -> coarse family for the multi-class view.
-FAMILIES: dict[str, str] = {
-    "benign": "normal",
-    "ddos": "dos", "dos hulk": "dos", "dos goldeneye": "dos", "dos slowloris": "dos",
-    "dos slowhttptest": "dos", "heartbleed": "dos",
-    "portscan": "portscan",
-    "ftp-patator": "bruteforce", "ssh-patator": "bruteforce",
-    "web attack - brute force": "webattack", "web attack - xss": "webattack",
-    "web attack - sql injection": "webattack",
-    "bot": "bot", "infiltration": "infiltration",
-}  # fmt: skip
+#: Normalised label -> (label as reported, attack family), for the spellings of both the
+#: 2017 CSVs and the corrected re-release (``cicids2017_improved``). Families group labels
+#: by attack *behaviour*, so holding a family out of training leaves nothing like it in:
+#: "Infiltration - Portscan" (the scan run from the infiltrated host) is a port scan,
+#: while "Infiltration" (the foothold traffic itself) is its own family.
+LABELS: dict[str, tuple[str, str]] = {
+    "benign": ("BENIGN", "BENIGN"),
+    "dos hulk": ("DoS Hulk", "DoS"),
+    "dos goldeneye": ("DoS GoldenEye", "DoS"),
+    "dos slowloris": ("DoS Slowloris", "DoS"),
+    "dos slowhttptest": ("DoS Slowhttptest", "DoS"),
+    "ddos": ("DDoS", "DDoS"),
+    "portscan": ("Portscan", "PortScan"),
+    "infiltration - portscan": ("Infiltration - Portscan", "PortScan"),
+    "ftp-patator": ("FTP-Patator", "Brute Force"),
+    "ssh-patator": ("SSH-Patator", "Brute Force"),
+    "web attack - brute force": ("Web Attack - Brute Force", "Web Attack"),
+    "web attack - xss": ("Web Attack - XSS", "Web Attack"),
+    "web attack - sql injection": ("Web Attack - SQL Injection", "Web Attack"),
+    "bot": ("Botnet", "Botnet"),
+    "botnet": ("Botnet", "Botnet"),
+    "infiltration": ("Infiltration", "Infiltration"),
+    "heartbleed": ("Heartbleed", "Heartbleed"),
+}
+BENIGN = "BENIGN"
+#: Families in report order (benign first).
+FAMILIES: tuple[str, ...] = tuple(dict.fromkeys(fam for _, fam in LABELS.values()))
+#: Labels in report order: by family, then as listed above.
+LABEL_ORDER: tuple[str, ...] = tuple(
+    dict.fromkeys(lab for fam in FAMILIES for lab, f in LABELS.values() if f == fam)
+)
+
+
+def family_of(label: str) -> str:
+    """Attack family of a CICIDS2017 label in either release's spelling (KeyError if unknown)."""
+    return LABELS[_norm_label(label)][1]
+
+
+@dataclass(frozen=True)
+class FlowLayout:
+    """How one CICFlowMeter CSV layout maps onto table columns.
+
+    Why a layout object: the 2017 CSVs and the corrected re-release hold the same
+    flow features under slightly different names; one reader with a per-release
+    map keeps the parsing, checks and label handling in one place, and the table
+    columns carry the 2017 names whatever the release.
+    """
+
+    release: str
+    #: (header in the file, column name in the table), numeric features.
+    numeric: tuple[tuple[str, str], ...]
+    #: (header in the file, column name in the table), one-hot encoded later.
+    categorical: tuple[tuple[str, str], ...] = ()
+    encoding: str = "utf-8"
+    #: Headers deliberately not used as features, with the reason (recorded in the manifest).
+    dropped: tuple[tuple[str, str], ...] = ()
+
+
+#: The 2017 MachineLearningCVE CSVs: 78 features + Label, cp1252 (the en dash of the web attacks).
+MLCVE_LAYOUT = FlowLayout(
+    release="CICIDS2017 MachineLearningCVE CSVs (Sharafaldin et al., 2018)",
+    numeric=tuple((f, f) for f in FEATURES),
+    encoding="cp1252",
+)
 
 
 def _clean_header(raw: list[str]) -> list[str]:
@@ -102,21 +160,24 @@ def _norm_label(value: str) -> str:
     return " ".join(v.split())
 
 
-def read_cicids_file(path: Path) -> RawTable:
-    """Parse one MachineLearningCVE CSV; drops rows with NaN/Infinity and records how many."""
-    lines = read_lines(path, encoding="cp1252")
+def read_flow_csv(path: Path, layout: FlowLayout) -> RawTable:
+    """Parse one CICFlowMeter CSV of ``layout``; drops rows with NaN/Infinity and counts them."""
+    lines = read_lines(path, encoding=layout.encoding)
     if not lines:
-        raise InputFormatError(f"{path}: empty; expected a CICIDS2017 MachineLearningCVE CSV")
+        raise InputFormatError(f"{path}: empty; expected a CSV of the {layout.release}")
     header = _clean_header(next(csv.reader([lines[0]])))
-    missing = [c for c in (*FEATURES, LABEL) if c not in header]
+    wanted = [h for h, _ in (*layout.numeric, *layout.categorical)]
+    missing = [c for c in (*wanted, LABEL) if c not in header]
     if missing:
         raise InputFormatError(
-            f"{path}: missing column(s) {missing[:5]}; expected the 78 CICFlowMeter features "
-            "and 'Label' of the CICIDS2017 MachineLearningCVE CSVs"
+            f"{path}: missing column(s) {missing[:5]}; expected the {len(layout.numeric)} "
+            f"CICFlowMeter features and 'Label' of the {layout.release}"
         )
-    pos = [header.index(c) for c in FEATURES]
+    pos = [header.index(h) for h, _ in layout.numeric]
+    cpos = [header.index(h) for h, _ in layout.categorical]
     lpos = header.index(LABEL)
     values: list[list[float]] = []
+    cats: list[list[str]] = []
     labels: list[str] = []
     dropped = 0
     for lineno, r in enumerate(csv.reader(lines[1:]), 2):
@@ -134,29 +195,44 @@ def read_cicids_file(path: Path) -> RawTable:
             dropped += 1
             continue
         lab = _norm_label(r[lpos])
-        if lab not in FAMILIES:
+        if lab not in LABELS:
             raise InputFormatError(
                 f"{path}: line {lineno}: unknown Label {r[lpos]!r}; expected BENIGN or one of "
-                "the CICIDS2017 attack labels"
+                f"the CICIDS2017 attack labels {list(LABEL_ORDER[1:])} (the corrected "
+                "release's '... - Attempted' labels are not mapped: decide first whether "
+                "an attempted attack counts as an attack)"
             )
         values.append(vals)
+        cats.append([r[i].strip() for i in cpos])
         labels.append(lab)
-    lab_arr = np.asarray(labels)
     n = len(labels)
     table = RawTable(
         name=path.name,
-        numeric=np.asarray(values, dtype=np.float64).reshape(n, len(FEATURES)),
-        numeric_names=list(FEATURES),
-        categorical=np.empty((n, 0), dtype="<U1"),
-        categorical_names=[],
-        y=(lab_arr != "benign").astype(np.int64),
-        category=np.asarray([FAMILIES[v] for v in labels]) if n else np.empty(0, dtype="<U1"),
+        numeric=np.asarray(values, dtype=np.float64).reshape(n, len(layout.numeric)),
+        numeric_names=[name for _, name in layout.numeric],
+        categorical=np.asarray(cats, dtype=np.str_).reshape(n, len(layout.categorical)),
+        categorical_names=[name for _, name in layout.categorical],
+        y=np.asarray([lab != "benign" for lab in labels], dtype=np.int64),
+        category=np.asarray([LABELS[v][0] for v in labels], dtype=np.str_),
         groups=np.full(n, path.name),
+        family=np.asarray([LABELS[v][1] for v in labels], dtype=np.str_),
     )
     entry = source_entry(path, n, table)
+    entry["release"] = layout.release
     entry["dropped_non_finite_rows"] = dropped
+    if layout.dropped:
+        entry["dropped_columns"] = dict(layout.dropped)
+    used = {*wanted, LABEL, *(h for h, _ in layout.dropped)}
+    ignored = [h for h in header if h not in used]
+    if ignored:
+        entry["ignored_columns"] = ignored
     table.sources = [entry]
     return table
+
+
+def read_cicids_file(path: Path) -> RawTable:
+    """Parse one MachineLearningCVE CSV (see :data:`MLCVE_LAYOUT`)."""
+    return read_flow_csv(path, MLCVE_LAYOUT)
 
 
 def load_cicids2017(directory: str | Path) -> RawTable:

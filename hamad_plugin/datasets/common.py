@@ -14,7 +14,7 @@ import io
 import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -76,7 +76,10 @@ class RawTable:
 
     ``y`` is binary (1 = attack/malicious); ``category`` is the multi-class
     name per row (``"normal"`` for benign) where the dataset has one;
-    ``groups`` names the capture/file a row came from (for grouped splits).
+    ``groups`` names the capture/file a row came from (for grouped splits);
+    ``family`` is a coarser attack family per row where the dataset defines one
+    (CICIDS2017: several labels per family), so a protocol can hold a whole
+    family out of training.
     """
 
     name: str
@@ -88,6 +91,7 @@ class RawTable:
     category: NDArray[np.str_]
     groups: NDArray[np.str_]
     sources: list[dict[str, Any]] = field(default_factory=list)
+    family: NDArray[np.str_] | None = None
 
     def __len__(self) -> int:
         return int(self.y.shape[0])
@@ -105,11 +109,11 @@ class RawTable:
             category=self.category[i].copy(),
             groups=self.groups[i].copy(),
             sources=list(self.sources),
+            family=None if self.family is None else self.family[i].copy(),
         )
 
     def label_counts(self) -> dict[str, int]:
-        names, counts = np.unique(self.category, return_counts=True)
-        return {str(n): int(c) for n, c in zip(names, counts, strict=True)}
+        return value_counts(self.category)
 
     def row_hashes(self) -> NDArray[np.str_]:
         """Content hash per row (features + label); lets tests prove splits are disjoint."""
@@ -123,12 +127,19 @@ class RawTable:
         return np.asarray(out)
 
 
+def value_counts(values: NDArray[np.str_]) -> dict[str, int]:
+    """``{value: rows}`` sorted by value: the label/family counts of manifests and reports."""
+    names, counts = np.unique(values, return_counts=True)
+    return {str(n): int(c) for n, c in zip(names, counts, strict=True)}
+
+
 def concat_tables(tables: Sequence[RawTable], name: str) -> RawTable:
     """Stack tables with identical columns (e.g. the CICIDS2017 day files)."""
     first = tables[0]
     for t in tables[1:]:
         if t.numeric_names != first.numeric_names or t.categorical_names != first.categorical_names:
             raise InputFormatError(f"{t.name}: columns differ from {first.name}; cannot combine")
+    families = [t.family for t in tables if t.family is not None]
     return RawTable(
         name=name,
         numeric=np.concatenate([t.numeric for t in tables]),
@@ -139,6 +150,7 @@ def concat_tables(tables: Sequence[RawTable], name: str) -> RawTable:
         category=np.concatenate([t.category for t in tables]),
         groups=np.concatenate([t.groups for t in tables]),
         sources=[s for t in tables for s in t.sources],
+        family=np.concatenate(families) if len(families) == len(tables) else None,
     )
 
 
@@ -214,10 +226,12 @@ class TabularEncoder:
 
 
 def source_entry(path: Path, rows: int, table: RawTable | None = None) -> dict[str, Any]:
-    """Manifest entry for one input file: name, sha256 of content, rows, label counts."""
+    """Manifest entry for one input file: name, sha256 of content, rows, label (family) counts."""
     entry: dict[str, Any] = {"file": str(path), "sha256": sha256_of_content(path), "rows": rows}
     if table is not None:
         entry["label_counts"] = table.label_counts()
+        if table.family is not None:
+            entry["family_counts"] = value_counts(table.family)
     return entry
 
 
@@ -230,6 +244,7 @@ class PreparedSplit:
     y: NDArray[np.int64]
     category: NDArray[np.str_]
     groups: NDArray[np.str_]
+    family: NDArray[np.str_] | None = None
 
 
 def write_prepared(
@@ -249,17 +264,26 @@ def write_prepared(
     split_info = []
     for s in splits:
         path = out_dir / f"{s.name}.npz"
-        np.savez_compressed(path, X=s.X, y=s.y, category=s.category, groups=s.groups)
-        names, counts = np.unique(s.category, return_counts=True)
-        split_info.append(
-            {
-                "name": s.name,
-                "file": path.name,
-                "rows": int(len(s.y)),
-                "positives": int(s.y.sum()),
-                "label_counts": {str(n): int(c) for n, c in zip(names, counts, strict=True)},
-            }
-        )
+        arrays: dict[str, NDArray[Any]] = {
+            "X": s.X,
+            "y": s.y,
+            "category": s.category,
+            "groups": s.groups,
+        }
+        if s.family is not None:
+            arrays["family"] = s.family
+        savez: Callable[..., None] = np.savez_compressed  # numpy's stub rejects **arrays
+        savez(path, **arrays)
+        info: dict[str, Any] = {
+            "name": s.name,
+            "file": path.name,
+            "rows": int(len(s.y)),
+            "positives": int(s.y.sum()),
+            "label_counts": value_counts(s.category),
+        }
+        if s.family is not None:
+            info["family_counts"] = value_counts(s.family)
+        split_info.append(info)
     manifest = {
         "dataset": dataset,
         "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
