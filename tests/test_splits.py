@@ -18,6 +18,7 @@ from hamad_plugin.datasets.common import RawTable
 from hamad_plugin.errors import ConfigError
 from hamad_plugin.evaluation.protocols import nsl_kdd_protocols
 from hamad_plugin.evaluation.splits import (
+    leave_one_family_out,
     leave_one_group_out,
     stratified_holdout,
     stratified_kfold,
@@ -62,6 +63,62 @@ def test_leave_one_group_out() -> None:
         assert set(g[te]) == {name} and name not in set(g[tr])
     with pytest.raises(ConfigError):
         list(leave_one_group_out(["x", "x"]))
+
+
+def test_leave_one_family_out_never_trains_on_the_held_out_family() -> None:
+    fam = np.array(["BENIGN"] * 10 + ["DoS"] * 4 + ["DDoS"] * 3 + ["PortScan"] * 2 + ["Bot"])
+    folds = list(leave_one_family_out(fam, "BENIGN", 0.2, seed=1, order=("DDoS", "DoS", "X")))
+    # the given order first (absent "X" skipped), then the rest sorted; BENIGN never a fold
+    assert [f[0] for f in folds] == ["DDoS", "DoS", "Bot", "PortScan"]
+    benign_test = None
+    for name, tr, te in folds:
+        _assert_partition(tr, te, len(fam))
+        assert name not in set(fam[tr].tolist())
+        np.testing.assert_array_equal(np.flatnonzero(fam == name), te[fam[te] == name])
+        assert set(fam[te].tolist()) == {name, "BENIGN"}
+        bt = te[fam[te] == "BENIGN"]
+        assert len(bt) == 2  # 20 % of 10 BENIGN rows
+        if benign_test is None:
+            benign_test = bt
+        np.testing.assert_array_equal(bt, benign_test)  # the same BENIGN test rows every fold
+        # every other row trains: the other families and the remaining 8 BENIGN
+        assert len(tr) == len(fam) - (fam == name).sum() - 2
+    assert benign_test is not None
+    assert not np.array_equal(
+        benign_test,
+        next(leave_one_family_out(fam, "BENIGN", 0.2, seed=2))[2][:2],
+    )
+    with pytest.raises(ConfigError, match="attack families"):
+        list(leave_one_family_out(fam[:14], "BENIGN", 0.2, 0))
+    with pytest.raises(ConfigError, match="BENIGN"):
+        list(leave_one_family_out(fam[9:], "BENIGN", 0.2, 0))
+
+
+def test_cicids_improved_protocols_on_synthetic_rows(tmp_path: Path) -> None:
+    from synth_datasets import write_cicids_improved
+
+    from hamad_plugin.evaluation.protocols import cicids_improved_protocols
+
+    d = write_cicids_improved(tmp_path, n=100)
+    cv, lofo = cicids_improved_protocols(d, seed=0, n_splits=3)
+    assert cv.layout == "standard" and lofo.layout == "held-out-family"
+    assert "class-balanced" in cv.note and cv.class_names == list(cv.class_family)
+    assert list(cv.class_family)[0] == "BENIGN" and cv.class_family["Portscan"] == "PortScan"
+    tested = [f.test_index for f in cv.make_folds() if f.test_index is not None]
+    np.testing.assert_array_equal(np.sort(np.concatenate(tested)), np.arange(100))
+    folds = list(lofo.make_folds())
+    assert lofo.n_folds == 4
+    assert [f.name for f in folds] == ["DoS", "DDoS", "PortScan", "Brute Force"]
+    labels = {"DoS": {"DoS Hulk"}, "DDoS": {"DDoS"}, "Brute Force": {"SSH-Patator"},
+              "PortScan": {"Portscan", "Infiltration - Portscan"}}  # fmt: skip
+    for f in folds:
+        assert f.train_index is not None and f.test_index is not None
+        assert len(np.intersect1d(f.train_index, f.test_index)) == 0
+        (t,) = f.tests
+        assert set(t.category.tolist()) == labels[f.name] | {"BENIGN"}
+        assert not labels[f.name] & set(f.category.tolist())  # unseen in training
+        assert (t.y == (t.category != "BENIGN")).all() and int((t.y == 0).sum()) == 10
+        assert f.X.shape[1] == t.X.shape[1] and "Protocol=6" in f.feature_names
 
 
 def test_subsample_keeps_every_class() -> None:

@@ -8,6 +8,10 @@
   on it (stated as such in the report).
 * CICIDS2017: stratified 5-fold CV over the MachineLearningCVE files (only
   when present; not in this project's data).
+* CICIDS2017, corrected re-release (Engelen et al. 2021, class-balanced
+  sample): stratified 5-fold CV by label, and leave-one-attack-family-out
+  (train without one family, test whether its flows are still flagged at the
+  threshold calibrated on the training side: the unseen-attack question).
 * Zeek conn logs: leave-one-capture-out over the labelled captures, HAMAD's
   own streaming features, Background rows excluded.
 
@@ -25,7 +29,13 @@ from numpy.typing import NDArray
 
 from ..datasets.common import RawTable, TabularEncoder, concat_tables
 from ..errors import InputFormatError
-from .splits import leave_one_group_out, stratified_holdout, stratified_kfold, stratified_subsample
+from .splits import (
+    leave_one_family_out,
+    leave_one_group_out,
+    stratified_holdout,
+    stratified_kfold,
+    stratified_subsample,
+)
 
 
 @dataclass
@@ -70,6 +80,14 @@ class Protocol:
     class_names: list[str] | None = None
     alt_name: str | None = None
     sources: list[dict[str, object]] = field(default_factory=list)
+    #: "standard" (binary tables per fold) or "held-out-family" (one fold per unseen family).
+    layout: str = "standard"
+    #: Caveat shown beside the seed's claim (e.g. a class mix unlike the original data's).
+    note: str = ""
+    #: Test category -> its coarser family, in report order (per-class tables group by it).
+    class_family: dict[str, str] = field(default_factory=dict)
+    #: The ``hamad report --dataset`` choice that built this protocol (set by the report).
+    choice: str = ""
 
 
 def encode_fold(
@@ -104,6 +122,20 @@ def _cap(table: RawTable, n: int | None, seed: int) -> RawTable:
     if n is None or len(table) <= n:
         return table
     return table.take(stratified_subsample(table.category, n, seed))
+
+
+def _kfold(
+    table: RawTable, n_splits: int, seed: int, test_name: str
+) -> Callable[[], Iterator[Fold]]:
+    """Stratified (by category) k-fold CV over one table; the encoder is refitted per fold."""
+
+    def folds() -> Iterator[Fold]:
+        for k, (tr, te) in enumerate(stratified_kfold(table.category, n_splits, seed)):
+            fold = encode_fold(f"fold{k + 1}", table.take(tr), [(test_name, table.take(te))])
+            fold.train_index, fold.test_index = tr, te
+            yield fold
+
+    return folds
 
 
 def nsl_kdd_protocols(
@@ -185,15 +217,6 @@ def unsw_protocol(
         )
     table = _cap(load_unsw_nb15(directory, splits[0]), max_rows, seed)
     part = "testing" if splits[0] == "test" else "training"
-
-    def cv() -> Iterator[Fold]:
-        for k, (tr, te) in enumerate(stratified_kfold(table.category, n_splits, seed)):
-            fold = encode_fold(
-                f"fold{k + 1}", table.take(tr), [(f"CV on {part} partition", table.take(te))]
-            )
-            fold.train_index, fold.test_index = tr, te
-            yield fold
-
     return Protocol(
         "unsw-nb15",
         "UNSW-NB15",
@@ -202,7 +225,7 @@ def unsw_protocol(
         f"stratified {n_splits}-fold cross-validation inside it (stratified by attack_cat); "
         "not comparable with numbers on the official train -> test split.",
         [f"CV on {part} partition"],
-        cv,
+        _kfold(table, n_splits, seed, f"CV on {part} partition"),
         n_splits,
         list(CLASS_NAMES),
         sources=table.sources,
@@ -216,23 +239,103 @@ def cicids_protocol(
     from ..datasets.cicids2017 import load_cicids2017
 
     table = _cap(load_cicids2017(directory), max_rows, seed)
-
-    def cv() -> Iterator[Fold]:
-        for k, (tr, te) in enumerate(stratified_kfold(table.category, n_splits, seed)):
-            fold = encode_fold(f"fold{k + 1}", table.take(tr), [("CV", table.take(te))])
-            fold.train_index, fold.test_index = tr, te
-            yield fold
-
     return Protocol(
         "cicids2017",
         "CICIDS2017",
         f"CICIDS2017: stratified {n_splits}-fold CV",
         "Stratified k-fold CV over the MachineLearningCVE CSVs found.",
         ["CV"],
-        cv,
+        _kfold(table, n_splits, seed, "CV"),
         n_splits,
+        list(_cicids_class_family(table)),
         sources=table.sources,
+        class_family=_cicids_class_family(table),
     )
+
+
+def _cicids_class_family(table: RawTable) -> dict[str, str]:
+    """CICIDS2017 labels present in ``table`` -> family, in report order."""
+    from ..datasets.cicids2017 import LABEL_ORDER, family_of
+
+    present = set(table.category.tolist())
+    return {lab: family_of(lab) for lab in LABEL_ORDER if lab in present}
+
+
+def cicids_improved_protocols(
+    directory: Path,
+    seed: int,
+    n_splits: int = 5,
+    max_rows: int | None = None,
+    benign_test_frac: float = 0.2,
+) -> list[Protocol]:
+    """Corrected re-release: stratified k-fold CV by label, and leave-one-attack-family-out."""
+    from ..datasets.cicids2017 import BENIGN, FAMILIES
+    from ..datasets.cicids2017_improved import load_cicids2017_improved
+
+    table = _cap(load_cicids2017_improved(directory), max_rows, seed)
+    if table.family is None:  # pragma: no cover - the loader always sets it
+        raise InputFormatError(f"{directory}: rows carry no attack family")
+    family = table.family
+    counts = table.label_counts()
+    n_benign = counts.get(BENIGN, 0)
+    mix = (
+        f"{len(table):,} flows of {len(counts)} labels, {n_benign:,} of them BENIGN "
+        f"({100 * n_benign / max(len(table), 1):.0f} %)"
+    )
+    note = (
+        "corrected re-release (Engelen et al. 2021), class-balanced sample (up to 5,000 flows "
+        "per label): accuracy not comparable with figures on the original mix (~80 % BENIGN)"
+    )
+    class_family = _cicids_class_family(table)
+    n_benign_test = int(round(benign_test_frac * n_benign))
+
+    def lofo() -> Iterator[Fold]:
+        for name, tr, te in leave_one_family_out(family, BENIGN, benign_test_frac, seed, FAMILIES):
+            fold = encode_fold(name, table.take(tr), [("held-out family", table.take(te))])
+            fold.train_index, fold.test_index = tr, te
+            yield fold
+
+    n_families = len(set(family.tolist()) - {BENIGN})
+    title = "CICIDS2017 (corrected re-release)"
+    return [
+        Protocol(
+            "cicids2017-improved-cv",
+            "CICIDS2017",
+            f"{title}: stratified {n_splits}-fold CV",
+            f"The corrected and relabelled CICIDS2017 flows of Engelen, Rimmer and Joosen (2021), "
+            f"class-balanced sample: {mix}; the original capture is about 80 % BENIGN, so "
+            "accuracy and precision here are not comparable with figures on it. Stratified (by "
+            f"label) {n_splits}-fold CV; identifier columns (id, Flow ID, IPs, source port, "
+            "Timestamp, Attempted Category) are never features.",
+            ["CV"],
+            _kfold(table, n_splits, seed, "CV"),
+            n_splits,
+            list(class_family),
+            sources=table.sources,
+            note=note,
+            class_family=class_family,
+        ),
+        Protocol(
+            "cicids2017-improved-lofo",
+            "CICIDS2017",
+            f"{title}: leave-one-attack-family-out",
+            f"Same sample ({mix}). One fold per attack family: every flow of that family is "
+            "left out of training (so it is an unseen attack for every model, the novelty "
+            f"detector included) and tested together with a fixed seeded "
+            f"{100 * benign_test_frac:.0f} % of the BENIGN flows ({n_benign_test:,}, the same "
+            "in every fold and never trained on); training uses all other flows. The question "
+            "is whether the unseen family is still flagged at the threshold calibrated on the "
+            "training side, and at what false-positive rate on BENIGN.",
+            ["held-out family"],
+            lofo,
+            n_families,
+            None,
+            sources=table.sources,
+            layout="held-out-family",
+            note=note,
+            class_family=class_family,
+        ),
+    ]
 
 
 def conn_log_protocol(

@@ -8,7 +8,7 @@ report can be regenerated.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -70,6 +70,44 @@ def leave_one_group_out(
     for name in names:
         mask = g == name
         yield str(name), all_idx[~mask], all_idx[mask]
+
+
+def leave_one_family_out(
+    family: ArrayLike,
+    benign: str,
+    benign_test_frac: float,
+    seed: int,
+    order: Sequence[str] | None = None,
+) -> Iterator[tuple[str, NDArray[np.int64], NDArray[np.int64]]]:
+    """(family, train_idx, test_idx) per attack family: no row of that family ever trains.
+
+    Test = every row of the held-out family + a seeded ``benign_test_frac`` of the
+    ``benign`` rows; train = all other rows. The benign test rows are the SAME in
+    every fold and never train in any fold, so each fold's false-positive rate is
+    measured on benign rows the models never saw and folds differ only in the
+    family left out. ``order`` fixes the fold order (families absent from the data
+    are skipped, present ones missing from it follow in sorted order).
+    """
+    fam = np.asarray(family)
+    is_benign = fam == benign
+    benign_idx = np.flatnonzero(is_benign)
+    if benign_idx.size < 2:
+        raise ConfigError(
+            f"leave-one-family-out needs >= 2 {benign!r} rows (some to test the false-positive "
+            f"rate on), got {benign_idx.size}"
+        )
+    present = set(fam[~is_benign].tolist())
+    first = [f for f in dict.fromkeys(order or ()) if f in present]
+    names = first + sorted(present - set(first))
+    if len(names) < 2:
+        raise ConfigError(f"leave-one-family-out needs >= 2 attack families, got {names}")
+    _, bte = stratified_holdout(np.zeros(benign_idx.size), benign_test_frac, seed)
+    benign_test = np.zeros(fam.size, dtype=bool)
+    benign_test[benign_idx[bte]] = True
+    all_idx = np.arange(fam.size, dtype=np.int64)
+    for name in names:
+        held = fam == name
+        yield str(name), all_idx[~held & ~benign_test], all_idx[held | benign_test]
 
 
 def stratified_subsample(y: ArrayLike, n: int, seed: int) -> NDArray[np.int64]:
