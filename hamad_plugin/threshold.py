@@ -63,6 +63,12 @@ class AdaptiveThreshold:
     override: float | None = None
     _hist: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
     _seen: int = field(default=0, repr=False)
+    _rows: int = field(default=0, repr=False)
+    #: Scores of the step in progress, observed when it completes.
+    _pending: list[np.ndarray] = field(default_factory=list, repr=False)
+
+    #: Connections judged with one threshold before it is updated.
+    step = 256
 
     def _validate(self) -> None:
         if self.mode not in MODES:
@@ -107,6 +113,8 @@ class AdaptiveThreshold:
         """Forget the running score distribution (keep the calibration)."""
         self._hist = np.zeros(self.n_bins)
         self._seen = 0
+        self._rows = 0
+        self._pending = []
 
     @property
     def bounds(self) -> tuple[float, float]:
@@ -157,25 +165,60 @@ class AdaptiveThreshold:
         self._seen += len(s)
 
     def decide(
-        self, scores: np.ndarray, chunk: int = 256, observe: bool = True
+        self, scores: np.ndarray, observe: bool = True, learn_from: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Anomalous flags and the threshold used, in stream order.
 
-        Each chunk is judged with the threshold in force before it, then (if
-        ``observe``) added to the running distribution, as the live worker
-        does per batch.
+        The stream is judged in steps of :attr:`step` connections counted from
+        the start, whatever the batches: each step uses the threshold in force
+        before it, then (if ``observe``) its scores join the running
+        distribution. So replay (batches of 1024) and serve (Zeek's batches)
+        decide alike. ``learn_from`` (a mask) limits what joins the
+        distribution, e.g. to connections the site learner calls clean, so an
+        attack cannot lift the threshold by flooding it.
         """
         s = np.asarray(scores, dtype=np.float64)
-        flags = np.zeros(len(s), dtype=bool)
-        used = np.zeros(len(s))
-        for start in range(0, len(s), chunk):
-            part = s[start : start + chunk]
+        n = len(s)
+        flags = np.zeros(n, dtype=bool)
+        used = np.zeros(n)
+        start = 0
+        while start < n:
+            end = min(n, start + self.step - self._rows % self.step) if observe else n
+            part = s[start:end]
             thr = self.current()
-            used[start : start + chunk] = thr
-            flags[start : start + chunk] = part >= thr
-            if observe and self.mode == "adaptive":
-                self.observe(part)
+            used[start:end] = thr
+            flags[start:end] = part >= thr
+            if observe:
+                self._rows += end - start
+                if self.mode == "adaptive":
+                    self._pending.append(
+                        part if learn_from is None else part[learn_from[start:end]]
+                    )
+                    if self._rows % self.step == 0:
+                        self.observe(np.concatenate(self._pending))
+                        self._pending = []
+            start = end
         return flags, used
+
+    def state_dict(self) -> dict[str, Any]:
+        """The run-time state (what adaptation has seen), for saving with a site's state."""
+        pending = np.concatenate(self._pending).tolist() if self._pending else []
+        return {"hist": [round(float(v), 6) for v in self._hist], "seen": self._seen,
+                "rows": self._rows, "pending": pending}  # fmt: skip
+
+    def load_state(self, d: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`; raises ValueError if it does not fit this threshold."""
+        hist = np.asarray(d["hist"], dtype=np.float64)
+        if hist.shape != (self.n_bins,) or not np.isfinite(hist).all() or (hist < 0).any():
+            raise ValueError(f"threshold histogram must be {self.n_bins} counts >= 0")
+        seen, rows = int(d["seen"]), int(d["rows"])
+        if seen < 0 or rows < 0:
+            raise ValueError("threshold counters must be >= 0")
+        pending = np.asarray(d.get("pending", []), dtype=np.float64)
+        if pending.ndim != 1 or len(pending) >= self.step:
+            raise ValueError(f"threshold pending scores must be fewer than {self.step}")
+        self._hist, self._seen, self._rows = hist, seen, rows
+        self._pending = [pending] if len(pending) else []
 
     def to_dict(self) -> dict[str, Any]:
         self._check()
