@@ -301,6 +301,22 @@ def _served_metrics(y: Any, scores: Any, flags: Any) -> dict[str, Any]:
     help="CIDR of the monitored network (repeat); default RFC 1918 etc.",
 )
 @click.option("--batch-size", type=int, default=None, help="Connections per scoring batch.")
+@click.option(
+    "--learn",
+    "learn",
+    default=None,
+    metavar="DURATION",
+    help="Learn each file's network first, as serve does: 90s, 30min, 6h, 1d of event time "
+    "from the file's first connection (verdicts meanwhile carry learning=true).",
+)
+@click.option(
+    "--state-dir",
+    "state_dir",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="With --learn: save what the last file taught here, as serve does (for hamad learn "
+    "status, hamad drift, or to start serve from it).",
+)
 @click.option("--top", "top_n", default=10, show_default=True, help="Anomalies to list at the end.")
 @click.option("--json-summary", is_flag=True, help="Print the summary as JSON.")
 def replay(
@@ -313,14 +329,16 @@ def replay(
     override: float | None,
     local_nets: tuple[str, ...],
     batch_size: int | None,
+    learn: str | None,
+    state_dir: str | None,
     top_n: int,
     json_summary: bool,
 ) -> None:
     """Stream conn logs through the live path and report anomalies.
 
-    Same code as `hamad serve`: features -> ONNX ensemble -> threshold.
-    Constant memory. With labelled input (IoT-23 / Stratosphere) it also
-    prints precision, recall, F1 and FPR.
+    Same code as `hamad serve`: features -> ONNX ensemble -> threshold (->
+    site learner with --learn). Constant memory. With labelled input (IoT-23 /
+    Stratosphere) it also prints precision, recall, F1 and FPR.
     """
     from .config import load_settings, with_overrides
     from .pipeline import Pipeline
@@ -333,8 +351,14 @@ def replay(
         threshold__mode=threshold_mode,
         threshold__override=override,
         features__local_networks=tuple(local_nets) if local_nets else None,
+        learning__period=learn,
+        learning__state_dir=state_dir,
     )
-    pipe = Pipeline.from_settings(s)
+    if state_dir is not None and learn is None:
+        raise click.BadParameter(
+            "saves what --learn learned; add --learn", param_hint="--state-dir"
+        )
+    pipe = Pipeline.from_settings(s, learn=learn is not None)
     fh = None
     if out == "-":
         fh = sys.stdout
@@ -360,6 +384,16 @@ def replay(
         raise OutputError(f"cannot write --out {out}: {exc.strerror or exc}") from exc
     finally:
         bar.close()
+    if state_dir is not None:
+        from .learning import state_path
+
+        saved = state_path(state_dir, pipe.model_version)
+        try:
+            pipe.save_site(saved)
+        except OSError as exc:
+            msg = f"cannot save the learned state to {saved}: {exc.strerror or exc}"
+            raise OutputError(msg) from exc
+        click.echo(f"learned state saved to {saved}", err=True)
     d = summ.to_dict()
     if json_summary:
         click.echo(json.dumps(d, indent=1))
@@ -393,6 +427,13 @@ def replay(
                 f"  {v['score']:.3f}  {v['uid']}  {v['orig_h']}:{v['orig_p']} -> "
                 f"{v['resp_h']}:{v['resp_p']}/{v['proto']}  [{feats}; weighed most: {top_model}]"
             )
+    for ls in summ.learning:
+        echo(_learning_line(ls, Path(ls["file"]).name))
+    if summ.learning:
+        echo(
+            f"  {summ.while_learning} connections scored while learning, "
+            f"{summ.familiar} not flagged afterwards as familiar services"
+        )
     if "metrics" in d:
         m = d["metrics"]
         echo(
@@ -409,7 +450,24 @@ def replay(
         echo(f"  confusion: tp={m['tp']} fp={m['fp']} tn={m['tn']} fn={m['fn']}")
         for line in _label_table(d["per_label"], m):
             echo(line)
+        a = d.get("metrics_after_learning")
+        if a is not None:
+            fa = f"{1e4 * a['fp'] / a['n_neg']:.1f}" if a["n_neg"] else "n/a"
+            echo(
+                f"after learning: {a['n']} labelled rows ({a['n_pos']} malicious, "
+                f"{a['n_neg']} benign): recall={_fmt(a['recall'])}, {a['fp']} false alarms "
+                f"= {fa} per 10,000 benign"
+            )
     summ.ingest.raise_if_damaged()
+
+
+def _learning_line(ls: dict[str, Any], where: str) -> str:
+    """One line on what the site learner did (replay, info, learn status)."""
+    return (
+        f"learning ({where}): {ls['phase']}, period {ls['period']}; {ls['learned']} connections "
+        f"learned, {ls['kept_out']} kept out as malicious-looking, {ls['familiar_services']} "
+        f"familiar services of {ls['services']}"
+    )
 
 
 def _label_table(rows: list[dict[str, Any]], m: dict[str, Any]) -> list[str]:
@@ -447,11 +505,28 @@ def _label_table(rows: list[dict[str, Any]], m: dict[str, Any]) -> list[str]:
 @click.option("--target-fpr", default=1e-4, show_default=True)
 @click.option("--n-estimators", default=60, show_default=True)
 @click.option("--seed", default=0, show_default=True)
-def loco(data: tuple[str, ...], out: str, target_fpr: float, n_estimators: int, seed: int) -> None:
+@click.option(
+    "--learn",
+    "learn",
+    multiple=True,
+    type=click.FloatRange(0.0, 1.0, min_open=True, max_open=True),
+    help="Also score each held-out capture as a new deployment that learns on this share "
+    "of its time span first (repeat for several; the first is the headline).",
+)
+def loco(
+    data: tuple[str, ...],
+    out: str,
+    target_fpr: float,
+    n_estimators: int,
+    seed: int,
+    learn: tuple[float, ...],
+) -> None:
     """Leave-one-capture-out evaluation: train on the others, score the held-out capture.
 
     Compares HAMAD with mean fusion, RF alone and the novelty detector alone
     (same fitted trees), at a threshold calibrated on the training captures.
+    With --learn, each held-out capture is also streamed through the serving
+    pipeline with a learning period, side by side with today's numbers.
     """
     from .loco import render_markdown, run_loco
     from .train import library_versions
@@ -465,7 +540,12 @@ def loco(data: tuple[str, ...], out: str, target_fpr: float, n_estimators: int, 
         bar.update(1)
 
     res = run_loco(
-        list(data), target_fpr=target_fpr, n_estimators=n_estimators, seed=seed, progress=progress
+        list(data),
+        target_fpr=target_fpr,
+        n_estimators=n_estimators,
+        seed=seed,
+        learn=learn,
+        progress=progress,
     )
     bar.close()
     import os
@@ -474,7 +554,7 @@ def loco(data: tuple[str, ...], out: str, target_fpr: float, n_estimators: int, 
     names = " ".join(f"--data DATA/{Path(p).resolve().relative_to(root)}" for p in data)
     cmd = (
         f"hamad loco {names} --target-fpr {target_fpr:g} "
-        f"--n-estimators {n_estimators} --seed {seed}"
+        f"--n-estimators {n_estimators} --seed {seed}" + "".join(f" --learn {f:g}" for f in learn)
     )
     text = render_markdown(res, cmd, target_fpr, n_estimators, seed, library_versions())
     # Name the data relative to where the command ran (``../shared/datasets`` for
@@ -487,8 +567,39 @@ def loco(data: tuple[str, ...], out: str, target_fpr: float, n_estimators: int, 
     img = _loco_plots(res, Path(out).parent / "img")
     if img:
         text += "\n![PR curves per held-out capture](img/" + img.name + ")\n"
+    limg = _learning_plot(res, Path(out).parent / "img")
+    if limg:
+        text = text.replace(
+            "\n## Per capture and scorer",
+            f"\n![false alarms and recall after learning](img/{limg.name})\n\n"
+            "## Per capture and scorer",
+            1,
+        )
     Path(out).write_text(text)
     click.echo(text)
+
+
+def _learning_plot(res: Any, img_dir: Path) -> Path | None:
+    """Today's calibration vs the learned deployment, per held-out capture (``--learn``)."""
+    from .errors import DependencyError
+    from .loco import LEARN_VARIANTS, NO_LEARNING
+
+    folds = [r for r in res if r.learning]
+    if not folds:
+        return None
+    names = (NO_LEARNING[1], NO_LEARNING[0], LEARN_VARIANTS[0])
+    rows = {n: [r.learning[0].rows[n] for r in folds] for n in names}
+    try:
+        from .plots import plot_learning
+
+        return plot_learning(
+            [r.capture for r in folds],
+            {n: [row["fa_per_10k"] for row in rows[n]] for n in names},
+            {n: [row["recall"] for row in rows[n]] for n in names},
+            img_dir / "loco_learning.png",
+        )
+    except DependencyError:
+        return None
 
 
 def _loco_plots(res: Any, img_dir: Path) -> Path | None:
@@ -510,13 +621,43 @@ def _loco_plots(res: Any, img_dir: Path) -> Path | None:
 
 
 # --------------------------------------------------------------------------- info
+def _state_options() -> _Decorator:
+    """``--config`` and ``--state-dir``: where the worker keeps what it learned."""
+
+    def deco(f: Callable[..., Any]) -> Callable[..., Any]:
+        f = click.option("--state-dir", default=None, type=click.Path(file_okay=False),
+                         help="The worker's state directory [learning.state_dir of --config, "
+                         "else ~/.local/state/hamad].")(f)  # fmt: skip
+        return click.option("--config", "config", default=None, type=click.Path(dir_okay=False),
+                            help="The worker's YAML settings.")(f)  # fmt: skip
+
+    return deco
+
+
+def _site(model: str | None, config: str | None, state_dir: str | None) -> tuple[Any, Path, bool]:
+    """The pipeline serve would build, with the saved site state loaded if there is one."""
+    from .config import load_settings, with_overrides
+    from .learning import state_path
+    from .pipeline import Pipeline
+
+    s = with_overrides(load_settings(config), model=model, learning__state_dir=state_dir)
+    pipe = Pipeline.from_settings(s)
+    path = state_path(s.learning.state_dir, pipe.model_version)
+    try:
+        pipe.load_site(path)
+    except FileNotFoundError:
+        return pipe, path, False
+    return pipe, path, True
+
+
 @cli.command()
 @_model_option()
 @click.option(
     "--features", "show_features", is_flag=True, help="List every feature and its meaning."
 )
-def info(model: str | None, show_features: bool) -> None:
-    """Check a model loads against this code and show its metadata."""
+@_state_options()
+def info(model: str | None, show_features: bool, config: str | None, state_dir: str | None) -> None:
+    """Check a model loads against this code and show its metadata and what was learned."""
     from .model import LoadedModel
 
     m = LoadedModel.load(model)
@@ -542,6 +683,121 @@ def info(model: str | None, show_features: bool) -> None:
     if show_features:
         for n, d in zip(m.feature_names, meta["features"].get("descriptions", []), strict=False):
             click.echo(f"  {n:<36} {d}")
+    pipe, path, found = _site(model, config, state_dir)
+    if found and pipe.learner is not None:
+        click.echo(_learning_line(pipe.learner.summary(), str(path)))
+    else:
+        click.echo(f"learning:  nothing learned yet for this model ({path} does not exist)")
+
+
+# --------------------------------------------------------------------------- learn / drift
+@cli.group()
+def learn() -> None:
+    """What the worker learned about this network: show it, or start over."""
+
+
+@learn.command("status")
+@_model_option()
+@_state_options()
+@click.option("--services", "n_services", default=10, show_default=True,
+              help="Familiar services to list, most used first.")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print the state summary as JSON.")
+def learn_status(
+    model: str | None, config: str | None, state_dir: str | None, n_services: int, as_json: bool
+) -> None:
+    """Phase, counters and the most used familiar services."""
+    pipe, path, found = _site(model, config, state_dir)
+    lr = pipe.learner
+    if not found or lr is None:
+        click.echo(f"nothing learned yet for model {pipe.model_version}: no {path}")
+        return
+    summ = lr.summary()
+    if as_json:
+        click.echo(json.dumps({"state": str(path), **summ}, indent=1))
+        return
+    click.echo(_learning_line(summ, str(path)))
+    click.echo(
+        f"  {summ['seen']} connections seen; {summ['kept_out']} kept out "
+        f"({summ['kept_out_flagged']} of them flagged), {summ['adapted']} learned after the "
+        f"period, {summ['familiar']} not flagged as familiar, "
+        f"{summ['forgotten']} services forgotten"
+    )
+    if summ["learning_until"] is not None:
+        import datetime as _dt
+
+        until = _dt.datetime.fromtimestamp(summ["learning_until"], _dt.timezone.utc)
+        click.echo(f"  learning ends at network time {until:%Y-%m-%d %H:%M:%S} UTC")
+    fam = sorted(((v[0], k) for k, v in lr.services.items() if v[0] >= lr.min_count), reverse=True)
+    click.echo(f"most used familiar services (of {len(fam)}):")
+    for count, key in fam[:n_services]:
+        click.echo(f"  {_service(key)} {count:9.1f} sightings")
+    review = lr.review(n_services)
+    if review:
+        click.echo(
+            f"review: {summ['learned_while_flagged']} familiar services reached the threshold "
+            "while they were learned (an attack already running during learning that RF and "
+            "XGBoost did not recognise is learned too; `hamad learn reset` if one is not yours):"
+        )
+        for key, v in review:
+            click.echo(f"  {_service(key)} {v[3]:6.0f} of {v[0]:.0f} sightings above the threshold")
+
+
+def _service(key: tuple[str, str, int, str]) -> str:
+    kind, addr, port, proto = key
+    return f"{'client' if kind == 'c' else 'group':<6} {addr:<39} {f'{port}/{proto}':<11}"
+
+
+@learn.command("reset")
+@_model_option()
+@_state_options()
+def learn_reset(model: str | None, config: str | None, state_dir: str | None) -> None:
+    """Forget what was learned for this model; the next connection starts a new learning period.
+
+    A running `hamad serve` notices the missing file at its next save
+    (learning.save_interval) and starts over too.
+    """
+    _, path, found = _site(model, config, state_dir)
+    if not found:
+        click.echo(f"nothing to reset: no {path}")
+        return
+    path.unlink()
+    click.echo(f"removed {path}; learning starts again with the next connection")
+
+
+@cli.command()
+@_model_option()
+@_state_options()
+@click.option(
+    "--png",
+    "png",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="Also draw the report here (score histogram + top drifting features).",
+)
+@click.option("--top", "top", default=10, show_default=True, help="Features to list.")
+def drift(
+    model: str | None, config: str | None, state_dir: str | None, png: str | None, top: int
+) -> None:
+    """How this deployment differs from the model's training data.
+
+    Feature shift (mean, in training standard deviations, and spread ratio),
+    the site's score distribution against the shipped calibration, and the
+    features that drifted most, from the worker's learned state.
+    """
+    from .learning import drift as compute
+
+    pipe, path, found = _site(model, config, state_dir)
+    if not found or pipe.learner is None:
+        raise ConfigError(
+            f"no learned state at {path}: run `hamad serve` (or `hamad replay --learn`) first"
+        )
+    d = compute(pipe.learner, pipe.model.metadata)
+    for line in d.lines(top):
+        click.echo(line)
+    if png:
+        from .plots import plot_drift
+
+        click.echo(f"wrote {plot_drift(d, png, top)}")
 
 
 # --------------------------------------------------------------------------- bench

@@ -49,6 +49,31 @@ class FeatureSettings:
 
 
 @dataclass(frozen=True)
+class LearningSettings:
+    """Learning the deployment (what is learned and why: :mod:`hamad_plugin.learning`)."""
+
+    #: How long to learn, in network time from the first connection: ``"1d"``, ``"6h"``,
+    #: ``"30min"``, ``"90s"`` or seconds; ``"0"`` turns learning off. Zeek's
+    #: ``HAMAD::learning_period`` replaces it once Zeek sends it.
+    period: str = "1d"
+    #: Where ``hamad serve`` keeps the learned state ("" = $XDG_STATE_HOME/hamad,
+    #: else ~/.local/state/hamad).
+    state_dir: str = ""
+    #: Connections that both supervised members (rf, xgb) score at least this high
+    #: are kept out of everything learned.
+    guard: float = 0.5
+    #: Clean connections a service needs during learning before it is familiar.
+    min_count: int = 3
+    #: Connections per 10 s from one client up to which a familiar service stays
+    #: familiar however busy; above it, only up to e x the busiest rate learned.
+    rate_floor: float = 50.0
+    #: Services remembered; the least recently seen are forgotten first.
+    max_services: int = 100_000
+    #: Seconds between saves of the learned state (``hamad serve``).
+    save_interval: float = 60.0
+
+
+@dataclass(frozen=True)
 class ServeSettings:
     """``hamad serve``: how it reaches Zeek and how its loop behaves (the one set of defaults)."""
 
@@ -86,12 +111,14 @@ class Settings:
     batch_size: int = 1024
     threshold: ThresholdSettings = field(default_factory=ThresholdSettings)
     features: FeatureSettings = field(default_factory=FeatureSettings)
+    learning: LearningSettings = field(default_factory=LearningSettings)
     serve: ServeSettings = field(default_factory=ServeSettings)
 
 
 _SECTIONS: dict[str, type] = {
     "threshold": ThresholdSettings,
     "features": FeatureSettings,
+    "learning": LearningSettings,
     "serve": ServeSettings,
 }
 
@@ -127,6 +154,8 @@ def _coerce(where: str, name: str, value: Any, default: Any) -> Any:
         if not math.isfinite(value):
             raise ConfigError(f"{where}.{name}: expected a finite number, got {value!r}")
         return float(value)
+    if name == "period" and isinstance(value, (int, float)) and math.isfinite(value):
+        return str(value)  # a duration in seconds
     if isinstance(default, str) or default is None:
         if not isinstance(value, str):
             raise ConfigError(f"{where}.{name}: expected a string, got {value!r}")
@@ -194,13 +223,24 @@ def validate(s: Settings, where: str = "config") -> None:
         ("serve.report_interval", sv.report_interval > 0, "> 0 s"),
         ("serve.stats_interval", sv.stats_interval > 0, "> 0 s"),
         ("serve.recv_timeout", sv.recv_timeout > 0, "> 0 s"),
+        ("learning.guard", 0 < s.learning.guard <= 1, "in (0, 1]"),
+        ("learning.min_count", s.learning.min_count >= 1, ">= 1"),
+        ("learning.rate_floor", s.learning.rate_floor >= 0, ">= 0 connections per 10 s"),
+        ("learning.max_services", s.learning.max_services >= 1, ">= 1"),
+        ("learning.save_interval", s.learning.save_interval > 0, "> 0 s"),
     ]  # fmt: skip
     for name, ok, want in checks:
         if not ok:
             value = eval_path(s, name)
             raise ConfigError(f"{where}.{name}: must be {want}, got {value!r}")
-    # Reuse the feature config's own CIDR validation.
+    # Reuse the duration parser and the feature config's own CIDR validation.
     from .features import FeatureConfig
+    from .learning import parse_duration
+
+    try:
+        parse_duration(s.learning.period)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}.learning.period: {exc}") from None
 
     FeatureConfig(local_networks=s.features.local_networks, max_keys=s.features.max_keys)
 

@@ -507,6 +507,7 @@ class FeatureExtractor:
         #: Jumps believed after JUMP_CONFIRMATIONS connections in a row (gaps in traffic).
         self.time_jumps_accepted = 0
         self._jump_run = 0
+        self.last_times = np.zeros(0)
 
     @property
     def tracked_keys(self) -> dict[str, int]:
@@ -533,6 +534,7 @@ class FeatureExtractor:
         n = len(recs)
         out = np.zeros((n, self.n_features), dtype=np.float32)
         if n == 0:
+            self.last_times = np.zeros(0)
             return out
         cols = _Columns.of(recs)
         t = cols.num[:, _TS] + np.nan_to_num(cols.num[:, _DUR])
@@ -541,6 +543,9 @@ class FeatureExtractor:
         # Connections finish slightly out of order; never let time run backwards.
         t = np.maximum.accumulate(np.concatenate([[self._clock], t]))[1:]
         t[~np.isfinite(t)] = 0.0
+        #: Event time of each row of the last batch (monotone, jump-guarded): the clock
+        #: the site learner measures its learning period on.
+        self.last_times = t
         out[:, : self.n_own] = self._own(cols)
         if not update:
             self._context(cols, t, out[:, self.n_own :], update=False)

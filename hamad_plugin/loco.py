@@ -21,9 +21,10 @@ Two operating points are reported per fold:
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,8 @@ class FoldResult:
     #: Labels and HAMAD scores of the held-out capture (for plots).
     y: np.ndarray | None = None
     scores: np.ndarray | None = None
+    #: With ``hamad loco --learn``: the capture as a new deployment, per learning fraction.
+    learning: list[LearnResult] = field(default_factory=list)
 
 
 def _variant_scores(ens: HamadEnsemble, X: np.ndarray) -> dict[str, np.ndarray]:
@@ -70,14 +73,14 @@ def _variant_scores(ens: HamadEnsemble, X: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
-def _fold(
-    held: CaptureData,
-    others: Sequence[CaptureData],
-    target_fpr: float,
-    n_estimators: int,
-    seed: int,
-) -> FoldResult:
-    t0 = time.perf_counter()
+def _fit_fold(
+    others: Sequence[CaptureData], n_estimators: int, seed: int
+) -> tuple[HamadEnsemble, np.ndarray, str, np.ndarray]:
+    """Train on the other captures' first 85 % (time order).
+
+    Returns the ensemble, the benign rows to calibrate on (their held-back
+    tails), how those were chosen, and the benign training rows.
+    """
     Xtr, ytr, gtr, Xca, yca = [], [], [], [], []
     for ci, c in enumerate(others):
         cut = int(len(c.y) * (1 - CALIBRATION_TAIL))
@@ -96,6 +99,16 @@ def _fold(
         # benign rows, which flatters the threshold; the report says so.
         benign_cal = X[y == 0]
         calibration = f"training benign rows (held-back tail had < {MIN_CALIBRATION} benign rows)"
+    return ens, benign_cal, calibration, X[y == 0]
+
+
+def _fold(
+    held: CaptureData,
+    fitted_fold: tuple[HamadEnsemble, np.ndarray, str, np.ndarray],
+    target_fpr: float,
+) -> FoldResult:
+    t0 = time.perf_counter()
+    ens, benign_cal, calibration, _ = fitted_fold
     cal = _variant_scores(ens, benign_cal)
     test = _variant_scores(ens, held.X)
     yt = held.y
@@ -145,10 +158,18 @@ def run_loco(
     target_fpr: float = 1e-4,
     n_estimators: int = 60,
     seed: int = 0,
+    learn: Sequence[float] = (),
     config: FeatureConfig | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> list[FoldResult]:
-    """One fold per capture; returns the per-fold results."""
+    """One fold per capture; returns the per-fold results.
+
+    ``learn`` (fractions of each held-out capture's time span): also score the
+    held-out capture as a new deployment that learns on its first part, with
+    the same fold model (see :func:`learn_fold`).
+    """
+    from .ingest import read_conn_log
+
     config = config or FeatureConfig()
     caps = []
     for p in paths:
@@ -159,8 +180,23 @@ def run_loco(
     for i, held in enumerate(caps):
         if progress:
             progress(f"fold {i + 1}/{len(caps)}: hold out {held.name}")
-        others = [c for j, c in enumerate(caps) if j != i]
-        results.append(_fold(held, others, target_fpr, n_estimators, seed))
+        t0 = time.perf_counter()
+        fitted = _fit_fold([c for j, c in enumerate(caps) if j != i], n_estimators, seed)
+        res = _fold(held, fitted, target_fpr)
+        if learn:
+            if progress:
+                progress(f"fold {i + 1}/{len(caps)}: {held.name} as a new deployment")
+            ens, benign_cal, _, X_benign = fitted
+            thr = AdaptiveThreshold(mode="adaptive", target_fpr=target_fpr)
+            thr.fit(_variant_scores(ens, benign_cal)[VARIANTS[0]])
+            reader = read_conn_log(paths[i])
+            records = list(reader)
+            reader.stats.raise_if_damaged()
+            res.learning = learn_fold(
+                records, _fold_model(ens, config, thr, X_benign), config, learn
+            )
+        res.seconds = time.perf_counter() - t0
+        results.append(res)
     return results
 
 
@@ -235,4 +271,222 @@ def render_markdown(
                 f"{_f(row['recall_at_1e-4'], True)} | {fam} |"
             )
         detail.append("")
-    return "\n".join(lines + summary + ["", "## Per capture and scorer", ""] + detail) + "\n"
+    learning = render_learning(results) if any(r.learning for r in results) else []
+    return (
+        "\n".join(lines + summary + learning + ["", "## Per capture and scorer", ""] + detail)
+        + "\n"
+    )
+
+
+def _fa_recall(row: dict[str, Any]) -> str:
+    fa = "n/a" if row["fa_per_10k"] is None else f"{row['fa_per_10k']:.0f}"
+    return f"{fa} · {_f(row['recall'], True)}"
+
+
+def render_learning(results: Sequence[FoldResult]) -> list[str]:
+    """The ``--learn`` section: each held-out capture as a new deployment."""
+    fracs = sorted(lr.fraction for lr in results[0].learning)
+    head = results[0].learning[0].fraction
+    out = [
+        "",
+        "## As a new deployment: the learning period",
+        "",
+        "Each held-out capture is also streamed, in file order, through the real serving "
+        "`Pipeline` (fresh windows, adaptive threshold, site learner) with the fold's model, as "
+        "`hamad serve` runs on a network it never saw: it learns, unlabelled, during the first "
+        f"{100 * head:g} % of the capture's time span (`--learn {head:g}`), and every row after "
+        "that is judged. All scorers below are measured on those same rows. Each cell is "
+        "*false alarms per 10,000 benign · recall*. `today` is the shipped calibration with no "
+        "learning (fixed threshold, and the adaptive threshold serve uses). `learned` is the "
+        "product: connections that RF or XGBoost already call malicious (both >= 0.5) are kept "
+        "out of what is learned, and a learned service is only familiar at rates like those "
+        "seen while learning. `learned, no guards` switches both guards off, to show what they "
+        "are for. `max benign` is the highest benign score after learning and `R@0 FA` the "
+        "recall a threshold just above it would get (an oracle: the ranking's limit).",
+        "",
+        "| held-out capture | learning window: benign / malicious | scored after: benign / "
+        "malicious | today (fixed) | today (adaptive) | learned | learned, no guards | kept out "
+        "| familiar | max benign | R@0 FA |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        lr = r.learning[0]
+        rows = lr.rows
+        out.append(
+            f"| {r.capture} | {lr.learn_rows[0]} / {lr.learn_rows[1]} | {lr.scored_rows[0]} / "
+            f"{lr.scored_rows[1]} | {_fa_recall(rows[NO_LEARNING[1]])} | "
+            f"{_fa_recall(rows[NO_LEARNING[0]])} | **{_fa_recall(rows[LEARN_VARIANTS[0]])}** | "
+            f"{_fa_recall(rows[LEARN_VARIANTS[1]])} | {lr.learner['kept_out']} | "
+            f"{lr.learner['familiar']} | {_f(lr.max_benign)} | {_f(lr.recall_at_zero_fa, True)} |"
+        )
+    if len(fracs) > 1:
+        out += [
+            "",
+            "How long to learn: `learned` (false alarms /10k · recall) by the share of the "
+            "capture's time span used for learning. Each column is scored on the rows after its "
+            "own learning window, so the columns cover different rows.",
+            "",
+            "| held-out capture | " + " | ".join(f"learn {100 * f:g} %" for f in fracs) + " |",
+            "|---|" + "---:|" * len(fracs),
+        ]
+        for r in results:
+            by = sorted(r.learning, key=lambda lr: lr.fraction)
+            cells = " | ".join(_fa_recall(lr.rows[LEARN_VARIANTS[0]]) for lr in by)
+            out.append(f"| {r.capture} | {cells} |")
+    return out
+
+
+# ---------------------------------------------------------------------------
+# LOCO with a learning period (``hamad loco --learn``)
+
+#: Learning evaluations per held-out capture: the first uses the product's guards.
+LEARN_VARIANTS = ("learned", "learned, no guards")
+#: The same held-out rows scored with the shipped calibration only (what serve did before).
+NO_LEARNING = ("no learning (adaptive)", "no learning (fixed)")
+
+
+class _EnsembleSession:
+    """The onnxruntime call :class:`~hamad_plugin.model.LoadedModel` makes, answered by an
+    in-memory ensemble: LOCO fold models run through the real Pipeline without an export."""
+
+    def __init__(self, ens: HamadEnsemble) -> None:
+        self.ens = ens
+
+    def run(self, _outputs: Any, feed: dict[str, np.ndarray]) -> list[np.ndarray]:
+        X = feed["features"]
+        S = self.ens.base_scores(X)
+        W = self.ens.attention_weights(X, S)
+        return [(W * S).sum(axis=1), W, S]
+
+
+def _fold_model(
+    ens: HamadEnsemble, config: FeatureConfig, thr: AdaptiveThreshold, X_benign: np.ndarray
+) -> Any:
+    """A LoadedModel for a fold's in-memory ensemble and calibrated threshold."""
+    from .features import feature_names
+    from .model import LoadedModel
+
+    sd = X_benign.std(axis=0)
+    meta = {
+        "version": "loco-fold",
+        "members": list(ens.members),
+        "features": {"names": feature_names(config), "config": config.to_dict()},
+        "threshold": thr.to_dict(),
+        "explain": {
+            "mean": X_benign.mean(axis=0).tolist(),
+            "scale": np.where(sd > 1e-6, sd, 1.0).tolist(),
+            "importance": ens.feature_importances().tolist(),
+        },
+        "model_sha256": "0" * 64,
+    }
+    return LoadedModel(Path("<loco fold>"), meta, _EnsembleSession(ens), config)
+
+
+@dataclass
+class LearnResult:
+    """One held-out capture scored as a new deployment that learns on its first part."""
+
+    fraction: float
+    period: float
+    #: Labelled rows in the learning window: (benign, malicious).
+    learn_rows: tuple[int, int]
+    #: Labelled rows scored after learning: (benign, malicious).
+    scored_rows: tuple[int, int]
+    #: variant -> {"fp", "fa_per_10k", "tp", "recall"} on the rows scored after learning.
+    rows: dict[str, dict[str, Any]]
+    #: The guarded learner's counters (kept out, learned, familiar, ...).
+    learner: dict[str, Any]
+    #: Highest benign score after learning, and the recall a threshold just above it gets.
+    max_benign: float | None = None
+    recall_at_zero_fa: float | None = None
+
+
+def _stream(pipe: Any, records: Sequence[Any], batch: int = 1024) -> list[Any]:
+    out = []
+    for start in range(0, len(records), batch):
+        out.extend(pipe.score(records[start : start + batch]))
+    return out
+
+
+def _rates(flags: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+    ben, mal = y == 0, y == 1
+    fp, tp = int((flags & ben).sum()), int((flags & mal).sum())
+    return {
+        "fp": fp,
+        "fa_per_10k": 1e4 * fp / ben.sum() if ben.any() else None,
+        "tp": tp,
+        "recall": tp / mal.sum() if mal.any() else None,
+    }
+
+
+def learn_fold(
+    records: Sequence[Any],
+    model: Any,
+    config: FeatureConfig,
+    fractions: Sequence[float],
+) -> list[LearnResult]:
+    """Score one held-out capture as a deployment that learns on its first ``fraction``.
+
+    The capture streams through the real :class:`~hamad_plugin.pipeline.Pipeline`
+    (features, fold model, adaptive threshold, site learner) in file order, as
+    ``hamad replay --learn`` and ``hamad serve`` would. Metrics cover only the
+    labelled rows scored after learning; every variant is measured on the
+    same rows.
+    """
+    from .config import LearningSettings
+    from .pipeline import Pipeline
+
+    y_all = np.array([-1 if r.is_malicious is None else int(r.is_malicious) for r in records])
+    ends = np.array([r.end_ts for r in records], dtype=np.float64)
+    ends = ends[np.isfinite(ends)]
+    span = float(ends.max() - ends.min()) if len(ends) else 0.0
+    thr_dict = model.metadata["threshold"]
+
+    def run(learning: LearningSettings | None, mode: str, guards: bool = True) -> list[Any]:
+        thr = AdaptiveThreshold.from_dict(thr_dict, mode=mode)
+        pipe = Pipeline(model, thr, config, learning=learning)
+        if pipe.learner is not None and not guards:
+            pipe.learner.guard = math.inf
+            pipe.learner.rate_cap = math.inf
+        verdicts = _stream(pipe, records)
+        run.learner = pipe.learner  # type: ignore[attr-defined]
+        return verdicts
+
+    base = {
+        name: run(None, mode) for name, mode in zip(NO_LEARNING, ("adaptive", "fixed"), strict=True)
+    }
+    out = []
+    for frac in fractions:
+        period = frac * span
+        ls = LearningSettings(period=f"{period:.6f}")
+        guarded = run(ls, "adaptive")
+        summary = run.learner.summary()  # type: ignore[attr-defined]
+        unguarded = run(ls, "adaptive", guards=False)
+        after = ~np.array([v.learning for v in guarded])
+        y = y_all[after]
+        rows: dict[str, dict[str, Any]] = {}
+        for name, vs in (
+            (LEARN_VARIANTS[0], guarded),
+            (LEARN_VARIANTS[1], unguarded),
+            *base.items(),
+        ):
+            flags = np.array([v.anomalous for v in vs])[after]
+            rows[name] = _rates(flags, y)
+        scores = np.array([v.score for v in guarded])[after]
+        ben, mal = scores[y == 0], scores[y == 1]
+        learn_y = y_all[~after]
+        out.append(
+            LearnResult(
+                fraction=frac,
+                period=period,
+                learn_rows=(int((learn_y == 0).sum()), int((learn_y == 1).sum())),
+                scored_rows=(int((y == 0).sum()), int((y == 1).sum())),
+                rows=rows,
+                learner=summary,
+                max_benign=float(ben.max()) if len(ben) else None,
+                recall_at_zero_fa=float((mal > ben.max()).mean())
+                if len(ben) and len(mal)
+                else None,
+            )
+        )
+    return out

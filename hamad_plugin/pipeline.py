@@ -1,7 +1,8 @@
-"""The live scoring path: records -> features -> ensemble -> threshold -> verdicts.
+"""The live scoring path: records -> features -> ensemble -> threshold -> site learner -> verdicts.
 
 ``hamad replay`` and ``hamad serve`` both drive a :class:`Pipeline`; only the
-source of the records differs, so what replay measures is what serve does.
+source of the records differs, so what replay measures is what serve does
+(including what the site learner learns: ``hamad replay --learn``).
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .features import FeatureConfig, FeatureExtractor
+from .learning import SiteLearner, load_state, save_state
 from .model import LoadedModel
 from .records import ConnRecord
 from .threshold import AdaptiveThreshold
 from .verdict import Verdict
 
 if TYPE_CHECKING:
-    from .config import Settings
+    from .config import LearningSettings, Settings
 
 
 class Pipeline:
@@ -35,6 +37,9 @@ class Pipeline:
         Defaults to the model's; ``local_networks``/``max_keys`` may differ per deployment.
     top_k : int, default=3
         Features named in each verdict's explanation.
+    learning : LearningSettings, optional
+        Learn the deployment (:mod:`hamad_plugin.learning`); None = score with
+        the shipped calibration only.
     """
 
     def __init__(
@@ -43,6 +48,7 @@ class Pipeline:
         threshold: AdaptiveThreshold | None = None,
         feature_config: FeatureConfig | None = None,
         top_k: int = 3,
+        learning: LearningSettings | None = None,
     ) -> None:
         self.model = model
         self.threshold = threshold or AdaptiveThreshold.from_dict(model.metadata["threshold"])
@@ -59,6 +65,12 @@ class Pipeline:
         self._importance = np.asarray(explain.get("importance", np.ones(n) / n), dtype=np.float32)
         self._names = model.feature_names
         self._members = model.members
+        self.learner: SiteLearner | None = None
+        if learning is not None:
+            self.learner = SiteLearner(
+                learning, model.version, str(model.metadata["model_sha256"]),
+                self._names, self._members,
+            )  # fmt: skip
 
     @classmethod
     def load(
@@ -71,6 +83,7 @@ class Pipeline:
         local_networks: Sequence[str] | None = None,
         max_keys: int | None = None,
         top_k: int = 3,
+        learning: LearningSettings | None = None,
     ) -> Pipeline:
         """Load a model directory (None = shipped default) with deployment overrides."""
         model = LoadedModel.load(model_dir)
@@ -88,11 +101,14 @@ class Pipeline:
             changes["max_keys"] = int(max_keys)
         if changes:
             fconf = dataclasses.replace(fconf, **changes)  # type: ignore[arg-type]
-        return cls(model, thr, fconf, top_k=top_k)
+        return cls(model, thr, fconf, top_k=top_k, learning=learning)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Pipeline:
-        """The pipeline a validated :class:`~hamad_plugin.config.Settings` describes."""
+    def from_settings(cls, settings: Settings, learn: bool = True) -> Pipeline:
+        """The pipeline a validated :class:`~hamad_plugin.config.Settings` describes.
+
+        ``learn=False`` leaves the site learner out (e.g. ``hamad replay`` without ``--learn``).
+        """
         return cls.load(
             settings.model,
             threshold_mode=settings.threshold.mode,
@@ -100,6 +116,7 @@ class Pipeline:
             local_networks=settings.features.local_networks,
             max_keys=settings.features.max_keys,
             top_k=settings.top_k,
+            learning=settings.learning if learn else None,
         )
 
     @property
@@ -110,6 +127,23 @@ class Pipeline:
         """Pin the threshold (Zeek's ``HAMAD::threshold_override``); None or 0 = adaptive."""
         self.threshold.override = value if value else None
         self.threshold._validate()
+
+    def reset_site(self) -> None:
+        """Start over as a new deployment: windows, adaptive threshold, learned state."""
+        self.extractor.reset()
+        self.threshold.reset()
+        if self.learner is not None:
+            self.learner.reset()
+
+    def save_site(self, path: Path) -> None:
+        """Save what was learned about the site (needs a learner)."""
+        assert self.learner is not None, "save_site needs a pipeline built with learning"
+        save_state(path, self.learner, self.threshold)
+
+    def load_site(self, path: Path) -> None:
+        """Resume from a saved site state; see :func:`~hamad_plugin.learning.load_state`."""
+        assert self.learner is not None, "load_site needs a pipeline built with learning"
+        load_state(path, self.learner, self.threshold)
 
     def features(self, records: Sequence[ConnRecord], update_state: bool = True) -> np.ndarray:
         """Feature rows for records, updating the windows (exactly as :meth:`score` does)."""
@@ -138,8 +172,16 @@ class Pipeline:
         if not records:
             return []
         X = self.features(records, update_state)
+        times = self.extractor.last_times
         score, weights, members = self.score_matrix(X)
-        flags, used = self.threshold.decide(score, chunk=max(len(records), 1), observe=update_state)
+        learner = self.learner
+        clean = learner.clean(members) if learner is not None else None
+        flags, used = self.threshold.decide(score, observe=update_state, learn_from=clean)
+        if learner is not None and clean is not None:
+            outcome = learner.apply(records, times, X, score, clean, flags, update_state)
+            flags, learning, familiar = outcome.flags, outcome.learning, outcome.familiar
+        else:
+            learning = familiar = np.zeros(len(records), dtype=bool)
         contrib = self.explain(X)
         k = min(self.top_k, contrib.shape[1])
         if k:
@@ -162,6 +204,8 @@ class Pipeline:
             top_val.tolist(),
             weights.tolist(),
             members.tolist(),
+            learning.tolist(),
+            familiar.tolist(),
             strict=True,
         )
         out: list[Verdict] = [
@@ -180,7 +224,9 @@ class Pipeline:
                 weights=dict(zip(mems, w, strict=True)),
                 member_scores=dict(zip(mems, m, strict=True)),
                 model_version=version,
+                learning=le,
+                familiar=fa,
             )
-            for rec, sc, th, fl, tj, tv, w, m in rows
+            for rec, sc, th, fl, tj, tv, w, m, le, fa in rows
         ]
         return out

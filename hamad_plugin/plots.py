@@ -244,3 +244,63 @@ def plot_model_bars(
     ax.legend(fontsize=7, ncol=min(k, 4))
     ax.set_title(title, fontsize=9)
     return _save(fig, Path(path))
+
+
+def plot_drift(d: Any, path: str | Path, top: int = 12) -> Path:
+    """Two panels: the site's score histogram against the calibration, and the top
+    drifting features (standardised mean shift against the training data)."""
+    plt = _pyplot()
+    out = Path(path)
+    _out_dir(out.parent)
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 4.6))
+    edges = np.linspace(0, 1, len(d.score_hist) + 1)
+    a1.bar(edges[:-1], d.score_hist, width=np.diff(edges), align="edge", color="#4c72b0")
+    a1.set_yscale("log")
+    a1.axvline(d.calibration["threshold"], color="#c44e52", ls="--", label="calibrated threshold")
+    a1.axvline(d.calibration["reference"], color="#55a868", ls=":",
+               label="training benign 99 %")  # fmt: skip
+    a1.set_xlabel("fused score")
+    a1.set_ylabel("connections (log)")
+    a1.set_title(f"scores of this site ({d.connections} connections)")
+    a1.legend(fontsize=8)
+    feats = d.features[:top][::-1]
+    a2.barh([f[0] for f in feats], [f[1] for f in feats],
+            color=["#c44e52" if f[1] > 0 else "#4c72b0" for f in feats])  # fmt: skip
+    a2.axvline(0, color="black", lw=0.8)
+    a2.set_xlabel("mean shift, in training standard deviations")
+    a2.set_title("features that drifted most")
+    a2.tick_params(axis="y", labelsize=8)
+    fig.tight_layout()
+    return _save(fig, out)
+
+
+def plot_learning(
+    captures: Sequence[str],
+    fa: Mapping[str, Sequence[float | None]],
+    recall: Mapping[str, Sequence[float | None]],
+    path: str | Path,
+) -> Path:
+    """Per held-out capture, false alarms per 10,000 benign and recall for each variant
+    (today's calibration vs the learned deployment), side by side."""
+    plt = _pyplot()
+    out = Path(path)
+    _out_dir(out.parent)
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(13, 0.5 * len(captures) + 2.2), sharey=True)
+    y = np.arange(len(captures))
+    h = 0.8 / max(1, len(fa))
+    for i, name in enumerate(fa):
+        off = (i - (len(fa) - 1) / 2) * h
+        # log axis: plot zero false alarms at 0.5 so the bar is visible; n/a stays empty
+        a1.barh(y + off, [np.nan if v is None else max(v, 0.5) for v in fa[name]], h, label=name)
+        a2.barh(y + off, [np.nan if v is None else 100 * v for v in recall[name]], h, label=name)
+    a1.set_xscale("log")
+    a1.axvline(1.0, color="black", ls="--", lw=0.8)
+    a1.set_xlabel("false alarms per 10,000 benign (log; 0 drawn at 0.5; dashed = goal 1)")
+    a2.set_xlabel("recall of malicious connections (%)")
+    a1.set_yticks(y, [c[:34] for c in captures], fontsize=8)
+    a1.invert_yaxis()
+    a2.legend(fontsize=8, loc="lower right")
+    a1.set_title("false alarms after learning")
+    a2.set_title("recall after learning")
+    fig.tight_layout()
+    return _save(fig, out)

@@ -140,6 +140,14 @@ class ReplaySummary:
     time_jumps_clamped: int = 0
     #: Gaps in the traffic believed after several connections confirmed them.
     time_jumps_accepted: int = 0
+    #: With ``--learn``: the site learner's counters at the end of each file.
+    learning: list[dict[str, Any]] = field(default_factory=list)
+    #: Connections scored while the site was being learned.
+    while_learning: int = 0
+    #: Connections that reached the threshold but belong to a familiar service.
+    familiar: int = 0
+    #: Labelled rows scored after the learning period (with ``--learn``).
+    after_learning: LabelledCounts | None = None
 
     @property
     def rate(self) -> float:
@@ -158,6 +166,9 @@ class ReplaySummary:
             "time_jumps_clamped": self.time_jumps_clamped,
             "time_jumps_accepted": self.time_jumps_accepted,
             "threshold_range": [round(self.thresholds[0], 6), round(self.thresholds[1], 6)],
+            "scored_while_learning": self.while_learning,
+            "familiar": self.familiar,
+            "learning": self.learning,
             "mean_attention_weights": {
                 k: round(v / max(self.connections, 1), 4) for k, v in self.weights_sum.items()
             },
@@ -167,6 +178,8 @@ class ReplaySummary:
             d["metrics"] = self.labelled.metrics()
             d["unlabelled_rows"] = self.unlabelled
             d["per_label"] = self.by_label.rows()
+        if self.after_learning is not None:
+            d["metrics_after_learning"] = self.after_learning.metrics()
         return d
 
 
@@ -194,21 +207,27 @@ def replay(
     """Stream files through ``pipeline``; write one JSON verdict per line to ``out``.
 
     ``reset_between_files`` starts each file with empty windows, as separate
-    captures are unrelated traffic (turn off for rotated logs of one sensor).
+    captures are unrelated traffic (turn off for rotated logs of one sensor);
+    with a site learner each file is a new deployment that learns from its
+    own first connection.
     """
     summary = ReplaySummary(files=[str(p) for p in paths])
     t0 = time.perf_counter()
     seq = 0
     lo, hi = 1.0, 0.0
+    learn = pipeline.learner is not None
     for path in paths:
         if reset_between_files:
-            pipeline.extractor.reset()
+            if pipeline.learner is not None:
+                pipeline.reset_site()
+            else:
+                pipeline.extractor.reset()
         fx = pipeline.extractor
         jumps = (fx.time_jumps_clamped, fx.time_jumps_accepted)
         reader = read_conn_log(path)
         for batch in batches(reader, batch_size):
             verdicts = pipeline.score(batch)
-            _account(summary, batch, verdicts, out, all_verdicts, top_n, seq)
+            _account(summary, batch, verdicts, out, all_verdicts, top_n, seq, learn)
             seq += len(batch)
             for v in verdicts[:1]:
                 lo, hi = min(lo, v.threshold), max(hi, v.threshold)
@@ -217,6 +236,8 @@ def replay(
         summary.ingest.merge(reader.stats)
         summary.time_jumps_clamped += fx.time_jumps_clamped - jumps[0]
         summary.time_jumps_accepted += fx.time_jumps_accepted - jumps[1]
+        if pipeline.learner is not None:
+            summary.learning.append({"file": str(path), **pipeline.learner.summary()})
     summary.thresholds = (lo, hi)
     summary.seconds = time.perf_counter() - t0
     return summary
@@ -230,11 +251,15 @@ def _account(
     all_verdicts: bool,
     top_n: int,
     seq: int,
+    learn: bool = False,
 ) -> None:
     summary.connections += len(verdicts)
     ys: list[int] = []
     keep: list[int] = []
+    after: list[bool] = []
     for i, (rec, v) in enumerate(zip(batch, verdicts, strict=True)):
+        summary.while_learning += v.learning
+        summary.familiar += v.familiar
         for k, w in v.weights.items():
             summary.weights_sum[k] = summary.weights_sum.get(k, 0.0) + w
         if v.anomalous:
@@ -257,6 +282,7 @@ def _account(
             continue
         ys.append(int(mal))
         keep.append(i)
+        after.append(not v.learning)
         summary.by_label.add(mal, rec.detailed_label or rec.label or "", v.anomalous)
     if ys:
         if summary.labelled is None:
@@ -265,3 +291,8 @@ def _account(
         scores = np.asarray([verdicts[i].score for i in idx])
         flags = np.asarray([verdicts[i].anomalous for i in idx], dtype=bool)
         summary.labelled.add(np.asarray(ys), scores, flags)
+        if learn:
+            if summary.after_learning is None:
+                summary.after_learning = LabelledCounts()
+            m = np.asarray(after, dtype=bool)
+            summary.after_learning.add(np.asarray(ys)[m], scores[m], flags[m])

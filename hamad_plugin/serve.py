@@ -60,7 +60,7 @@ ConfigFn = Callable[[str, str], None]
 #: Builds a fresh, unconnected transport for each connection attempt.
 TransportFactory = Callable[[], Transport]
 #: Counters of the scoring side, logged with the worker's own.
-HealthFn = Callable[[], dict[str, int]]
+HealthFn = Callable[[], dict[str, Any]]
 
 
 def kv(**fields: Any) -> str:
@@ -133,6 +133,7 @@ class Worker:
         batch_size: int = Settings.batch_size,
         model_version: str = "",
         health: HealthFn | None = None,
+        on_stop: Callable[[], None] | None = None,
     ) -> None:
         self.settings = settings or ServeSettings()
         validate(Settings(serve=self.settings, batch_size=batch_size), "serve settings")
@@ -140,6 +141,8 @@ class Worker:
         self.model_version = model_version
         #: Counters of the scoring side (time jumps, ...) for the stats log lines.
         self._health = health
+        #: Called once after the drain at shutdown (the site learner saves its state).
+        self._on_stop = on_stop
         self.worker_name = (
             self.settings.worker_name or f"hamad@{socket.gethostname()}:{os.getpid()}"
         )
@@ -187,6 +190,8 @@ class Worker:
             self._transport = None
             if transport is not None:
                 await transport.close()
+            if self._on_stop is not None:
+                self._on_stop()
             c = self.counters
             balance = "ok" if c.unaccounted() == 0 else f"off_by_{c.unaccounted()}"
             log.info("%s", kv(event="stopped", accounting=balance) + " " + self._stats_line())
@@ -486,7 +491,7 @@ async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
 
 
 #: Options Zeek sends with ``HAMAD::config_changed`` that the worker applies.
-WORKER_OPTIONS: tuple[str, ...] = ("threshold_override", "log_min_score")
+WORKER_OPTIONS: tuple[str, ...] = ("threshold_override", "log_min_score", "learning_period")
 
 
 def unit_interval(name: str, value: str) -> float:
@@ -500,15 +505,101 @@ def unit_interval(name: str, value: str) -> float:
     return x
 
 
-def threshold_config(set_override: Callable[[float | None], None]) -> ConfigFn:
-    """A ConfigFn applying ``HAMAD::threshold_override`` (0 = model's adaptive threshold)."""
+class PipelineScorer:
+    """The production scoring side of ``hamad serve``: the Pipeline ``hamad replay`` uses,
+    plus the site learner's persistence (load at start, save periodically and at exit)."""
 
-    def apply(name: str, value: str) -> None:
+    def __init__(self, settings: Settings) -> None:
+        from .learning import state_path
+        from .pipeline import Pipeline
+
+        self.pipe = Pipeline.from_settings(settings)
+        self.model_version = str(self.pipe.model_version)
+        self._save_interval = settings.learning.save_interval
+        self._period = settings.learning.period
+        self._last_save = time.monotonic()
+        self._saved = False
+        self.state_path = state_path(settings.learning.state_dir, self.model_version)
+        self._resume()
+
+    def _resume(self) -> None:
+        from .learning import StateError, parse_duration
+
+        lr = self.pipe.learner
+        if lr is None:
+            return
+        try:
+            self.pipe.load_site(self.state_path)
+        except FileNotFoundError:
+            log.info("%s", kv(event="learning_started", period=lr.summary()["period"],
+                              state=str(self.state_path)))  # fmt: skip
+            return
+        except StateError as exc:
+            aside = self.state_path.with_name(self.state_path.name + ".unusable")
+            with contextlib.suppress(OSError):
+                os.replace(self.state_path, aside)
+            log.warning("%s", kv(event="learning_state_unusable", error=str(exc),
+                                 moved_to=str(aside), action="learning from scratch"))  # fmt: skip
+            return
+        self._saved = True
+        # The saved state remembers the period it was learned under; this worker's
+        # settings (and then Zeek's HAMAD::learning_period) decide from now on.
+        lr.set_period(parse_duration(self._period))
+        summ = lr.summary()
+        log.info("%s", kv(event="learning_resumed", state=str(self.state_path),
+                          **{k: summ[k] for k in ("phase", "period", "learned", "kept_out",
+                                                  "services")}))  # fmt: skip
+
+    def score(self, records: Sequence[ConnRecord]) -> list[Verdict]:
+        out = self.pipe.score(records)
+        if time.monotonic() - self._last_save >= self._save_interval:
+            self.save()
+        return out
+
+    def score_interim(self, records: Sequence[ConnRecord]) -> list[Verdict]:
+        return self.pipe.score(records, update_state=False)
+
+    def save(self) -> None:
+        """Save the learned state; a state file removed since the last save means
+        ``hamad learn reset`` ran: start learning again instead of writing it back."""
+        lr = self.pipe.learner
+        self._last_save = time.monotonic()
+        if lr is None:
+            return
+        if self._saved and not self.state_path.exists():
+            self.pipe.threshold.reset()
+            lr.reset()
+            log.info("%s", kv(event="learning_reset", state=str(self.state_path)))
+        try:
+            self.pipe.save_site(self.state_path)
+            self._saved = True
+        except OSError as exc:
+            log.warning("%s", kv(event="learning_state_not_saved", state=str(self.state_path),
+                                 error=exc.strerror or str(exc)))  # fmt: skip
+
+    def on_config(self, name: str, value: str) -> None:
+        """Apply ``HAMAD::threshold_override`` and ``HAMAD::learning_period`` from Zeek."""
+        from .learning import parse_duration
+
         if name == "threshold_override":
             x = unit_interval(name, value)
-            set_override(None if x == 0.0 else x)
+            self.pipe.set_threshold_override(None if x == 0.0 else x)
+        elif name == "learning_period" and self.pipe.learner is not None:
+            self.pipe.learner.set_period(parse_duration(value))
 
-    return apply
+    def health(self) -> dict[str, Any]:
+        fx = self.pipe.extractor
+        out: dict[str, Any] = {
+            "time_jumps_clamped": fx.time_jumps_clamped,
+            "time_jumps_accepted": fx.time_jumps_accepted,
+        }
+        lr = self.pipe.learner
+        if lr is not None:
+            summ = lr.summary()
+            out["learning"] = summ["phase"]
+            for k in ("learned", "kept_out", "familiar", "services"):
+                out[f"learning_{k}"] = summ[k]
+        return out
 
 
 def run_worker(worker: Worker) -> Counters:
@@ -589,31 +680,6 @@ def _import_score_factory(spec: str, model: str | None) -> tuple[ScoreFn, str, C
     return fn, str(getattr(fn, "model_version", spec)), None
 
 
-def _pipeline_score(settings: Settings) -> tuple[ScoreFn, str, ConfigFn, ScoreFn, HealthFn]:
-    """The production ScoreFns (final, interim): the same Pipeline ``hamad replay`` uses."""
-    from .pipeline import Pipeline
-
-    pipe = Pipeline.from_settings(settings)
-
-    def interim(records: Sequence[ConnRecord]) -> list[Verdict]:
-        return pipe.score(records, update_state=False)
-
-    def health() -> dict[str, int]:
-        fx = pipe.extractor
-        return {
-            "time_jumps_clamped": fx.time_jumps_clamped,
-            "time_jumps_accepted": fx.time_jumps_accepted,
-        }
-
-    return (
-        pipe.score,
-        str(pipe.model_version),
-        threshold_config(pipe.set_threshold_override),
-        interim,
-        health,
-    )
-
-
 @click.command("serve")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False),
               help="YAML settings (see packaging/hamad.yaml); flags win.")  # fmt: skip
@@ -635,6 +701,11 @@ def _pipeline_score(settings: Settings) -> tuple[ScoreFn, str, ConfigFn, ScoreFn
 @click.option("--max-connect-failures", type=click.IntRange(min=0),
               help="Exit after this many failed connects in a row (0 = never) [0].")  # fmt: skip
 @click.option("--worker-name", help="Name sent in HAMAD::hello [hamad@host:pid].")
+@click.option("--learning-period", metavar="DURATION",
+              help="Learn the site first: 90s, 30min, 6h, 1d (0 = off) [1d; Zeek's "
+              "HAMAD::learning_period wins once Zeek sends it].")  # fmt: skip
+@click.option("--state-dir", type=click.Path(file_okay=False),
+              help="Where the learned state is kept [~/.local/state/hamad].")  # fmt: skip
 @click.option("--log-level", default="INFO", show_default=True, type=click.Choice(
               ["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))  # fmt: skip
 @click.option("--log-format", type=click.Choice(["kv", "json"]), default="kv", show_default=True)
@@ -653,6 +724,8 @@ def serve_command(
     max_backoff: float | None,
     max_connect_failures: int | None,
     worker_name: str | None,
+    learning_period: str | None,
+    state_dir: str | None,
     log_level: str,
     log_format: str,
     score_fn: str | None,
@@ -681,14 +754,19 @@ def serve_command(
             serve__backoff_max=max_backoff,
             serve__max_connect_failures=max_connect_failures,
             serve__worker_name=worker_name,
+            learning__period=learning_period,
+            learning__state_dir=state_dir,
         )
         setup_logging(log_level, log_format)
         interim_fn: ScoreFn | None = None
         health: HealthFn | None = None
+        on_stop: Callable[[], None] | None = None
         if score_fn:
             fn, model_version, on_config = _import_score_factory(score_fn, s.model)
         else:
-            fn, model_version, on_config, interim_fn, health = _pipeline_score(s)
+            ps = PipelineScorer(s)
+            fn, model_version, on_config = ps.score, ps.model_version, ps.on_config
+            interim_fn, health, on_stop = ps.score_interim, ps.health, ps.save
         sv = s.serve
 
         def factory() -> Transport:
@@ -698,7 +776,7 @@ def serve_command(
         log.info("%s", kv(event="starting", transport=sv.transport, host=sv.host, port=sv.port,
                           model_version=model_version))  # fmt: skip
         worker = Worker(factory, fn, sv, on_config, interim_fn, batch_size=s.batch_size,
-                        model_version=model_version, health=health)  # fmt: skip
+                        model_version=model_version, health=health, on_stop=on_stop)  # fmt: skip
         started = time.monotonic()
         counters = run_worker(worker)
         log.info("%s", kv(event="exit", uptime=f"{time.monotonic() - started:.1f}s"))

@@ -40,6 +40,11 @@ class Verdict:
     model_version: str = ""
     #: ``True`` for a verdict on an interim summary of a connection that is still open.
     interim: bool = False
+    #: Scored while the site was still being learned (Zeek holds notices back by default).
+    learning: bool = False
+    #: The score reached the threshold, but the connection belongs to a service this
+    #: site uses routinely (learned), so it is not anomalous.
+    familiar: bool = False
 
     @property
     def top_model(self) -> str:
@@ -71,4 +76,6 @@ class Verdict:
             "member_scores": {k: round(v, 6) for k, v in self.member_scores.items()},
             "model_version": self.model_version,
             "interim": self.interim,
+            "learning": self.learning,
+            "familiar": self.familiar,
         }

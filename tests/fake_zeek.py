@@ -226,6 +226,46 @@ def flat_summary(info: list[dict[str, Any]], ts: float, interim: bool = False) -
     return {"@data-type": "vector", "data": values}
 
 
+def summary_from_record(r: ConnRecord, interim: bool = False) -> dict[str, Any]:
+    """The HAMAD::ConnSummary Zeek would send for a conn.log row, in Zeek's encodings.
+
+    ``duration`` is written in seconds with the log's precision, so the worker reads
+    the same float ``hamad replay`` parses from the log.
+    """
+    none: dict[str, Any] = {"@data-type": "none", "data": {}}
+    proto = r.proto if r.proto in ("tcp", "udp", "icmp") else "?"
+
+    def typed(kind: str, v: Any) -> dict[str, Any]:
+        return none if v is None else {"@data-type": kind, "data": v}
+
+    values = [
+        typed("real", r.ts),
+        typed("string", r.uid),
+        typed("address", r.orig_h),
+        typed("port", f"{r.orig_p}/{proto}"),
+        typed("address", r.resp_h),
+        typed("port", f"{r.resp_p}/{proto}"),
+        typed("enum-value", r.proto if proto != "?" else "unknown_transport"),
+        typed("string", r.service),
+        none if r.duration is None else typed("timespan", f"{r.duration:.9f}s"),
+        typed("count", r.orig_bytes),
+        typed("count", r.resp_bytes),
+        typed("string", r.conn_state),
+        typed("boolean", r.local_orig),
+        typed("boolean", r.local_resp),
+        typed("count", r.missed_bytes),
+        typed("string", r.history),
+        typed("count", r.orig_pkts),
+        typed("count", r.orig_ip_bytes),
+        typed("count", r.resp_pkts),
+        typed("count", r.resp_ip_bytes),
+        typed("count", r.ip_proto),
+        typed("boolean", interim),
+    ]
+    assert len(values) == len(codec.SUMMARY_FIELDS)
+    return {"@data-type": "vector", "data": values}
+
+
 def with_uid(rec: dict[str, Any], uid: str) -> dict[str, Any]:
     rec = copy.deepcopy(rec)
     rec["data"][1] = {"@data-type": "string", "data": uid}

@@ -10,6 +10,7 @@ import signal
 import socket
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +29,11 @@ from hamad_plugin.errors import ConfigError
 from hamad_plugin.records import ConnRecord
 from hamad_plugin.serve import (
     Counters,
+    PipelineScorer,
     Worker,
     _JsonFormatter,
     kv,
     serve_command,
-    threshold_config,
 )
 from hamad_plugin.transport.websocket import WebSocketTransport
 from hamad_plugin.verdict import Verdict
@@ -50,18 +51,29 @@ def _free_port() -> int:
 # -- small policies -----------------------------------------------------------
 
 
-def test_threshold_config_applies_validates_and_maps_zero_to_adaptive() -> None:
-    got: list[float | None] = []
-    apply = threshold_config(got.append)
-    apply("threshold_override", "0.7")
-    apply("threshold_override", "0.0")
-    apply("min_notice_score", "0.9")  # not the worker's business: ignored
-    assert got == [0.7, None]
+def _scorer(tmp_path: Path, **learning: Any) -> PipelineScorer:
+    """The production scorer with its state kept under ``tmp_path`` (never the user's)."""
+    from hamad_plugin.config import load_settings
+
+    settings = load_settings(None)
+    lr = replace(settings.learning, state_dir=str(tmp_path), **learning)
+    return PipelineScorer(replace(settings, learning=lr))
+
+
+def test_zeek_config_applies_validates_and_maps_zero_to_adaptive(tmp_path: Path) -> None:
+    sc = _scorer(tmp_path)
+    sc.on_config("threshold_override", "0.7")
+    assert sc.pipe.threshold.override == 0.7
+    sc.on_config("threshold_override", "0.0")
+    assert sc.pipe.threshold.override is None
+    sc.on_config("min_notice_score", "0.9")  # not the worker's business: ignored
     with pytest.raises(ConfigError, match="outside"):
-        apply("threshold_override", "1.5")
+        sc.on_config("threshold_override", "1.5")
     with pytest.raises(ConfigError, match="not a number"):
-        apply("threshold_override", "high")
-    assert got == [0.7, None]
+        sc.on_config("threshold_override", "high")
+    assert sc.pipe.threshold.override is None
+    sc.on_config("learning_period", "3600.000000")  # what Zeek's fmt("%f", interval) sends
+    assert sc.pipe.learner is not None and sc.pipe.learner.period == 3600.0
 
 
 def test_settings_validation_names_the_bad_value() -> None:
@@ -130,21 +142,20 @@ def test_a_failing_score_function_is_counted_reported_and_survived() -> None:
     assert c.received == c.scored + c.score_errors
 
 
-def test_the_shipped_pipeline_scores_decoded_zeek_records() -> None:
-    """The CLI's default ScoreFn (Pipeline.load().score) accepts what the codec decodes."""
-    from hamad_plugin.config import load_settings
-    from hamad_plugin.serve import _pipeline_score
-
-    score, version, on_config, interim, health = _pipeline_score(load_settings(None))
-    assert health() == {"time_jumps_clamped": 0, "time_jumps_accepted": 0}
+def test_the_shipped_pipeline_scores_decoded_zeek_records(tmp_path: Path) -> None:
+    """The CLI's default scorer (the replay Pipeline) accepts what the codec decodes."""
+    sc = _scorer(tmp_path, period=0.0)
+    health = sc.health()
+    assert health["time_jumps_clamped"] == 0 and health["learning"] == "off"
     batch = WebSocketTransport.decode_frame(json.dumps(recorded_summary_frame()))
     assert batch.decode() == []  # type: ignore[union-attr]
-    assert len(interim(batch.records)) == len(batch.records)  # type: ignore[union-attr]
-    verdicts = score(batch.records)  # type: ignore[union-attr]
+    assert len(sc.score_interim(batch.records)) == len(batch.records)  # type: ignore[union-attr]
+    verdicts = sc.score(batch.records)  # type: ignore[union-attr]
     assert [v.uid for v in verdicts] == [r.uid for r in batch.records]  # type: ignore[union-attr]
-    assert all(0.0 <= v.score <= 1.0 and v.model_version == version for v in verdicts)
-    on_config("threshold_override", "0.9")
-    assert score(batch.records)[0].threshold == pytest.approx(0.9)  # type: ignore[union-attr]
+    assert all(0.0 <= v.score <= 1.0 and v.model_version == sc.model_version for v in verdicts)
+    assert not any(v.learning for v in verdicts)
+    sc.on_config("threshold_override", "0.9")
+    assert sc.score(batch.records)[0].threshold == pytest.approx(0.9)  # type: ignore[union-attr]
 
 
 # -- CLI ------------------------------------------------------------------------

@@ -77,6 +77,8 @@ VERDICT_FIELDS: tuple[str, ...] = (
     "top_model",
     "model_version",
     "interim",
+    "learning",
+    "familiar",
 )
 
 #: How many top features a verdict carries to Zeek (keeps notices short).
@@ -506,6 +508,8 @@ def verdict_wire(v: Verdict) -> Wire:
         Wire("string", v.top_model),
         Wire("string", v.model_version),
         Wire("boolean", bool(v.interim)),
+        Wire("boolean", bool(v.learning)),
+        Wire("boolean", bool(v.familiar)),
     ]
     assert len(fields) == len(VERDICT_FIELDS)
     return Wire("vector", fields)

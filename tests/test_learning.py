@@ -1,0 +1,449 @@
+"""The learning period (issue 12): what is learned, the poisoning guards, the saved
+state, and that replay and serve decide alike.
+
+Learner behaviour is tested on hand-made batches (exact expectations); the
+pipeline, replay, serve and CLI tests use the shipped model on simulated
+captures. Every state file goes to a temp dir, never the user's state dir.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from conftest import REPO, simulate_to
+from fake_zeek import FakeZeekWS, summaries_frame, summary_from_record
+
+from hamad_plugin.cli import cli
+from hamad_plugin.config import LearningSettings, load_settings
+from hamad_plugin.errors import ConfigError
+from hamad_plugin.learning import (
+    SiteLearner,
+    StateError,
+    format_duration,
+    load_state,
+    parse_duration,
+    save_state,
+    state_path,
+)
+from hamad_plugin.records import ConnRecord
+from hamad_plugin.threshold import AdaptiveThreshold
+
+TESTS = Path(__file__).resolve().parent
+FEATURES = ["orig_bytes_log", "src_10s_log_count", "resp_multicast"]
+MEMBERS = ["rf", "xgb", "novelty"]
+
+
+# -- durations ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("90s", 90), ("30min", 1800), ("6h", 21600), ("1d", 86400), ("2w", 1209600), ("0", 0),
+     ("1.5h", 5400), (15, 15), (" 10 min ", 600)],
+)  # fmt: skip
+def test_durations_parse(text: Any, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["soon", "-1h", "5 parsecs", "", "1e400s"])
+def test_bad_durations_say_what_is_expected(text: str) -> None:
+    with pytest.raises(ConfigError, match="duration"):
+        parse_duration(text)
+
+
+def test_durations_print_short() -> None:
+    assert [format_duration(x) for x in (86400, 21600, 1800, 90, 0.5)] == [
+        "1d", "6h", "30min", "90s", "0.5s"]  # fmt: skip
+
+
+# -- the learner on hand-made batches -----------------------------------------
+
+
+def _learner(period: str = "100s", **kw: Any) -> SiteLearner:
+    return SiteLearner(LearningSettings(period=period, **kw), "v1", "ab" * 32, FEATURES, MEMBERS)
+
+
+def _rec(i: int, t: float, orig: str = "10.0.0.5", port: int = 8883) -> ConnRecord:
+    return ConnRecord(ts=t, uid=f"C{i}", orig_h=orig, orig_p=40000 + i, resp_h="203.0.113.9",
+                      resp_p=port, proto="tcp")  # fmt: skip
+
+
+def _apply(
+    lr: SiteLearner,
+    times: list[float],
+    *,
+    flagged: bool = True,
+    rf_xgb: float = 0.1,
+    rate: float = 1.0,
+    port: int = 8883,
+    orig: str = "10.0.0.5",
+    update: bool = True,
+) -> Any:
+    """One batch of connections of one service, all flagged (or not) by the threshold."""
+    n = len(times)
+    recs = [_rec(i, t, orig, port) for i, t in enumerate(times)]
+    X = np.tile([5.0, rate, 0.0], (n, 1))
+    members = np.tile([rf_xgb, rf_xgb, 0.9], (n, 1))
+    scores = np.full(n, 0.9 if flagged else 0.1)
+    clean = lr.clean(members)
+    flags = np.full(n, flagged)
+    return lr.apply(recs, np.asarray(times, float), X, scores, clean, flags, update)
+
+
+def test_flagged_connections_stay_flagged_while_learning() -> None:
+    lr = _learner()
+    out = _apply(lr, [0.0, 1.0, 2.0, 3.0])
+    assert out.learning.all() and out.flags.all() and not out.familiar.any()
+    assert lr.summary()["phase"] == "learning" and lr.counts["learned"] == 4
+    # learned although above the threshold: listed for the operator to review
+    assert [k for k, _ in lr.review()] == [("c", "10.0.0.5", 8883, "tcp")]
+    assert lr.summary()["learned_while_flagged"] == 1
+
+
+def test_a_service_learned_clean_is_familiar_afterwards_at_its_usual_rate() -> None:
+    lr = _learner()
+    _apply(lr, [0.0, 10.0, 20.0, 30.0], rate=2.0)
+    out = _apply(lr, [150.0, 160.0], rate=2.5)
+    assert not out.learning.any()
+    assert out.familiar.all() and not out.flags.any()
+    assert lr.counts["familiar"] == 2 and lr.summary()["phase"] == "adapting"
+    # another client of the same port is not familiar: services are per client host
+    other = _apply(lr, [170.0], orig="10.0.0.99")
+    assert other.flags.all() and not other.familiar.any()
+
+
+def test_a_flood_on_a_familiar_service_is_not_familiar() -> None:
+    lr = _learner(rate_floor=5.0)
+    _apply(lr, [0.0, 10.0, 20.0, 30.0], rate=1.0)  # learned peak log1p-rate 1.0
+    out = _apply(lr, [150.0], rate=np.log1p(400.0))  # 400 per 10 s, far above e x peak
+    assert out.flags.all() and not out.familiar.any()
+
+
+def test_an_attack_running_during_learning_does_not_teach_itself_benign() -> None:
+    lr = _learner()
+    _apply(lr, [float(t) for t in range(50)], rf_xgb=0.97)  # RF and XGBoost: malicious
+    assert lr.counts["kept_out"] == 50 and lr.counts["kept_out_flagged"] == 50
+    assert lr.counts["learned"] == 0 and not lr.services
+    out = _apply(lr, [150.0, 151.0], rf_xgb=0.97)
+    assert out.flags.all() and not out.familiar.any()
+    # only one supervised member says malicious: still clean (learned), as designed
+    lr2 = _learner(guard=0.5)
+    members = np.array([[0.9, 0.2, 0.9]])
+    assert lr2.clean(members).tolist() == [True]
+
+
+def test_after_learning_alarms_never_teach_themselves() -> None:
+    lr = _learner()
+    _apply(lr, [0.0])  # starts the clock
+    for k in range(30):  # a new service, flagged every time after learning
+        out = _apply(lr, [200.0 + k], port=6667)
+        assert out.flags.all()
+    assert ("c", "10.0.0.5", 6667, "tcp") not in lr.services
+    # unflagged connections after learning are learned, slowly (a fifth each)
+    for k in range(14):
+        _apply(lr, [300.0 + k], port=5222, flagged=False)
+    assert lr.services[("c", "10.0.0.5", 5222, "tcp")][0] == pytest.approx(14 * 0.2)
+    assert _apply(lr, [400.0], port=5222).flags.all()  # 2.8 < min_count 3
+    _apply(lr, [401.0], port=5222, flagged=False)
+    assert _apply(lr, [402.0], port=5222).familiar.all()  # 3.0: familiar
+
+
+def test_interim_summaries_are_judged_but_not_learned() -> None:
+    lr = _learner()
+    out = _apply(lr, [0.0, 1.0, 2.0], update=False)
+    assert out.flags.all() and lr.counts["seen"] == 0 and not lr.services
+
+
+def test_decisions_do_not_depend_on_batch_boundaries() -> None:
+    rng = np.random.default_rng(5)
+    n = 400
+    times = np.sort(rng.uniform(0, 300, n))
+    recs = [_rec(i, t, orig=f"10.0.0.{rng.integers(1, 6)}", port=int(rng.choice([80, 443, 8883])))
+            for i, t in enumerate(times)]  # fmt: skip
+    X = np.column_stack([rng.normal(5, 1, n), rng.uniform(0, 3, n), np.zeros(n)])
+    members = np.column_stack([rng.uniform(0, 1, n), rng.uniform(0, 1, n), rng.uniform(0, 1, n)])
+    flags = rng.uniform(0, 1, n) < 0.4
+
+    def run(batch: int) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+        lr = _learner()
+        f, fam = [], []
+        for s in range(0, n, batch):
+            sl = slice(s, s + batch)
+            o = lr.apply(recs[sl], times[sl], X[sl], np.full(len(recs[sl]), 0.5),
+                         lr.clean(members[sl]), flags[sl])  # fmt: skip
+            f.append(o.flags)
+            fam.append(o.familiar)
+        return np.concatenate(f), np.concatenate(fam), lr.counts
+
+    whole, b7, b100 = run(n), run(7), run(100)
+    assert whole[1].any(), "the stream should make some services familiar"
+    for other in (b7, b100):
+        assert (other[0] == whole[0]).all() and (other[1] == whole[1]).all()
+        assert other[2] == whole[2]
+
+
+def test_memory_is_bounded_and_forgetting_is_counted() -> None:
+    lr = _learner(max_services=20)
+    for k in range(50):
+        _apply(lr, [float(k)], port=1000 + k)
+    assert len(lr.services) <= 20 and lr.counts["forgotten"] >= 30
+
+
+# -- the adaptive threshold ----------------------------------------------------
+
+
+def _threshold() -> AdaptiveThreshold:
+    t = AdaptiveThreshold(mode="adaptive", target_fpr=1e-3)
+    return t.fit(np.random.default_rng(0).beta(2, 8, 5000))
+
+
+def test_unclean_connections_cannot_lift_the_threshold() -> None:
+    t = _threshold()
+    before = t.current()
+    flood = np.full(20_000, 0.99)
+    t.decide(flood, learn_from=np.zeros(len(flood), dtype=bool))
+    assert t.current() == before
+    t.decide(flood)  # the same flood, if it were learned from, moves it
+    assert t.current() > before
+
+
+def test_threshold_decisions_do_not_depend_on_batch_boundaries() -> None:
+    s = np.random.default_rng(1).beta(2, 5, 3000)
+    whole = _threshold().decide(s)
+    t = _threshold()
+    parts = [t.decide(s[i : i + 100]) for i in range(0, len(s), 100)]
+    assert (np.concatenate([p[0] for p in parts]) == whole[0]).all()
+    assert np.allclose(np.concatenate([p[1] for p in parts]), whole[1])
+
+
+# -- the saved state -----------------------------------------------------------
+
+
+def test_state_survives_a_restart(tmp_path: Path) -> None:
+    lr, thr = _learner(), _threshold()
+    _apply(lr, [0.0, 10.0, 20.0, 30.0])
+    thr.decide(np.random.default_rng(2).uniform(0, 1, 600))
+    path = state_path(tmp_path, "v1")
+    save_state(path, lr, thr)
+    lr2, thr2 = _learner(), _threshold()
+    load_state(path, lr2, thr2)
+    assert lr2.summary() == lr.summary() and lr2.services == lr.services
+    assert thr2.current() == pytest.approx(thr.current())
+    assert lr2.is_learning(50.0) and not lr2.is_learning(100.0)  # the period runs on from the start
+
+
+def test_state_of_another_model_or_damaged_state_is_refused_and_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    lr, thr = _learner(), _threshold()
+    _apply(lr, [0.0, 1.0, 2.0])
+    path = state_path(tmp_path, "v1")
+    save_state(path, lr, thr)
+    other = SiteLearner(LearningSettings(), "v2", "cd" * 32, FEATURES, MEMBERS)
+    with pytest.raises(StateError, match="learned with model 'v1'"):
+        load_state(path, other, _threshold())
+    doc = json.loads(path.read_text())
+    doc["learner"]["services"][0][4] = "NaN?"
+    path.write_text(json.dumps(doc))
+    fresh = _learner()
+    with pytest.raises(StateError, match="damaged"):
+        load_state(path, fresh, _threshold())
+    assert fresh.summary()["seen"] == 0 and not fresh.services
+    path.write_text("{not json")
+    with pytest.raises(StateError, match="not a readable"):
+        load_state(path, fresh, _threshold())
+    path.write_text(json.dumps({"format": "something-else"}))
+    with pytest.raises(StateError, match="format"):
+        load_state(path, fresh, _threshold())
+
+
+def test_learning_needs_a_supervised_member() -> None:
+    with pytest.raises(ConfigError, match="supervised member"):
+        SiteLearner(LearningSettings(), "v", "x", FEATURES, ["novelty"])
+
+
+def test_learning_settings_are_validated(tmp_path: Path) -> None:
+    for body, match in (("period: soon", "duration"), ("guard: 1.5", "guard"),
+                        ("min_count: 0", "min_count"), ("perod: 1d", "period")):  # fmt: skip
+        cfg = tmp_path / "c.yaml"
+        cfg.write_text(f"learning:\n  {body}\n")
+        with pytest.raises(ConfigError, match=match):
+            load_settings(str(cfg))
+    cfg.write_text("learning:\n  period: 6h\n  state_dir: /tmp/x\n")
+    s = load_settings(str(cfg))
+    assert parse_duration(s.learning.period) == 21600 and s.learning.state_dir == "/tmp/x"
+
+
+# -- replay, serve and the CLI on the shipped model ----------------------------
+
+
+@pytest.fixture(scope="module")
+def site_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A simulated gateway capture: 2 h, attacks starting after the first half hour."""
+    p = tmp_path_factory.mktemp("learn") / "site.conn.log"
+    simulate_to(p, seed=11, connections=2500, hosts=14, duration="2h")
+    return p
+
+
+def _replay(site_log: Path, tmp_path: Path, *extra: str) -> tuple[list[dict[str, Any]], str]:
+    out = tmp_path / "v.jsonl"
+    res = CliRunner().invoke(
+        cli, ["replay", str(site_log), "--learn", "30min", "--out", str(out), *extra]
+    )
+    assert res.exit_code == 0, res.output
+    return [json.loads(x) for x in out.read_text().splitlines()], res.output
+
+
+def test_replay_learns_then_judges(site_log: Path, tmp_path: Path) -> None:
+    verdicts, text = _replay(site_log, tmp_path, "--state-dir", str(tmp_path / "st"))
+    learning = [v["learning"] for v in verdicts]
+    first_after = learning.index(False)
+    assert all(learning[:first_after]) and not any(learning[first_after:])
+    t0 = verdicts[0]["ts"]
+    assert all(v["ts"] + 0 >= t0 for v in verdicts[first_after:])
+    assert not any(v["familiar"] for v in verdicts[:first_after])
+    assert "connections scored while learning" in text and "after learning:" in text
+    # what it learned is saved, and the CLI reads it back
+    st = str(tmp_path / "st")
+    res = CliRunner().invoke(cli, ["learn", "status", "--state-dir", st, "--json"])
+    assert res.exit_code == 0, res.output
+    summ = json.loads(res.output)
+    assert summ["phase"] == "adapting" and summ["learned"] > 0 and summ["services"] > 0
+    assert summ["seen"] == len(verdicts)
+    res = CliRunner().invoke(cli, ["info", "--state-dir", st])
+    assert res.exit_code == 0 and "learned" in res.output
+    png = tmp_path / "drift.png"
+    res = CliRunner().invoke(cli, ["drift", "--state-dir", st, "--png", str(png)])
+    assert res.exit_code == 0, res.output
+    assert "top drifting features" in res.output and png.stat().st_size > 5000
+    res = CliRunner().invoke(cli, ["learn", "reset", "--state-dir", st])
+    assert res.exit_code == 0 and "removed" in res.output
+    res = CliRunner().invoke(cli, ["learn", "status", "--state-dir", st])
+    assert res.exit_code == 0 and "nothing learned yet" in res.output
+
+
+def test_replay_without_learn_is_todays_behaviour(site_log: Path, tmp_path: Path) -> None:
+    res = CliRunner().invoke(cli, ["replay", str(site_log), "--state-dir", str(tmp_path)])
+    assert res.exit_code == 2 and "--learn" in res.output
+    res = CliRunner().invoke(cli, ["replay", str(site_log), "--learn", "soon"])
+    assert res.exit_code != 0 and "not a duration" in res.output and "Traceback" not in res.output
+
+
+def test_learning_silences_the_sites_recurring_services(site_log: Path, tmp_path: Path) -> None:
+    """Benign false alarms after learning drop, and the attacks are still caught."""
+    learned, _ = _replay(site_log, tmp_path)
+    plain = tmp_path / "p.jsonl"
+    res = CliRunner().invoke(cli, ["replay", str(site_log), "--out", str(plain)])
+    assert res.exit_code == 0, res.output
+    base = {v["uid"]: v for v in map(json.loads, plain.read_text().splitlines())}
+    labels = {}
+    from hamad_plugin.ingest import read_conn_log
+
+    for r in read_conn_log(site_log):
+        labels[r.uid] = r.is_malicious
+    after = [v for v in learned if not v["learning"]]
+    fa_learned = sum(v["anomalous"] for v in after if labels[v["uid"]] is False)
+    fa_base = sum(base[v["uid"]]["anomalous"] for v in after if labels[v["uid"]] is False)
+    tp_learned = sum(v["anomalous"] for v in after if labels[v["uid"]])
+    tp_base = sum(base[v["uid"]]["anomalous"] for v in after if labels[v["uid"]])
+    assert fa_learned <= fa_base
+    assert any(v["familiar"] for v in after) or fa_base == 0
+    assert tp_learned >= 0.8 * tp_base, (tp_learned, tp_base)
+
+
+def _serve_scores(site_log: Path, state_dir: Path, period: str) -> dict[str, dict[str, Any]]:
+    """Send the capture to a real ``hamad serve`` process as Zeek would (batches of 100)."""
+    from hamad_plugin.ingest import read_conn_log
+
+    recs = list(read_conn_log(site_log))
+
+    async def body() -> dict[str, dict[str, Any]]:
+        fake = FakeZeekWS()
+        port = await fake.start()
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(TESTS), str(REPO)]))
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", "from hamad_plugin.serve import serve_command; serve_command()",
+            "--transport", "websocket",
+            "--port", str(port), "--learning-period", period, "--state-dir", str(state_dir),
+            env=env, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        got: dict[str, dict[str, Any]] = {}
+        try:
+            await fake.wait_client(timeout=60)
+            await fake.next_event("HAMAD::hello", timeout=30)
+            for s in range(0, len(recs), 100):
+                await fake.send(
+                    summaries_frame([summary_from_record(r) for r in recs[s : s + 100]])
+                )
+            while len(got) < len(recs):
+                _, args = await fake.next_event("HAMAD::verdicts", timeout=30)
+                for v in args[0]:
+                    got[v[0]] = {"score": v[6], "anomalous": v[8], "learning": v[13],
+                                 "familiar": v[14]}  # fmt: skip
+            proc.terminate()
+            await asyncio.wait_for(proc.communicate(), 30)
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+            await fake.stop()
+        return got
+
+    return asyncio.run(asyncio.wait_for(body(), 240))
+
+
+def test_serve_and_replay_decide_alike_and_serve_saves_its_state(
+    site_log: Path, tmp_path: Path
+) -> None:
+    replayed, _ = _replay(site_log, tmp_path)
+    served = _serve_scores(site_log, tmp_path / "state", "30min")
+    assert len(served) == len(replayed)
+    for v in replayed:
+        s = served[v["uid"]]
+        assert abs(s["score"] - v["score"]) <= 1e-6, v["uid"]
+        assert (s["anomalous"], s["learning"], s["familiar"]) == (
+            v["anomalous"], v["learning"], v["familiar"]), v["uid"]  # fmt: skip
+    assert sum(v["learning"] for v in replayed) > 0 and sum(v["familiar"] for v in replayed) > 0
+    files = list((tmp_path / "state").glob("learning-*.json"))
+    assert len(files) == 1 and json.loads(files[0].read_text())["learner"]["counts"]["seen"] == len(
+        replayed
+    )
+
+
+def test_a_restarted_worker_resumes_learning_and_reset_starts_over(
+    site_log: Path, tmp_path: Path
+) -> None:
+    from hamad_plugin.ingest import read_conn_log
+    from hamad_plugin.serve import PipelineScorer
+
+    settings = load_settings(None)
+    settings = replace(settings, learning=replace(settings.learning, state_dir=str(tmp_path),
+                                                   period="1d"))  # fmt: skip
+    recs = list(read_conn_log(site_log))
+    first = PipelineScorer(settings)
+    first.score(recs[:1000])
+    first.save()
+    started = first.pipe.learner.started  # type: ignore[union-attr]
+    again = PipelineScorer(settings)  # a restart: same state dir
+    lr = again.pipe.learner
+    assert lr is not None and lr.started == started and lr.counts["seen"] == 1000
+    assert all(v.learning for v in again.score(recs[1000:1100]))
+    assert again.health()["learning"] == "learning"
+    # hamad learn reset while it runs: the file goes, the next save starts over
+    res = CliRunner().invoke(cli, ["learn", "reset", "--state-dir", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    again.save()
+    assert lr.counts["seen"] == 0 and lr.started is None
+    # a damaged state file is moved aside and learning starts from scratch
+    again.state_path.write_text("{damaged")
+    third = PipelineScorer(settings)
+    assert third.pipe.learner is not None and third.pipe.learner.counts["seen"] == 0
+    assert again.state_path.with_name(again.state_path.name + ".unusable").exists()
