@@ -17,6 +17,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -37,7 +38,7 @@ pytestmark = [
 
 HAMAD_LOG_FIELDS = [
     "ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "score", "threshold",
-    "anomalous", "top_features", "top_model", "model_version", "interim",
+    "anomalous", "top_features", "top_model", "model_version", "interim", "learning", "familiar",
 ]  # fmt: skip
 
 
@@ -86,12 +87,16 @@ def fields(log: Path) -> list[str]:
 
 
 @contextmanager
-def worker(transport: str, port: int, *extra: str) -> Iterator[subprocess.Popen[str]]:
-    """A real ``hamad serve`` on its defaults except the port (and a fast heartbeat)."""
+def worker(
+    transport: str, port: int, *extra: str, state_dir: Path | None = None
+) -> Iterator[subprocess.Popen[str]]:
+    """A real ``hamad serve`` on its defaults except the port, a fast heartbeat and a
+    state directory of its own (never the user's ~/.local/state)."""
+    state = state_dir or Path(tempfile.mkdtemp(prefix="hamad-state-"))
     proc = subprocess.Popen(
         [sys.executable, "-c", "from hamad_plugin.cli import main; main()", "serve",
          "--transport", transport, "--port", str(port), "--heartbeat-interval", "0.5",
-         "--max-backoff", "0.5", *extra],
+         "--max-backoff", "0.5", "--state-dir", str(state), *extra],
         stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
@@ -142,7 +147,8 @@ def test_zeek_r_with_a_live_worker(tmp_path: Path, transport: str) -> None:
     port = free_port()
     with worker(transport, port):
         z = run_zeek(tmp_path / "run", "-C", "-r", str(pcap), package(transport),
-                     f"HAMAD::listen_port={port}/tcp", "HAMAD::interim_interval=1min")  # fmt: skip
+                     f"HAMAD::listen_port={port}/tcp", "HAMAD::interim_interval=1min",
+                     "HAMAD::learning_period=0secs")  # fmt: skip
     assert z.returncode == 0, z.stderr
     assert not zeek_errors(z.stderr), z.stderr
     run = tmp_path / "run"
@@ -162,6 +168,35 @@ def test_zeek_r_with_a_live_worker(tmp_path: Path, transport: str) -> None:
     assert {n["src"] for n in flagged} >= {"192.168.1.66"}
     reporter = (run / "reporter.log").read_text() if (run / "reporter.log").exists() else ""
     assert "Reporter::ERROR" not in reporter
+
+
+def test_a_new_worker_learns_first_and_holds_notices_back(tmp_path: Path) -> None:
+    """On the default learning period (a day) a fresh worker scores and logs every
+    connection with learning=T, raises no Anomalous_* notice, and saves what it learned;
+    with HAMAD::notice_while_learning=T the same run raises them, marked as learning."""
+    pcap = make_trace(tmp_path / "trace.pcap")
+    state = tmp_path / "state"
+    port = free_port()
+    with worker("broker", port, state_dir=state):
+        z = run_zeek(tmp_path / "held", "-C", "-r", str(pcap), str(SCRIPTS),
+                     f"HAMAD::listen_port={port}/tcp")  # fmt: skip
+    assert z.returncode == 0, z.stderr
+    verdicts = rows(tmp_path / "held" / "hamad.log")
+    assert verdicts and {r["learning"] for r in verdicts} == {"T"}
+    assert any(r["anomalous"] == "T" for r in verdicts), "the scan still scores as anomalous"
+    notes = {n["note"] for n in rows(tmp_path / "held" / "notice.log")} if (
+        tmp_path / "held" / "notice.log").exists() else set()  # fmt: skip
+    assert not {"HAMAD::Anomalous_Connection", "HAMAD::Anomalous_Host"} & notes
+    saved = list(state.glob("learning-*.json"))
+    assert len(saved) == 1, "the learned state is saved when the worker stops"
+    port = free_port()
+    with worker("broker", port):
+        z = run_zeek(tmp_path / "told", "-C", "-r", str(pcap), str(SCRIPTS),
+                     f"HAMAD::listen_port={port}/tcp", "HAMAD::notice_while_learning=T")  # fmt: skip
+    assert z.returncode == 0, z.stderr
+    flagged = [n for n in rows(tmp_path / "told" / "notice.log")
+               if n["note"] == "HAMAD::Anomalous_Connection"]  # fmt: skip
+    assert flagged and all(n["sub"].endswith(" learning") for n in flagged)
 
 
 def test_zeek_r_without_a_worker_ends_by_itself(tmp_path: Path) -> None:

@@ -131,7 +131,8 @@ def test_cluster_scores_both_workers_once(tmp_path: Path, transport: str) -> Non
             cwd = tmp_path / node
             cwd.mkdir()
             args = [ZEEK or "zeek", "frameworks/cluster/backend/broker", package(transport),
-                    f"HAMAD::listen_port={hamad_port}/tcp", "HAMAD::max_batch_delay=200msec"]  # fmt: skip
+                    f"HAMAD::listen_port={hamad_port}/tcp", "HAMAD::max_batch_delay=200msec",
+                    "HAMAD::learning_period=0secs"]  # fmt: skip
             if node.startswith("worker"):
                 args[1:1] = ["-C", "-i", ifaces[int(node[-1]) - 1]]
             procs[node] = subprocess.Popen(args, cwd=cwd, env=dict(env, CLUSTER_NODE=node),

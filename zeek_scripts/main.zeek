@@ -147,6 +147,19 @@ export {
 	## change.
 	option interim_interval = 10min;
 
+	## How long the worker learns this network before its verdicts raise
+	## notices, in network time from the first connection it scores (0
+	## turns learning off). While learning, every connection is still
+	## scored and logged (``learning=T`` in ``hamad.log``); afterwards the
+	## services this site uses routinely no longer raise false alarms, and
+	## the worker keeps adapting slowly. The worker keeps what it learned
+	## across restarts. Sent to the worker on every hello and change.
+	option learning_period = 1day;
+
+	## Raise notices for verdicts made while the worker is still learning
+	## (by default they are only logged).
+	option notice_while_learning = F;
+
 	## What Zeek sends the worker about one connection. Field names are
 	## Zeek's conn.log names with ``id.`` dropped.
 	type ConnSummary: record {
@@ -226,6 +239,12 @@ export {
 		model_version: string;
 		## ``T`` if this answers an interim summary.
 		interim: bool;
+		## ``T`` if scored while the worker was still learning this network.
+		learning: bool &default=F;
+		## ``T`` if the score reached the threshold but the connection
+		## belongs to a service this network uses routinely (learned), so
+		## it is not anomalous.
+		familiar: bool &default=F;
 	};
 
 	## The ``hamad.log`` record.
@@ -250,6 +269,11 @@ export {
 		model_version: string &log;
 		## ``T`` for a verdict on an interim summary of an open connection.
 		interim: bool &log;
+		## ``T`` if scored while the worker was still learning this network.
+		learning: bool &log;
+		## ``T`` if not anomalous only because the connection belongs to a
+		## service this network uses routinely.
+		familiar: bool &log;
 	};
 
 	## Raised for every ``hamad.log`` write.
@@ -588,6 +612,9 @@ function check_interval(ID: string, new_value: interval): interval
 	if ( ! ok )
 		return refuse(ID, new_value, rule) as interval;
 
+	if ( ID == "HAMAD::learning_period" )
+		push_config("learning_period", fmt("%f", interval_to_double(new_value)));
+
 	return new_value;
 	}
 
@@ -607,6 +634,7 @@ event zeek_init() &priority=5
 	Option::set_change_handler("HAMAD::host_notice_window", check_interval);
 	Option::set_change_handler("HAMAD::heartbeat_timeout", check_interval);
 	Option::set_change_handler("HAMAD::interim_interval", check_interval);
+	Option::set_change_handler("HAMAD::learning_period", check_interval);
 	}
 
 # Interim summaries ride on Zeek's connection duration thresholds, which the

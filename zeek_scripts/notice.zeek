@@ -83,9 +83,14 @@ function handle_verdict(v: Verdict)
 		    $id=verdict_id(v), $score=v$score, $threshold=v$threshold,
 		    $anomalous=v$anomalous, $top_features=v$top_features,
 		    $top_model=v$top_model, $model_version=v$model_version,
-		    $interim=v$interim));
+		    $interim=v$interim, $learning=v$learning,
+		    $familiar=v$familiar));
 
 	if ( ! v$anomalous )
+		return;
+
+	# While the worker learns this network its verdicts are logged only.
+	if ( v$learning && ! notice_while_learning )
 		return;
 
 	# A long connection has several interim verdicts but is one connection.
@@ -105,6 +110,8 @@ function handle_verdict(v: Verdict)
 	    v$threshold, model, v$model_version);
 	if ( v$interim )
 		details += " interim";
+	if ( v$learning )
+		details += " learning";
 
 	NOTICE(Notice::Info($note=Anomalous_Connection, $uid=v$uid, $id=verdict_id(v),
 	    $msg=msg, $sub=details, $identifier=cat(v$orig_h, v$resp_h,

@@ -423,6 +423,7 @@ event HAMAD::hello(worker: string, version: string, model_version: string)
 	last_seen = current_time();
 	push_config("threshold_override", fmt("%s", threshold_override));
 	push_config("log_min_score", fmt("%s", log_min_score));
+	push_config("learning_period", fmt("%f", interval_to_double(learning_period)));
 
 	if ( waiting_for_hello )
 		{
