@@ -100,6 +100,10 @@ class ServeSettings:
     recv_timeout: float = 0.2
     #: Name sent in HAMAD::hello; empty = ``hamad@<host>:<pid>``.
     worker_name: str = ""
+    #: Port of the Prometheus metrics endpoint (``/metrics``); 0 = no endpoint.
+    metrics_port: int = 0
+    #: Address the metrics endpoint listens on (loopback unless a scraper runs elsewhere).
+    metrics_host: str = "127.0.0.1"
 
 
 @dataclass(frozen=True)
@@ -212,6 +216,7 @@ def validate(s: Settings, where: str = "config") -> None:
         ("batch_size", s.batch_size >= 1, ">= 1"),
         ("features.max_keys", s.features.max_keys >= 1, ">= 1"),
         ("serve.port", 0 < sv.port < 65536, "1..65535"),
+        ("serve.metrics_port", 0 <= sv.metrics_port < 65536, "0 (off) or 1..65535"),
         ("serve.queue_size", sv.queue_size >= 1, ">= 1"),
         ("serve.heartbeat_interval", 0 < sv.heartbeat_interval <= ZEEK_HEARTBEAT_TIMEOUT / 2,
          f"> 0 and <= {ZEEK_HEARTBEAT_TIMEOUT / 2:g} s: Zeek's HAMAD::heartbeat_timeout is "

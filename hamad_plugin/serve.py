@@ -33,7 +33,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -50,6 +50,9 @@ from .transport.base import (
     TransportError,
 )
 from .verdict import Verdict
+
+if TYPE_CHECKING:
+    from .prometheus import WorkerMetrics
 
 log = logging.getLogger("hamad.serve")
 
@@ -117,6 +120,8 @@ class Counters:
 class _Item:
     record: ConnRecord
     interim: bool
+    #: ``time.monotonic()`` when the summary arrived (for the metrics' latency).
+    received: float = 0.0
 
 
 class Worker:
@@ -134,6 +139,7 @@ class Worker:
         model_version: str = "",
         health: HealthFn | None = None,
         on_stop: Callable[[], None] | None = None,
+        metrics: WorkerMetrics | None = None,
     ) -> None:
         self.settings = settings or ServeSettings()
         validate(Settings(serve=self.settings, batch_size=batch_size), "serve settings")
@@ -143,6 +149,10 @@ class Worker:
         self._health = health
         #: Called once after the drain at shutdown (the site learner saves its state).
         self._on_stop = on_stop
+        #: Prometheus metrics (``--metrics-port``); None when they are off.
+        self._metrics = metrics
+        if metrics is not None:
+            metrics.attach(self)
         self.worker_name = (
             self.settings.worker_name or f"hamad@{socket.gethostname()}:{os.getpid()}"
         )
@@ -308,8 +318,9 @@ class Worker:
             log.error("%s", kv(event="bad_summaries", count=len(uids),
                                uids=",".join(uids[:3]), reason=reason))  # fmt: skip
             self._report(uids, f"rejected: {reason}")
+        now = time.monotonic()
         for rec, interim in zip(msg.records, msg.interim, strict=True):
-            q.put_nowait(_Item(rec, interim))  # room was checked above
+            q.put_nowait(_Item(rec, interim, now))  # room was checked above
         if shed:
             before = c.shed
             c.shed += len(shed)
@@ -395,6 +406,7 @@ class Worker:
                 v.interim = True
             return out + interim
 
+        started = time.perf_counter()
         try:
             verdicts = await asyncio.to_thread(score_all)
         except Exception as exc:  # noqa: BLE001 - a scoring bug must not kill the worker
@@ -412,6 +424,12 @@ class Worker:
             await self._tell_zeek(missing, "scoring returned no verdict")
         self.counters.scored += len(verdicts)
         self._in_flight = 0
+        m = self._metrics
+        if m is not None:
+            # No scoring runs now: the scoring side's values can be copied safely (at
+            # most once a second under load; after every batch when the queue is empty).
+            m.batch_scored(verdicts, time.perf_counter() - started)
+            m.refresh(force=self._queue is not None and self._queue.empty())
         t = self._transport
         if t is None:
             self.counters.verdicts_lost += len(verdicts)
@@ -426,6 +444,9 @@ class Worker:
             await t.send_verdicts(send, withheld)
             self.counters.verdicts_sent += len(send)
             self.counters.verdicts_withheld += withheld
+            if m is not None:
+                ends = [it.record.end_ts for it in items if not it.interim]
+                m.verdicts_sent(ends, [it.received for it in items])
         except TransportError as exc:
             self.counters.verdicts_lost += len(verdicts)
             log.warning("%s", kv(event="verdicts_lost", count=len(verdicts), reason=str(exc)))
@@ -590,6 +611,7 @@ class PipelineScorer:
     def health(self) -> dict[str, Any]:
         fx = self.pipe.extractor
         out: dict[str, Any] = {
+            "threshold": round(self.pipe.threshold.current(), 6),
             "time_jumps_clamped": fx.time_jumps_clamped,
             "time_jumps_accepted": fx.time_jumps_accepted,
         }
@@ -709,6 +731,9 @@ def _import_score_factory(spec: str, model: str | None) -> tuple[ScoreFn, str, C
 @click.option("--log-level", default="INFO", show_default=True, type=click.Choice(
               ["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))  # fmt: skip
 @click.option("--log-format", type=click.Choice(["kv", "json"]), default="kv", show_default=True)
+@click.option("--metrics-port", type=click.IntRange(0, 65535),
+              help="Serve Prometheus metrics on this port (0 = off) [off].")  # fmt: skip
+@click.option("--metrics-host", help="Address of the metrics endpoint [127.0.0.1].")
 @click.option("--score-fn", hidden=True, help="MODULE:FACTORY building a ScoreFn (testing).")
 def serve_command(
     config_path: str | None,
@@ -728,6 +753,8 @@ def serve_command(
     state_dir: str | None,
     log_level: str,
     log_format: str,
+    metrics_port: int | None,
+    metrics_host: str | None,
     score_fn: str | None,
 ) -> None:
     """Score Zeek's connection summaries live and send verdicts back.
@@ -754,6 +781,8 @@ def serve_command(
             serve__backoff_max=max_backoff,
             serve__max_connect_failures=max_connect_failures,
             serve__worker_name=worker_name,
+            serve__metrics_port=metrics_port,
+            serve__metrics_host=metrics_host,
             learning__period=learning_period,
             learning__state_dir=state_dir,
         )
@@ -775,8 +804,19 @@ def serve_command(
         factory()  # build one now so a missing dependency fails before serving
         log.info("%s", kv(event="starting", transport=sv.transport, host=sv.host, port=sv.port,
                           model_version=model_version))  # fmt: skip
+        metrics = None
+        if sv.metrics_port:
+            from .prometheus import WorkerMetrics
+
+            metrics = WorkerMetrics(health, transport=sv.transport)
         worker = Worker(factory, fn, sv, on_config, interim_fn, batch_size=s.batch_size,
-                        model_version=model_version, health=health, on_stop=on_stop)  # fmt: skip
+                        model_version=model_version, health=health, on_stop=on_stop,
+                        metrics=metrics)  # fmt: skip
+        if metrics is not None:
+            metrics.refresh(force=True)
+            bound = metrics.start(sv.metrics_host, sv.metrics_port)
+            log.info("%s", kv(event="metrics_listening",
+                              url=f"http://{sv.metrics_host}:{bound}/metrics"))  # fmt: skip
         started = time.monotonic()
         counters = run_worker(worker)
         log.info("%s", kv(event="exit", uptime=f"{time.monotonic() - started:.1f}s"))
