@@ -1,3 +1,4 @@
 @load ./main
 @load ./transport
 @load ./notice
+@load ./telemetry

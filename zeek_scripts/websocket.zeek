@@ -47,5 +47,6 @@ module GLOBAL;
 @load ./main
 @load ./transport
 @load ./notice
+@load ./telemetry
 
 redef HAMAD::transport = "websocket";
