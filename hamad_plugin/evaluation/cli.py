@@ -10,10 +10,8 @@ import click
 
 from ..datasets.cli import cli_error
 from ..errors import HamadError
-from .report import ReportOptions, generate_report, smoke_options
+from .report import DATASET_CHOICES, ReportOptions, generate_report, smoke_options
 from .runner import RunConfig
-
-_DATASETS = ("nsl-kdd", "unsw-nb15", "cicids2017", "zeek-conn")
 
 
 def _command_line(ctx: click.Context) -> str:
@@ -51,15 +49,24 @@ def _command_line(ctx: click.Context) -> str:
     type=click.Path(path_type=Path),
     default=Path("../shared/datasets"),
     show_default=True,
-    help="Folder holding nsl-kdd/, unsw-nb15/, iot23/, stratosphere-labeled-zeek/.",
+    help="Folder holding nsl-kdd/, unsw-nb15/, cicids2017-improved/, iot23/, "
+    "stratosphere-labeled-zeek/.",
 )
 @click.option("--smoke", is_flag=True, help="Tiny subsets and few trees (CI); numbers meaningless.")
 @click.option(
     "--dataset",
     "datasets",
     multiple=True,
-    type=click.Choice(_DATASETS),
-    help="Restrict to these datasets (repeatable). Default: all found.",
+    type=click.Choice(DATASET_CHOICES),
+    help="Restrict to these datasets (repeatable). Default: all found. cicids2017 = the "
+    "original MachineLearningCVE CSVs, cicids2017-improved = the corrected re-release.",
+)
+@click.option(
+    "--update",
+    is_flag=True,
+    help="Re-run only the --dataset(s) given and keep every other section of the existing "
+    "OUT/evaluation.json (its numbers, plots, command and versions); the document is rendered "
+    "again from the merged results.",
 )
 @click.option(
     "--target-fpr",
@@ -83,6 +90,7 @@ def report_command(
     data_root: Path,
     smoke: bool,
     datasets: tuple[str, ...],
+    update: bool,
     target_fpr: float,
     seed: int,
     n_estimators: int,
@@ -112,10 +120,11 @@ def report_command(
         data_root=data_root,
         run=run,
         unsw_folds=unsw_folds,
-        datasets=datasets or _DATASETS,
+        datasets=datasets or DATASET_CHOICES,
         multiclass=not no_multiclass,
         command=command,
         progress=not quiet,
+        update=update,
     )
     if smoke:
         smoke_options(opts)

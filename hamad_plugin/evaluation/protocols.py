@@ -284,7 +284,9 @@ def cicids_improved_protocols(
     )
     note = (
         "corrected re-release (Engelen et al. 2021), class-balanced sample (up to 5,000 flows "
-        "per label): accuracy not comparable with figures on the original mix (~80 % BENIGN)"
+        f"per label): {len(table):,} flows of {len(counts)} labels, "
+        f"{100 * n_benign / max(len(table), 1):.0f} % BENIGN; accuracy not comparable with "
+        "figures on the original mix (~80 % BENIGN)"
     )
     class_family = _cicids_class_family(table)
     n_benign_test = int(round(benign_test_frac * n_benign))
