@@ -19,10 +19,10 @@ like live traffic.
 Cost and memory: O(#keys x #scales) = O(1) work per connection. Counters are
 exponentially decayed with time constant = scale, distinct peers/ports use a
 128-bit linear-counting sketch over two tumbling buckets. State lives in flat
-numpy arrays indexed by a per-key slot, and a batch of connections is
-computed with a few vectorised scans (a linear-recurrence scan for the decayed
-sums, an OR-scan for the sketches) that give exactly what feeding the same
-connections one at a time gives. Each key table keeps at most ``max_keys``
+numpy arrays indexed by a per-key slot; a compiled kernel (numba, see
+:mod:`hamad_plugin._jit`) walks a batch one connection after the other, so a
+batch gives exactly what feeding the same connections one at a time gives
+(about 1 us per connection for all keys and scales). Each key table keeps at most ``max_keys``
 slots and evicts the least recently seen when full, so memory stays flat on
 any input.
 
@@ -40,13 +40,24 @@ import math
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from operator import attrgetter
 from typing import Any
 
 import numpy as np
 
+from ._jit import njit
 from .errors import ConfigError
-from .records import ConnRecord
+from .records import DUR as _DUR
+from .records import MISSED as _MISSED
+from .records import OB as _OB
+from .records import OIB as _OIB
+from .records import OP as _OP
+from .records import OPK as _OPK
+from .records import RB as _RB
+from .records import RIB as _RIB
+from .records import RP as _RP
+from .records import RPK as _RPK
+from .records import TS as _TS
+from .records import ConnColumns, ConnRecord
 
 #: Networks treated as local when the configuration says nothing else.
 DEFAULT_LOCAL_NETWORKS: tuple[str, ...] = (
@@ -238,6 +249,16 @@ class _Networks:
         self._v6 = [(int(n.network_address), int(n.netmask)) for n in nets if n.version == 6]
         self._cache: dict[str, tuple[bool, bool]] = {}
 
+    def classify_all(self, addrs: list[str]) -> list[tuple[bool, bool]]:
+        """:meth:`classify` of many addresses (cached ones at the cost of a dict lookup)."""
+        get = self._cache.get
+        out = [get(a) for a in addrs]
+        if None in out:
+            out = [
+                x if x is not None else self.classify(a) for x, a in zip(out, addrs, strict=True)
+            ]
+        return out  # type: ignore[return-value]
+
     def classify(self, addr: str) -> tuple[bool, bool]:
         """Return (is_local, is_multicast_or_broadcast)."""
         hit = self._cache.get(addr)
@@ -263,7 +284,7 @@ class _SlotTable:
     """Key -> slot map over preallocated numpy state, bounded by ``cap``.
 
     State lives in flat arrays indexed by slot (not one Python object per
-    key), so a batch of connections is updated with a handful of numpy calls.
+    key), which the compiled context kernel reads and writes in place.
     When the table is full, the least recently seen eighth of the slots (at
     least as many as needed) is evicted in one go: amortised O(1) per key.
     """
@@ -276,7 +297,6 @@ class _SlotTable:
         self.occupied = np.zeros(cap, dtype=bool)
         self.last = np.zeros(cap)
         self.stats = np.zeros((cap, n_scales, _NSTAT))
-        self.bucket = np.zeros((cap, n_scales), dtype=np.int64)
         self.sketch = np.zeros((cap, n_scales, 8), dtype=np.uint64)
         self.evicted = 0
 
@@ -334,27 +354,6 @@ class _SlotTable:
         self.evicted += len(cand)
 
 
-if hasattr(np, "bitwise_count"):
-
-    def _popcount(a: np.ndarray) -> np.ndarray:
-        return np.asarray(np.bitwise_count(a), dtype=np.int64)
-
-else:  # numpy < 2.0
-    _BYTE_BITS = np.array([bin(i).count("1") for i in range(256)], dtype=np.int64)
-
-    def _popcount(a: np.ndarray) -> np.ndarray:
-        b = np.ascontiguousarray(a, dtype=np.uint64).view(np.uint8).reshape(*a.shape, 8)
-        return np.asarray(_BYTE_BITS[b].sum(axis=-1))
-
-
-def _distinct(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Linear-counting estimate of the distinct items in 128-bit sketches."""
-    zeros = _SKETCH_BITS - _popcount(lo) - _popcount(hi)
-    with np.errstate(divide="ignore"):
-        est = -_SKETCH_BITS * np.log(zeros / _SKETCH_BITS)
-    return np.where(zeros == 0, _SATURATED, est)
-
-
 def _mix32(h: int) -> int:
     """MurmurHash3's 32-bit finaliser: linear counting needs slots that look random."""
     h ^= h >> 16
@@ -373,93 +372,106 @@ def _str_slot(text: str) -> int:
     return _mix32(zlib.crc32(text.encode())) & 127
 
 
-def _bits(slot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Low and high 64-bit words with the bit of each sketch slot set."""
+def _popcount64(x: Any) -> int:
+    """Set bits of a 64-bit word (SWAR; numba compiles it to a few instructions)."""
+    x = x - ((x >> 1) & 0x5555555555555555)
+    x = (x & 0x3333333333333333) + ((x >> 2) & 0x3333333333333333)
+    x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0F
+    return int(((x * 0x0101010101010101) & 0xFFFFFFFFFFFFFFFF) >> 56)
+
+
+def _log1p_distinct(lo: Any, hi: Any) -> float:
+    """log1p of the linear-counting estimate of the distinct items in a 128-bit sketch."""
+    zeros = _SKETCH_BITS - _popcount64(lo) - _popcount64(hi)
+    if zeros == 0:
+        return math.log1p(_SATURATED)
+    return math.log1p(-_SKETCH_BITS * math.log(zeros / _SKETCH_BITS))
+
+
+def _context_kernel(
+    rows: np.ndarray, new: np.ndarray, t: np.ndarray, fail: np.ndarray, lb: np.ndarray,
+    ld: np.ndarray, peer: np.ndarray, port: np.ndarray, scales: np.ndarray,
+    stats: np.ndarray, last: np.ndarray, sketch: np.ndarray, out: np.ndarray,
+) -> None:  # fmt: skip
+    """Context features of one key kind, one connection after the other, all scales.
+
+    ``rows[i]`` is the state row of connection i's key and ``new[i]`` says it
+    holds nothing yet (a key first seen here: its row is reset before use).
+    Per row and scale: the decayed sums ``v = x + v_prev * exp(-gap / scale)``
+    (``stats[..., :8]``), the time of the last connection (``last``) and two
+    128-bit sketches (peers, ports) over the current and previous tumbling
+    bucket (``sketch``: cur peers lo/hi, prev peers lo/hi, cur ports lo/hi,
+    prev ports lo/hi). The bucket a row's sketch belongs to is
+    ``floor(last / scale)``, so it is not stored.
+    """
+    n = rows.shape[0]
+    n_scales = scales.shape[0]
     one = np.uint64(1)
-    lo = np.where(slot < 64, one << (slot & 63).astype(np.uint64), np.uint64(0))
-    hi = np.where(slot >= 64, one << (slot & 63).astype(np.uint64), np.uint64(0))
-    return lo.astype(np.uint64), hi.astype(np.uint64)
+    for i in range(n):
+        r = rows[i]
+        ti = t[i]
+        fresh = new[i]
+        if fresh:
+            for s in range(n_scales):
+                for j in range(8):
+                    stats[r, s, j] = 0.0
+                    sketch[r, s, j] = 0
+        gap = 0.0 if fresh else ti - last[r]
+        log_gap = 0.0 if fresh else math.log(max(gap, 0.0) + 1e-3)
+        has_prev = 0.0 if fresh else 1.0
+        lbi = lb[i]
+        inc = (1.0, fail[i], lbi, lbi * lbi, ld[i], has_prev, log_gap, log_gap * log_gap)
+        p = peer[i]
+        q = port[i]
+        p_lo = one << np.uint64(p & 63) if p < 64 else np.uint64(0)
+        p_hi = one << np.uint64(p & 63) if p >= 64 else np.uint64(0)
+        q_lo = one << np.uint64(q & 63) if q < 64 else np.uint64(0)
+        q_hi = one << np.uint64(q & 63) if q >= 64 else np.uint64(0)
+        for s in range(n_scales):
+            scale = scales[s]
+            decay = 0.0 if fresh else math.exp(-max(gap, 0.0) / scale)
+            for j in range(8):
+                stats[r, s, j] = inc[j] + stats[r, s, j] * decay
+            v = stats[r, s]
+            cnt = v[_CNT]
+            mean_lb = v[_LB] / cnt
+            i_n = v[_IN]
+            if i_n > 0.5:
+                m_iat = v[_IS] / i_n
+                var_iat = v[_IS2] / i_n - m_iat * m_iat
+            else:
+                m_iat = math.log(scale)
+                var_iat = 0.0
+            bucket = math.floor(ti / scale)
+            d = 2.0 if fresh else bucket - math.floor(last[r] / scale)
+            w = sketch[r, s]
+            if d >= 2.0:
+                for j in range(8):
+                    w[j] = 0
+            elif d >= 1.0:  # the current bucket becomes the previous one
+                w[2], w[3], w[6], w[7] = w[0], w[1], w[4], w[5]
+                w[0] = w[1] = w[4] = w[5] = 0
+            w[0] |= p_lo
+            w[1] |= p_hi
+            w[4] |= q_lo
+            w[5] |= q_hi
+            o = s * 9
+            out[i, o] = math.log1p(cnt)
+            out[i, o + 1] = v[_FAIL] / cnt
+            out[i, o + 2] = _log1p_distinct(w[0] | w[2], w[1] | w[3])
+            out[i, o + 3] = _log1p_distinct(w[4] | w[6], w[5] | w[7])
+            out[i, o + 4] = mean_lb
+            out[i, o + 5] = math.sqrt(max(v[_LB2] / cnt - mean_lb * mean_lb, 0.0))
+            out[i, o + 6] = v[_LD] / cnt
+            out[i, o + 7] = m_iat
+            out[i, o + 8] = math.sqrt(max(var_iat, 0.0))
+        last[r] = ti
 
 
-def _linear_scan(a: np.ndarray, v: np.ndarray) -> None:
-    """In place along axis 0: v[i] += a[i] * v[i-1] in order (Hillis-Steele scan).
-
-    ``a`` broadcasts against ``v``. All multipliers are in [0, 1], so it is as
-    stable as the sequential loop.
-    """
-    n = len(v)
-    a = a.copy()
-    k = 1
-    while k < n:
-        v[k:] = v[k:] + a[k:] * v[:-k]
-        a[k:] = a[k:] * a[:-k]
-        k *= 2
-
-
-def _segmented_or_scan(W: np.ndarray, seg: np.ndarray) -> None:
-    """In place along axis 0: W[i] |= W[j] for every j < i in the same segment.
-
-    ``seg`` (segment ids, shape ``W.shape[:-1]``) may differ per column: one
-    log-step scan then serves all scales at once.
-    """
-    n = len(W)
-    k = 1
-    zero = np.uint64(0)
-    while k < n:
-        same = (seg[k:] == seg[:-k])[..., None]
-        W[k:] |= np.where(same, W[:-k], zero)
-        k *= 2
-
-
-_NUMERIC = (
-    "ts", "duration", "orig_bytes", "resp_bytes", "orig_pkts", "resp_pkts",
-    "orig_ip_bytes", "resp_ip_bytes", "missed_bytes", "orig_p", "resp_p",
-)  # fmt: skip
-_TS, _DUR, _OB, _RB, _OPK, _RPK, _OIB, _RIB, _MISSED, _OP, _RP = range(len(_NUMERIC))
-_TEXT = ("proto", "conn_state", "history", "service", "orig_h", "resp_h")
-_get_numeric = attrgetter(*_NUMERIC)
-_get_text = attrgetter(*_TEXT)
-
-
-@dataclass
-class _Columns:
-    """A batch of records as columns: one pass over the objects, then numpy."""
-
-    num: np.ndarray  # float64, NaN where Zeek left the field unset
-    proto: list[str]
-    conn_state: list[str | None]
-    history: list[str | None]
-    service: list[str | None]
-    orig_h: list[str]
-    resp_h: list[str]
-
-    @classmethod
-    def of(cls, recs: list[ConnRecord]) -> _Columns:
-        num = np.array(list(map(_get_numeric, recs)), dtype=np.float64).reshape(len(recs), -1)
-        text = [list(c) for c in zip(*map(_get_text, recs), strict=True)]
-        return cls(num, *text)
-
-    def part(self, start: int, end: int) -> _Columns:
-        return _Columns(
-            self.num[start:end],
-            self.proto[start:end],
-            self.conn_state[start:end],
-            self.history[start:end],
-            self.service[start:end],
-            self.orig_h[start:end],
-            self.resp_h[start:end],
-        )
-
-
-@dataclass
-class _Batch:
-    """Per-connection inputs of the context features, as arrays."""
-
-    t: np.ndarray
-    failed: np.ndarray
-    lb: np.ndarray
-    ld: np.ndarray
-    port_slot: np.ndarray
+if njit is not None:
+    _popcount64 = njit(cache=True, inline="always")(_popcount64)
+    _log1p_distinct = njit(cache=True)(_log1p_distinct)
+    _context_kernel = njit(cache=True, nogil=True)(_context_kernel)
 
 
 class FeatureExtractor:
@@ -490,6 +502,7 @@ class FeatureExtractor:
         self._state_index = {s: i for i, s in enumerate(CONN_STATES)}
         self._service_index = {s: i for i, s in enumerate(SERVICES)}
         self._hist_cache: dict[str, list[float]] = {}
+        self._service_cache: dict[str | None, int] = {}
         self._slot_cache: dict[str, int] = {}
         self._scales = np.asarray(self.config.scales, dtype=np.float64)
         self.reset()
@@ -531,12 +544,15 @@ class FeatureExtractor:
         the final summary will be counted later).
         """
         recs = records if isinstance(records, list) else list(records)
-        n = len(recs)
+        return self.transform_columns(ConnColumns.from_records(recs), update)
+
+    def transform_columns(self, cols: ConnColumns, update: bool = True) -> np.ndarray:
+        """:meth:`transform` of a columnar batch (what the conn.log reader yields)."""
+        n = len(cols)
         out = np.zeros((n, self.n_features), dtype=np.float32)
         if n == 0:
             self.last_times = np.zeros(0)
             return out
-        cols = _Columns.of(recs)
         t = cols.num[:, _TS] + np.nan_to_num(cols.num[:, _DUR])
         t[~np.isfinite(t)] = -np.inf
         t = self._guard_jumps(t, update)
@@ -601,16 +617,15 @@ class FeatureExtractor:
             out.append(s)
         return np.asarray(out, dtype=np.int64)
 
-    def _context(self, cols: _Columns, t: np.ndarray, out: np.ndarray, update: bool = True) -> None:
+    def _context(
+        self, cols: ConnColumns, t: np.ndarray, out: np.ndarray, update: bool = True
+    ) -> None:
         num = cols.num
         total = np.nan_to_num(num[:, _OB]) + np.nan_to_num(num[:, _RB])
-        batch = _Batch(
-            t=t,
-            failed=np.fromiter((s in FAILED_STATES for s in cols.conn_state), np.float64, len(t)),
-            lb=np.log1p(np.maximum(total, 0.0)),
-            ld=np.log1p(np.maximum(np.nan_to_num(num[:, _DUR]), 0.0)),
-            port_slot=_PORT_SLOTS[num[:, _RP].astype(np.int64) & 0xFFFF],
-        )
+        failed = np.fromiter((s in FAILED_STATES for s in cols.conn_state), np.float64, len(t))
+        lb = np.log1p(np.maximum(total, 0.0))
+        ld = np.log1p(np.maximum(np.nan_to_num(num[:, _DUR]), 0.0))
+        port_slot = _PORT_SLOTS[num[:, _RP].astype(np.int64) & 0xFFFF]
         width = len(self.config.scales) * len(_CONTEXT_STATS)
         orig, resp = cols.orig_h, cols.resp_h
         plan: list[tuple[str, list[Any], np.ndarray]] = [
@@ -623,146 +638,22 @@ class FeatureExtractor:
             ),
         ]
         for j, (kind, keys, peer_slot) in enumerate(plan):
-            self._update_kind(
-                self.tables[kind],
-                keys,
-                peer_slot,
-                batch,
-                out[:, j * width : (j + 1) * width],
-                update,
-            )
+            table = self.tables[kind]
+            slots, fresh = table.assign(keys, allocate=update)
+            # A key without state starts fresh at its first connection of the batch.
+            uniq, first, inverse = np.unique(slots, return_index=True, return_inverse=True)
+            new = np.zeros(len(slots), dtype=bool)
+            new[first] = fresh[first]
+            if update:
+                rows, stats, last, sketch = slots, table.stats, table.last, table.sketch
+            else:  # score on a scratch copy of the rows involved; the tables stay as they are
+                src = np.minimum(uniq, table.cap - 1)
+                rows, stats = inverse.reshape(-1), table.stats[src]
+                last, sketch = table.last[src], table.sketch[src]
+            _context_kernel(rows, new, t, failed, lb, ld, peer_slot, port_slot, self._scales,
+                            stats, last, sketch, out[:, j * width : (j + 1) * width])  # fmt: skip
 
-    def _update_kind(
-        self,
-        table: _SlotTable,
-        keys: list[Any],
-        peer_slot: np.ndarray,
-        b: _Batch,
-        out: np.ndarray,
-        update: bool = True,
-    ) -> None:
-        """Context features of one key kind for a batch, all scales at once.
-
-        Records are grouped by key (stable sort keeps time order inside a
-        group); arrays are (records, scales, ...) so one scan serves every scale.
-        """
-        n = len(keys)
-        slots, fresh = table.assign(keys, allocate=update)
-        order = np.argsort(slots, kind="stable")
-        s = slots[order]
-        tt = b.t[order]
-        start = np.ones(n, dtype=bool)
-        start[1:] = s[1:] != s[:-1]
-        gidx = np.cumsum(start) - 1
-        gstart = np.flatnonzero(start)
-        gend = np.append(gstart[1:], n) - 1
-        gslot = s[gstart]
-        isnew = fresh[order][gstart]
-        # State rows to read; temporary ids (update=False, unknown key) are new, read nothing.
-        rows = np.minimum(gslot, table.cap - 1)
-        last = table.last[rows]
-        prev_t = np.empty(n)
-        prev_t[1:] = tt[:-1]
-        prev_t[gstart] = last
-        has_prev = np.ones(n, dtype=bool)
-        has_prev[gstart] = ~isnew
-        gap = np.where(has_prev, tt - prev_t, 0.0)
-        log_gap = np.where(has_prev, np.log(np.maximum(gap, 0.0) + 1e-3), 0.0)
-        lb, ld, fail = b.lb[order], b.ld[order], b.failed[order]
-        inc = np.column_stack(
-            [np.ones(n), fail, lb, lb * lb, ld, has_prev.astype(np.float64), log_gap, log_gap**2]
-        )
-        scales = self._scales
-        S = len(scales)
-        # v_i = a_i * v_{i-1} + x_i with a_i = e^{-(t_i - t_{i-1})/scale}: a linear
-        # recurrence, solved per key group by a log-step scan (a = 0 at group starts,
-        # where the decayed stored state enters through x instead).
-        within = np.where(start, 0.0, tt - prev_t)
-        decay0 = np.where(
-            isnew[:, None], 0.0, np.exp(-np.maximum(tt[gstart] - last, 0.0)[:, None] / scales)
-        )
-        v = np.repeat(inc[:, None, :], S, axis=1)
-        v[gstart] += table.stats[rows] * decay0[:, :, None]
-        a = np.where(start[:, None], 0.0, np.exp(-within[:, None] / scales))
-        _linear_scan(a[:, :, None], v)
-        if update:
-            table.stats[gslot] = v[gend]
-            table.last[gslot] = tt[gend]
-        res = np.empty((n, S, len(_CONTEXT_STATS)))
-        cnt = v[:, :, _CNT]
-        mean_lb = v[:, :, _LB] / cnt
-        i_n = v[:, :, _IN]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            m_iat = np.where(i_n > 0.5, v[:, :, _IS] / i_n, np.log(scales))
-            var_iat = np.where(i_n > 0.5, v[:, :, _IS2] / i_n - m_iat * m_iat, 0.0)
-        res[:, :, 0] = np.log1p(cnt)
-        res[:, :, 1] = v[:, :, _FAIL] / cnt
-        res[:, :, 4] = mean_lb
-        res[:, :, 5] = np.sqrt(np.maximum(v[:, :, _LB2] / cnt - mean_lb * mean_lb, 0.0))
-        res[:, :, 6] = v[:, :, _LD] / cnt
-        res[:, :, 7] = m_iat
-        res[:, :, 8] = np.sqrt(np.maximum(var_iat, 0.0))
-        p_lo, p_hi = _bits(peer_slot[order])
-        q_lo, q_hi = _bits(b.port_slot[order])
-        words = np.column_stack([p_lo, p_hi, q_lo, q_hi])
-        self._sketch(table, tt, start, gidx, gstart, gslot, gend, rows, isnew, words, res, update)
-        out[order] = res.reshape(n, -1)
-
-    def _sketch(
-        self,
-        table: _SlotTable,
-        tt: np.ndarray,
-        start: np.ndarray,
-        gidx: np.ndarray,
-        gstart: np.ndarray,
-        gslot: np.ndarray,
-        gend: np.ndarray,
-        rows: np.ndarray,
-        isnew: np.ndarray,
-        words: np.ndarray,
-        res: np.ndarray,
-        update: bool,
-    ) -> None:
-        """Distinct peers/ports over the current and previous tumbling bucket, all scales."""
-        n = len(tt)
-        bucket = np.floor(tt[:, None] / self._scales).astype(np.int64)  # (n, S)
-        segstart = np.repeat(start[:, None], bucket.shape[1], axis=1)
-        segstart[1:] |= bucket[1:] != bucket[:-1]
-        seg = np.cumsum(segstart, axis=0)
-        # Stored sketch words: cur p lo/hi, prev p lo/hi, cur q lo/hi, prev q lo/hi.
-        st = table.sketch[rows]  # (G, S, 8)
-        st_cur = st[:, :, [0, 1, 4, 5]]
-        st_prev = st[:, :, [2, 3, 6, 7]]
-        d = np.where(isnew[:, None], 2, bucket[gstart] - table.bucket[rows])  # (G, S)
-        zero = np.uint64(0)
-        W = np.repeat(words[:, None, :], bucket.shape[1], axis=1)  # (n, S, 4)
-        W[gstart] |= np.where((d == 0)[:, :, None], st_cur, zero)
-        _segmented_or_scan(W, seg)
-        first_prev = np.where(
-            (d == 0)[:, :, None], st_prev, np.where((d == 1)[:, :, None], st_cur, zero)
-        )
-        # Where each record's (key, bucket) segment starts, and the segment before it.
-        sstart = np.maximum.accumulate(np.where(segstart, np.arange(n)[:, None], 0), axis=0)
-        group_first = sstart == gstart[gidx][:, None]
-        before = np.maximum(sstart - 1, 0)
-        adjacent = np.take_along_axis(bucket, before, axis=0) == bucket - 1
-        w_before = np.take_along_axis(W, before[:, :, None], axis=0)
-        prev = np.where(
-            group_first[:, :, None],
-            first_prev[gidx],
-            np.where(adjacent[:, :, None], w_before, zero),
-        )
-        union = W | prev
-        res[:, :, 2] = np.log1p(_distinct(union[:, :, 0], union[:, :, 1]))
-        res[:, :, 3] = np.log1p(_distinct(union[:, :, 2], union[:, :, 3]))
-        if update:
-            we, pe = W[gend], prev[gend]
-            table.sketch[gslot] = np.concatenate(
-                [we[:, :, 0:2], pe[:, :, 0:2], we[:, :, 2:4], pe[:, :, 2:4]], axis=2
-            )
-            table.bucket[gslot] = bucket[gend]
-
-    def _own(self, cols: _Columns) -> np.ndarray:
+    def _own(self, cols: ConnColumns) -> np.ndarray:
         num = cols.num
         n = len(num)
         dur = num[:, _DUR]
@@ -796,16 +687,16 @@ class FeatureExtractor:
         states[np.arange(n), sidx] = 1.0
         hist = np.array([self._history(h or "") for h in cols.history], dtype=np.float64)
         services = np.zeros((n, len(SERVICES) + 2))
-        services[np.arange(n), [self._service(s) for s in cols.service]] = 1.0
+        services[np.arange(n), self._services(cols.service)] = 1.0
         rp_, op_ = num[:, _RP], num[:, _OP]
         not_icmp = np.fromiter((x != "icmp" for x in protos), bool, n)
-        classify = self._nets.classify
-        resp = [classify(a) for a in cols.resp_h]
+        resp = self._nets.classify_all(cols.resp_h)
+        orig = self._nets.classify_all(cols.orig_h)
         tail = [
             (rp_ < 1024) & not_icmp,
             (rp_ >= 1024) & (rp_ < 49152) & not_icmp,
             (op_ < 1024) & not_icmp,
-            np.fromiter((classify(a)[0] for a in cols.orig_h), bool, n),
+            np.fromiter((x[0] for x in orig), bool, n),
             np.fromiter((x[0] for x in resp), bool, n),
             np.fromiter((x[1] for x in resp), bool, n),
         ]
@@ -831,6 +722,17 @@ class FeatureExtractor:
             if len(self._hist_cache) < 65536:
                 self._hist_cache[hist] = row
         return row
+
+    def _services(self, services: list[str | None]) -> list[int]:
+        cache = self._service_cache
+        out = [cache.get(s, -1) for s in services]
+        if -1 in out:
+            for i, v in enumerate(out):
+                if v < 0:
+                    out[i] = cache[services[i]] = self._service(services[i])
+            if len(cache) > 65536:
+                cache.clear()
+        return out
 
     def _service(self, svc: str | None) -> int:
         if not svc:

@@ -31,10 +31,14 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, Any, TypeVar, cast
+
+import numpy as np
 
 from .errors import InputFormatError
-from .records import REQUIRED_FIELDS, ConnRecord
+from .records import NUMERIC, REQUIRED_FIELDS, TEXT, ConnColumns, ConnRecord
+
+_T = TypeVar("_T")
 
 #: How many malformed lines are kept verbatim (with line numbers) for the report.
 MAX_REPORTED_ERRORS = 5
@@ -261,6 +265,116 @@ def _plan_tsv(header: _TsvHeader, names: list[str], where: str) -> None:
     ]
 
 
+#: Characters read at a time by the batch reader.
+_BLOCK = 1 << 20
+
+
+def _line_blocks(fh: IO[str], limit: int = MAX_LINE) -> Iterator[list[str | None]]:
+    """The lines of ``fh`` in blocks, without newlines; None for a line over ``limit``.
+
+    The same lines :func:`bounded_lines` yields (read a megabyte at a time): an
+    overlong line is dropped as it is read, never held whole.
+    """
+    carry = ""
+    skipping = False
+    while True:
+        block, damage = _read_block(fh)
+        if damage is not None:  # keep what came before the damage, as readline would
+            block = block[: block.rfind("\n") + 1]
+        if not block:
+            if damage is not None:
+                raise damage
+            break
+        lines: list[str | None] = list((carry + block).split("\n"))
+        carry = cast(str, lines.pop())
+        if skipping:  # the rest of an overlong line
+            if not lines:
+                carry = ""
+                continue
+            lines[0], skipping = None, False
+        elif len(carry) > limit:
+            carry, skipping = "", True
+        if any(len(ln) > limit for ln in lines if ln is not None):
+            lines = [None if ln is not None and len(ln) > limit else ln for ln in lines]
+        yield lines
+        if damage is not None:
+            raise damage
+    if skipping:
+        yield [None]
+    elif carry:
+        yield [carry if len(carry) <= limit else None]
+
+
+def _read_block(fh: IO[str]) -> tuple[str, BaseException | None]:
+    """About :data:`_BLOCK` characters, read in the text layer's own 8 KiB steps, so
+    damaged compressed data costs at most the step it breaks in (as with readline)."""
+    parts: list[str] = []
+    size = 0
+    try:
+        while size < _BLOCK and (piece := fh.read(8192)):
+            parts.append(piece)
+            size += len(piece)
+    except DECOMPRESSION_ERRORS as exc:
+        return "".join(parts), exc
+    return "".join(parts), None
+
+
+_COUNT_OK = frozenset("0123456789")
+_BOOLS = frozenset({"T", "true", "1", "F", "false", "0"})
+_REQUIRED_TEXT = frozenset({"uid", "orig_h", "resp_h", "proto"})
+
+
+def _columns(header: _TsvHeader, lines: list[str]) -> ConnColumns | None:
+    """Data lines as columns, or None where the per-line reader must decide.
+
+    None for anything that is not exactly what the per-line reader would
+    accept and convert the same way: a wrong column count, an unset required
+    field, an escape, a value its converter rejects.
+    """
+    assert header.fields is not None
+    sep, skip, n_fields = header.separator, header.skip, len(header.fields)
+    rows = [ln.split(sep) for ln in lines]
+    if header.joined_tail:  # IoT-23: the last tab column holds the labels, space-joined
+        k = n_fields - header.joined_tail + 1
+        rows = [r[:-1] + r[-1].split(_IOT23_JOIN) if len(r) == k else r for r in rows]
+    if any(len(r) != n_fields for r in rows):
+        return None
+    by_col = list(zip(*rows, strict=True))
+    n = len(lines)
+    num = np.full((n, len(NUMERIC)), np.nan)
+    text: dict[str, list[Any]] = {}
+    for idx, attr, conv in header.plan:
+        col = by_col[idx]
+        unset = not skip.isdisjoint(col)
+        if conv is _to_str:
+            if "\\x" in "".join(col) or (unset and attr in _REQUIRED_TEXT):
+                return None
+            text[attr] = [None if v in skip else v for v in col] if unset else list(col)
+            continue
+        if conv is _to_bool:
+            if not set(col) <= _BOOLS | skip:
+                return None
+            continue
+        if unset and attr in ("ts", "orig_p", "resp_p"):
+            return None
+        vals = [v for v in col if v not in skip] if unset else col
+        if conv is not _to_float and not (_COUNT_OK.issuperset("".join(vals)) and all(vals)):
+            return None  # counts and ports: ASCII digits only, as int() takes them
+        if attr not in NUMERIC:
+            continue
+        try:
+            x = np.array(col if not unset else [v if v not in skip else "nan" for v in col],
+                         dtype=np.float64)  # fmt: skip
+        except ValueError:
+            return None
+        known = np.array([v not in skip for v in col]) if unset else slice(None)
+        if not np.isfinite(x[known]).all() or (attr in ("orig_p", "resp_p") and (x > 65535).any()):
+            return None
+        num[:, NUMERIC.index(attr)] = x
+    empty: list[Any] = [None] * n
+    return ConnColumns(num, *(text.get(name, empty) for name in TEXT))
+
+
 def _decode_header_value(raw: str) -> str:
     return raw.encode("latin-1").decode("unicode_escape") if "\\x" in raw else raw
 
@@ -281,13 +395,39 @@ class ConnLogReader:
 
     def __iter__(self) -> Iterator[ConnRecord]:
         with open_text(self.path) as fh:
-            try:
-                yield from self._iter_lines(fh)
-            except DECOMPRESSION_ERRORS as exc:
-                self.stats.damaged.append(
-                    f"{self.path}: the compressed data is damaged after line {self.stats.lines} "
-                    f"({exc}); the {self.stats.records} records before it were read"
-                )
+            yield from self._guarded(self._iter_lines(fh))
+
+    def batches(self, size: int = 1024) -> Iterator[ConnColumns]:
+        """The connections in columnar batches of ``size`` (the last may be shorter).
+
+        Same records, counts and errors as iterating the reader: runs of plain
+        TSV data lines are split and converted a column at a time; any run the
+        columnar conversion cannot take exactly as the per-line reader would
+        (a bad value, an escape, a header, JSON, IoT-23's joined columns) goes
+        through the per-line reader instead.
+        """
+        with open_text(self.path) as fh:
+            pending: list[ConnColumns] = []
+            have = 0
+            for part in self._guarded(self._iter_parts(fh)):
+                pending.append(part)
+                have += len(part)
+                while have >= size:
+                    cols = ConnColumns.concat(pending)
+                    yield cols.part(0, size)
+                    rest = cols.part(size, have)
+                    pending, have = ([rest] if len(rest) else []), have - size
+            if have:
+                yield ConnColumns.concat(pending)
+
+    def _guarded(self, parts: Iterator[_T]) -> Iterator[_T]:
+        try:
+            yield from parts
+        except DECOMPRESSION_ERRORS as exc:
+            self.stats.damaged.append(
+                f"{self.path}: the compressed data is damaged after line {self.stats.lines} "
+                f"({exc}); the {self.stats.records} records before it were read"
+            )
         if self.stats.records == 0 and self.stats.bad_lines > 0:
             raise InputFormatError(
                 f"{self.path}: not a Zeek conn log: none of its {self.stats.lines} lines could be "
@@ -296,49 +436,88 @@ class ConnLogReader:
 
     def _iter_lines(self, fh: IO[str]) -> Iterator[ConnRecord]:
         header = _TsvHeader()
-        json_ok = 0
-        where = str(self.path)
+        self._json_ok = 0
         for lineno, raw in enumerate(bounded_lines(fh), 1):
-            if raw is None:
-                self.stats.lines += 1
-                self.stats.record_error(lineno, f"line longer than {MAX_LINE} characters")
-                continue
-            line = raw.rstrip("\r\n")
-            if not line:
-                continue
-            self.stats.lines += 1
-            first = line[0]
-            if first == "#":
-                self._header_line(header, line, f"{where}:{lineno}")
-                self.format = "tsv"
-                continue
-            if first == "{":
-                self.format = self.format or "json"
-                rec = self._json_line(line, lineno)
-                if rec is not None:
-                    json_ok += 1
-                    yield rec
-                elif json_ok == 0 and self.stats.bad_lines >= _SNIFF_LINES:
-                    raise InputFormatError(
-                        f"{where}: not a Zeek conn log: the first {_SNIFF_LINES} JSON lines lack "
-                        f"conn.log fields ({self.stats.errors[0][1]})"
-                    )
-                continue
-            if header.fields is None:
-                if self.format == "json":
-                    self.stats.record_error(lineno, "not a JSON object")
-                    continue
-                if lineno <= _SNIFF_LINES:
-                    raise InputFormatError(
-                        f"{where}: not a Zeek conn log: line {lineno} is data but no '#fields' "
-                        "header came before it, and it is not JSON. Expected a conn.log written "
-                        "by Zeek (TSV with #fields, or JSON lines)."
-                    )
-                self.stats.record_error(lineno, "data line without a #fields header")
-                continue
-            rec = self._tsv_line(header, line, lineno)
+            rec = self._line(header, lineno, raw)
             if rec is not None:
                 yield rec
+
+    def _iter_parts(self, fh: IO[str]) -> Iterator[ConnColumns]:
+        """Columnar pieces of the file: plain data runs converted at once, the rest per line."""
+        header = _TsvHeader()
+        self._json_ok = 0
+        lineno = 0
+        for lines in _line_blocks(fh):
+            special = [i for i, ln in enumerate(lines) if ln is None or not ln or ln[0] in "#{"]
+            special.append(len(lines))
+            start = 0
+            for stop in special:
+                if stop > start:
+                    yield self._run(header, lines[start:stop], lineno + start + 1)
+                if stop < len(lines):
+                    rec = self._line(header, lineno + stop + 1, lines[stop])
+                    if rec is not None:
+                        yield ConnColumns.from_records([rec])
+                start = stop + 1
+            lineno += len(lines)
+
+    def _run(self, header: _TsvHeader, lines: list[str | None], first: int) -> ConnColumns:
+        """A run of non-empty data lines (no header, no JSON) as columns."""
+        cols = None
+        if header.fields is not None and self.format == "tsv":
+            cols = _columns(header, cast(list[str], lines))
+        if cols is not None:
+            self.stats.lines += len(lines)
+            self.stats.records += len(lines)
+            return cols
+        recs = []
+        for k, raw in enumerate(lines):
+            rec = self._line(header, first + k, raw)
+            if rec is not None:
+                recs.append(rec)
+        return ConnColumns.from_records(recs)
+
+    def _line(self, header: _TsvHeader, lineno: int, raw: str | None) -> ConnRecord | None:
+        """One line of the file (with its newline, or None if overlong): a record or None."""
+        where = str(self.path)
+        if raw is None:
+            self.stats.lines += 1
+            self.stats.record_error(lineno, f"line longer than {MAX_LINE} characters")
+            return None
+        line = raw.rstrip("\r\n")
+        if not line:
+            return None
+        self.stats.lines += 1
+        first = line[0]
+        if first == "#":
+            self._header_line(header, line, f"{where}:{lineno}")
+            self.format = "tsv"
+            return None
+        if first == "{":
+            self.format = self.format or "json"
+            rec = self._json_line(line, lineno)
+            if rec is not None:
+                self._json_ok += 1
+                return rec
+            if self._json_ok == 0 and self.stats.bad_lines >= _SNIFF_LINES:
+                raise InputFormatError(
+                    f"{where}: not a Zeek conn log: the first {_SNIFF_LINES} JSON lines lack "
+                    f"conn.log fields ({self.stats.errors[0][1]})"
+                )
+            return None
+        if header.fields is None:
+            if self.format == "json":
+                self.stats.record_error(lineno, "not a JSON object")
+                return None
+            if lineno <= _SNIFF_LINES:
+                raise InputFormatError(
+                    f"{where}: not a Zeek conn log: line {lineno} is data but no '#fields' "
+                    "header came before it, and it is not JSON. Expected a conn.log written "
+                    "by Zeek (TSV with #fields, or JSON lines)."
+                )
+            self.stats.record_error(lineno, "data line without a #fields header")
+            return None
+        return self._tsv_line(header, line, lineno)
 
     def _header_line(self, header: _TsvHeader, line: str, where: str) -> None:
         if line.startswith("#separator"):

@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import ConfigError, HamadError
-from .records import ConnRecord
+from .records import ConnColumns, ConnRecord
 
 if TYPE_CHECKING:
     from .config import LearningSettings
@@ -219,7 +219,7 @@ class SiteLearner:
 
     def apply(
         self,
-        records: Sequence[ConnRecord],
+        records: Sequence[ConnRecord] | ConnColumns,
         times: np.ndarray,
         X: np.ndarray,
         scores: np.ndarray,
@@ -233,7 +233,10 @@ class SiteLearner:
         the period is measured on the same clock as the features.
         ``update=False`` is for Zeek's interim summaries: judged, not learned.
         """
-        n = len(records)
+        cols = (
+            records if isinstance(records, ConnColumns) else ConnColumns.from_records(list(records))
+        )
+        n = len(cols)
         out_flags = np.array(flags, dtype=bool, copy=True)
         familiar = np.zeros(n, dtype=bool)
         if not self.enabled or n == 0:
@@ -256,8 +259,12 @@ class SiteLearner:
         services, min_count, cap = self.services, self.min_count, self.rate_cap
         tl, rl, gl, ll = times.tolist(), rate.tolist(), group.tolist(), learning.tolist()
         jl, kl, fl = judge.tolist(), take.tolist(), out_flags.tolist()
+        orig_h, resp_h, proto = cols.orig_h, cols.resp_h, cols.proto
+        resp_p = cols.ports[1]
         for i in np.flatnonzero(judge | take).tolist():
-            keys = self._keys(records[i], gl[i])
+            keys = [("c", orig_h[i], resp_p[i], proto[i])]
+            if gl[i]:
+                keys.append(("g", resp_h[i], resp_p[i], proto[i]))
             if jl[i]:
                 for key in keys:
                     s = services.get(key)
@@ -299,13 +306,6 @@ class SiteLearner:
             self._observe(X, scores)
             self.clock = float(times[-1])
         return LearnOutcome(out_flags, learning, familiar)
-
-    def _keys(self, r: ConnRecord, group: bool) -> list[tuple[str, str, int, str]]:
-        proto = r.proto
-        keys = [("c", r.orig_h, r.resp_p, proto)]
-        if group:
-            keys.append(("g", r.resp_h, r.resp_p, proto))
-        return keys
 
     def _forget(self) -> None:
         """Drop the least recently seen tenth of the services (bounded memory)."""

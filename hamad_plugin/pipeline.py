@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ._jit import njit
 from .features import FeatureConfig, FeatureExtractor
 from .learning import SiteLearner, load_state, save_state
 from .model import LoadedModel
-from .records import ConnRecord
+from .records import TS, ConnColumns, ConnRecord
 from .threshold import AdaptiveThreshold
-from .verdict import Verdict
+from .verdict import Verdict, VerdictBatch
 
 if TYPE_CHECKING:
     from .config import LearningSettings, Settings
@@ -171,62 +172,66 @@ class Pipeline:
         """
         if not records:
             return []
-        X = self.features(records, update_state)
+        return self.score_columns(ConnColumns.from_records(list(records)), update_state).verdicts()
+
+    def score_columns(self, cols: ConnColumns, update_state: bool = True) -> VerdictBatch:
+        """:meth:`score` of a columnar batch, as columns (``hamad replay``'s path)."""
+        X = self.extractor.transform_columns(cols, update=update_state)
         times = self.extractor.last_times
         score, weights, members = self.score_matrix(X)
         learner = self.learner
         clean = learner.clean(members) if learner is not None else None
         flags, used = self.threshold.decide(score, observe=update_state, learn_from=clean)
         if learner is not None and clean is not None:
-            outcome = learner.apply(records, times, X, score, clean, flags, update_state)
+            outcome = learner.apply(cols, times, X, score, clean, flags, update_state)
             flags, learning, familiar = outcome.flags, outcome.learning, outcome.familiar
         else:
-            learning = familiar = np.zeros(len(records), dtype=bool)
-        contrib = self.explain(X)
-        k = min(self.top_k, contrib.shape[1])
+            learning = familiar = np.zeros(len(cols), dtype=bool)
+        top, top_val = self._top(X)
+        orig_p, resp_p = cols.ports
+        return VerdictBatch(
+            uid=cols.uid, ts=cols.num[:, TS], orig_h=cols.orig_h, orig_p=orig_p,
+            resp_h=cols.resp_h, resp_p=resp_p, proto=cols.proto, score=score, threshold=used,
+            anomalous=flags, top=top, top_val=top_val, weights=weights, members=members,
+            learning=learning, familiar=familiar, feature_names=self._names,
+            member_names=self._members, model_version=self.model.version,
+        )  # fmt: skip
+
+    def _top(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The ``top_k`` features of :meth:`explain` per row, largest first (ties: lower index)."""
+        k = min(self.top_k, X.shape[1])
+        top = np.zeros((len(X), k), dtype=np.int64)
+        top_val = np.zeros((len(X), k), dtype=np.float32)
         if k:
-            top = np.argpartition(-contrib, k - 1, axis=1)[:, :k]
-            top_val = np.take_along_axis(contrib, top, axis=1)
-            rank = np.argsort(-top_val, axis=1, kind="stable")
-            top = np.take_along_axis(top, rank, axis=1)
-            top_val = np.take_along_axis(top_val, rank, axis=1)
-        else:
-            top = np.zeros((len(X), 0), dtype=np.int64)
-            top_val = np.zeros((len(X), 0))
-        # Bulk conversion to Python objects (tolist) is much cheaper than per-item float().
-        names, mems, version = self._names, self._members, self.model.version
-        rows = zip(
-            records,
-            score.tolist(),
-            used.tolist(),
-            flags.tolist(),
-            top.tolist(),
-            top_val.tolist(),
-            weights.tolist(),
-            members.tolist(),
-            learning.tolist(),
-            familiar.tolist(),
-            strict=True,
-        )
-        out: list[Verdict] = [
-            Verdict(
-                uid=rec.uid,
-                ts=rec.ts,
-                orig_h=rec.orig_h,
-                orig_p=rec.orig_p,
-                resp_h=rec.resp_h,
-                resp_p=rec.resp_p,
-                proto=rec.proto,
-                score=sc,
-                threshold=th,
-                anomalous=fl,
-                top_features=[(names[j], c) for j, c in zip(tj, tv, strict=True)],
-                weights=dict(zip(mems, w, strict=True)),
-                member_scores=dict(zip(mems, m, strict=True)),
-                model_version=version,
-                learning=le,
-                familiar=fa,
+            X = np.ascontiguousarray(X, dtype=np.float32)
+            _top_k(
+                X, self._mean, self._inv_scale.astype(np.float32), self._importance, top, top_val
             )
-            for rec, sc, th, fl, tj, tv, w, m, le, fa in rows
-        ]
-        return out
+        return top, top_val
+
+
+def _top_k_py(
+    X: np.ndarray, mean: np.ndarray, inv_scale: np.ndarray, importance: np.ndarray,
+    top: np.ndarray, top_val: np.ndarray,
+) -> None:  # fmt: skip
+    """Per row, the k largest of :meth:`Pipeline.explain` (same float32 arithmetic)."""
+    n, d = X.shape
+    k = top.shape[1]
+    for i in range(n):
+        filled = 0
+        for j in range(d):
+            c = abs((X[i, j] - mean[j]) * inv_scale[j]) * importance[j]
+            if filled == k and c <= top_val[i, k - 1]:
+                continue
+            pos = filled if filled < k else k - 1
+            while pos > 0 and top_val[i, pos - 1] < c:
+                top_val[i, pos] = top_val[i, pos - 1]
+                top[i, pos] = top[i, pos - 1]
+                pos -= 1
+            top_val[i, pos] = c
+            top[i, pos] = j
+            if filled < k:
+                filled += 1
+
+
+_top_k = njit(cache=True, nogil=True)(_top_k_py) if njit is not None else _top_k_py

@@ -8,7 +8,11 @@ Field names are Zeek's, with ``id.`` dropped (``id.orig_h`` -> ``orig_h``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from operator import attrgetter
+from typing import Any
+
+import numpy as np
 
 #: ``Conn::Info`` field names in Zeek 8's conn.log column order (``id`` flattened).
 #: ``ip_proto`` is new in Zeek 8; older logs omit it.
@@ -96,3 +100,86 @@ class ConnRecord:
         if low.startswith("benign") or low == "normal":
             return False
         return None
+
+
+#: The numeric columns of :attr:`ConnColumns.num`, in order (ports included).
+NUMERIC: tuple[str, ...] = (
+    "ts", "duration", "orig_bytes", "resp_bytes", "orig_pkts", "resp_pkts",
+    "orig_ip_bytes", "resp_ip_bytes", "missed_bytes", "orig_p", "resp_p",
+)  # fmt: skip
+TS, DUR, OB, RB, OPK, RPK, OIB, RIB, MISSED, OP, RP = range(len(NUMERIC))
+#: The text columns of :class:`ConnColumns`, in order.
+TEXT: tuple[str, ...] = (
+    "uid", "proto", "conn_state", "history", "service", "orig_h", "resp_h", "label",
+    "detailed_label",
+)  # fmt: skip
+_get_numeric = attrgetter(*NUMERIC)
+_get_text = attrgetter(*TEXT)
+
+
+@dataclass
+class ConnColumns:
+    """A batch of connections as columns: what the scoring path works on.
+
+    The conn.log reader fills it straight from the split lines (no object per
+    connection); :meth:`from_records` builds it from :class:`ConnRecord` objects
+    (the Zeek transports). ``num`` holds :data:`NUMERIC` as float64 with NaN
+    where Zeek left a field unset; the text columns hold ``None`` there.
+    """
+
+    num: np.ndarray
+    uid: list[str]
+    proto: list[str]
+    conn_state: list[str | None]
+    history: list[str | None]
+    service: list[str | None]
+    orig_h: list[str]
+    resp_h: list[str]
+    label: list[str | None]
+    detailed_label: list[str | None]
+
+    def __len__(self) -> int:
+        return len(self.uid)
+
+    @classmethod
+    def from_records(cls, recs: list[ConnRecord]) -> ConnColumns:
+        num = np.array(list(map(_get_numeric, recs)), dtype=np.float64).reshape(len(recs), -1)
+        if not recs:
+            return cls(num, *([] for _ in TEXT))
+        text = [list(c) for c in zip(*map(_get_text, recs), strict=True)]
+        return cls(num, *text)
+
+    @classmethod
+    def concat(cls, parts: list[ConnColumns]) -> ConnColumns:
+        if len(parts) == 1:
+            return parts[0]
+        num = np.concatenate([p.num for p in parts]) if parts else np.zeros((0, len(NUMERIC)))
+        return cls(num, *([x for p in parts for x in getattr(p, name)] for name in TEXT))
+
+    def part(self, start: int, end: int) -> ConnColumns:
+        return ConnColumns(self.num[start:end], *(getattr(self, n)[start:end] for n in TEXT))
+
+    def records(self) -> list[ConnRecord]:
+        """The connections as :class:`ConnRecord` objects (the fields the columns hold)."""
+        num = self.num.tolist()
+        out = []
+        for i, row in enumerate(num):
+            kw: dict[str, Any] = {k: _value(k, v) for k, v in zip(NUMERIC, row, strict=True)}
+            kw.update({n: getattr(self, n)[i] for n in TEXT})
+            out.append(ConnRecord(**kw))
+        return out
+
+    @property
+    def ports(self) -> tuple[list[int], list[int]]:
+        """Originator and responder ports as ints."""
+        p = self.num[:, [OP, RP]].astype(np.int64)
+        return p[:, 0].tolist(), p[:, 1].tolist()
+
+
+_INT_FIELDS = frozenset(f.name for f in fields(ConnRecord) if f.type in ("int", "int | None"))
+
+
+def _value(name: str, v: float) -> float | int | None:
+    if v != v:  # NaN: unset
+        return None
+    return int(v) if name in _INT_FIELDS else v

@@ -13,19 +13,19 @@ distinct labels are kept apart).
 from __future__ import annotations
 
 import heapq
-import json
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import numpy as np
 
 from .ingest import IngestStats, read_conn_log
 from .pipeline import Pipeline
-from .records import ConnRecord
-from .verdict import Verdict
+from .records import ConnColumns, ConnRecord
+from .verdict import VerdictBatch
 
 _BINS = 4096
 #: Distinct labels counted separately in the per-label breakdown; the rest share one row.
@@ -103,13 +103,16 @@ class LabelBreakdown:
     counts: dict[tuple[bool, str], list[int]] = field(default_factory=dict)
 
     def add(self, malicious: bool, name: str, flagged: bool) -> None:
+        self.add_many(malicious, name, 1, int(flagged))
+
+    def add_many(self, malicious: bool, name: str, rows: int, flagged: int) -> None:
         key = (malicious, name)
         c = self.counts.get(key)
         if c is None:
             if len(self.counts) >= MAX_LABELS:
                 key = (malicious, OTHER_LABELS)
             c = self.counts.setdefault(key, [0, 0])
-        c[0] += 1
+        c[0] += rows
         c[1] += flagged
 
     def rows(self) -> list[dict[str, Any]]:
@@ -225,12 +228,15 @@ def replay(
         fx = pipeline.extractor
         jumps = (fx.time_jumps_clamped, fx.time_jumps_accepted)
         reader = read_conn_log(path)
-        for batch in batches(reader, batch_size):
-            verdicts = pipeline.score(batch)
+        for batch in reader.batches(batch_size):
+            verdicts = pipeline.score_columns(batch)
             _account(summary, batch, verdicts, out, all_verdicts, top_n, seq, learn)
             seq += len(batch)
-            for v in verdicts[:1]:
-                lo, hi = min(lo, v.threshold), max(hi, v.threshold)
+            if len(verdicts):
+                lo, hi = (
+                    min(lo, float(verdicts.threshold[0])),
+                    max(hi, float(verdicts.threshold[0])),
+                )
             if progress is not None:
                 progress(len(batch))
         summary.ingest.merge(reader.stats)
@@ -245,54 +251,73 @@ def replay(
 
 def _account(
     summary: ReplaySummary,
-    batch: list[ConnRecord],
-    verdicts: list[Verdict],
+    batch: ConnColumns,
+    verdicts: VerdictBatch,
     out: IO[str] | None,
     all_verdicts: bool,
     top_n: int,
     seq: int,
     learn: bool = False,
 ) -> None:
-    summary.connections += len(verdicts)
-    ys: list[int] = []
-    keep: list[int] = []
-    after: list[bool] = []
-    for i, (rec, v) in enumerate(zip(batch, verdicts, strict=True)):
-        summary.while_learning += v.learning
-        summary.familiar += v.familiar
-        for k, w in v.weights.items():
-            summary.weights_sum[k] = summary.weights_sum.get(k, 0.0) + w
-        if v.anomalous:
-            summary.anomalous += 1
-            top = summary.top
-            # Build the dict only for verdicts that enter the top-N heap.
+    """Fold one scored batch into the summary (and write its JSON lines) with numpy."""
+    n = len(verdicts)
+    summary.connections += n
+    flags = verdicts.anomalous
+    summary.while_learning += int(verdicts.learning.sum())
+    summary.familiar += int(verdicts.familiar.sum())
+    for k, w in zip(verdicts.member_names, verdicts.weights.sum(axis=0).tolist(), strict=True):
+        summary.weights_sum[k] = summary.weights_sum.get(k, 0.0) + w
+    summary.anomalous += int(flags.sum())
+    top = summary.top
+    if top_n:
+        # Only anomalies that beat the heap's smallest can enter: dicts for those alone.
+        floor = top[0][0] if len(top) >= top_n else -np.inf
+        cand = np.flatnonzero(flags & (verdicts.score > floor))
+        for i in cand.tolist():
+            sc = float(verdicts.score[i])
             if len(top) < top_n:
-                heapq.heappush(top, (v.score, seq + i, v.to_dict()))
-            elif top_n and v.score > top[0][0]:
-                heapq.heapreplace(top, (v.score, seq + i, v.to_dict()))
-        if out is not None and (all_verdicts or v.anomalous):
-            d = v.to_dict()
-            if rec.label is not None:
-                d["label"] = rec.label
-            out.write(json.dumps(d) + "\n")
-        mal = rec.is_malicious
-        if mal is None:
-            if rec.label is not None:
-                summary.unlabelled += 1
-            continue
-        ys.append(int(mal))
-        keep.append(i)
-        after.append(not v.learning)
-        summary.by_label.add(mal, rec.detailed_label or rec.label or "", v.anomalous)
-    if ys:
-        if summary.labelled is None:
-            summary.labelled = LabelledCounts()
-        idx = np.asarray(keep)
-        scores = np.asarray([verdicts[i].score for i in idx])
-        flags = np.asarray([verdicts[i].anomalous for i in idx], dtype=bool)
-        summary.labelled.add(np.asarray(ys), scores, flags)
-        if learn:
-            if summary.after_learning is None:
-                summary.after_learning = LabelledCounts()
-            m = np.asarray(after, dtype=bool)
-            summary.after_learning.add(np.asarray(ys)[m], scores[m], flags[m])
+                heapq.heappush(top, (sc, seq + i, verdicts.verdicts_at([i])[0].to_dict()))
+            elif sc > top[0][0]:
+                heapq.heapreplace(top, (sc, seq + i, verdicts.verdicts_at([i])[0].to_dict()))
+    if out is not None:
+        rows = range(n) if all_verdicts else np.flatnonzero(flags).tolist()
+        out.write(verdicts.json_lines(list(rows), batch.label))
+    labels = batch.label
+    if not any(lab is not None for lab in labels):
+        return
+    mal = [_malicious(lab) for lab in labels]
+    keep = [i for i, m in enumerate(mal) if m is not None]
+    summary.unlabelled += sum(1 for i, m in enumerate(mal) if m is None and labels[i] is not None)
+    if not keep:
+        return
+    idx = np.asarray(keep)
+    ys = np.asarray([mal[i] for i in keep], dtype=np.int64)
+    names = [batch.detailed_label[i] or labels[i] or "" for i in keep]
+    fl = flags[idx]
+    for (m, name, f), c in Counter(zip(ys.tolist(), names, fl.tolist(), strict=True)).items():
+        summary.by_label.add_many(bool(m), name, c, c if f else 0)
+    if summary.labelled is None:
+        summary.labelled = LabelledCounts()
+    scores = verdicts.score[idx].astype(np.float64)
+    summary.labelled.add(ys, scores, fl)
+    if learn:
+        if summary.after_learning is None:
+            summary.after_learning = LabelledCounts()
+        m2 = ~verdicts.learning[idx]
+        summary.after_learning.add(ys[m2], scores[m2], fl[m2])
+
+
+_LABEL_CACHE: dict[str, bool | None] = {}
+_UNSEEN = object()
+
+
+def _malicious(label: str | None) -> bool | None:
+    """:attr:`ConnRecord.is_malicious` of a label, cached (a capture has a few labels)."""
+    if label is None:
+        return None
+    hit = _LABEL_CACHE.get(label, _UNSEEN)
+    if hit is _UNSEEN:
+        if len(_LABEL_CACHE) > 4096:
+            _LABEL_CACHE.clear()
+        hit = _LABEL_CACHE[label] = ConnRecord(0.0, "", "", 0, "", 0, "", label=label).is_malicious
+    return cast("bool | None", hit)

@@ -7,8 +7,11 @@ in one module with no heavy imports.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 #: Order of the ensemble members everywhere (attention weights, base scores).
 MEMBERS: tuple[str, ...] = ("rf", "xgb", "novelty")
@@ -79,3 +82,121 @@ class Verdict:
             "learning": self.learning,
             "familiar": self.familiar,
         }
+
+
+def _json_str(text: str) -> str:
+    return json.dumps(text)
+
+
+@dataclass
+class VerdictBatch:
+    """The verdicts of one scored batch as columns (no object per connection).
+
+    :meth:`verdicts` gives the :class:`Verdict` objects (the transports send
+    those); :meth:`json_lines` writes exactly what ``json.dumps(v.to_dict())``
+    writes for each, without building them.
+    """
+
+    uid: list[str]
+    ts: np.ndarray
+    orig_h: list[str]
+    orig_p: list[int]
+    resp_h: list[str]
+    resp_p: list[int]
+    proto: list[str]
+    score: np.ndarray
+    threshold: np.ndarray
+    anomalous: np.ndarray
+    #: Indices into ``feature_names`` and contributions, best first ([n, top_k]).
+    top: np.ndarray
+    top_val: np.ndarray
+    weights: np.ndarray
+    members: np.ndarray
+    learning: np.ndarray
+    familiar: np.ndarray
+    feature_names: list[str]
+    member_names: list[str]
+    model_version: str
+
+    def __len__(self) -> int:
+        return len(self.uid)
+
+    def verdicts(self) -> list[Verdict]:
+        return self.verdicts_at(range(len(self)))
+
+    def verdicts_at(self, rows: range | list[int]) -> list[Verdict]:
+        """The :class:`Verdict` objects of some rows."""
+        names, mems, version = self.feature_names, self.member_names, self.model_version
+        ix = np.asarray(rows, dtype=np.int64)
+        rows_ = zip(
+            [self.uid[i] for i in rows], self.ts[ix].tolist(), [self.orig_h[i] for i in rows],
+            [self.orig_p[i] for i in rows], [self.resp_h[i] for i in rows],
+            [self.resp_p[i] for i in rows], [self.proto[i] for i in rows],
+            self.score[ix].tolist(), self.threshold[ix].tolist(), self.anomalous[ix].tolist(),
+            self.top[ix].tolist(), self.top_val[ix].tolist(), self.weights[ix].tolist(),
+            self.members[ix].tolist(), self.learning[ix].tolist(), self.familiar[ix].tolist(),
+            strict=True,
+        )  # fmt: skip
+        return [
+            Verdict(
+                uid=u,
+                ts=t,
+                orig_h=oh,
+                orig_p=op,
+                resp_h=rh,
+                resp_p=rp,
+                proto=pr,
+                score=sc,
+                threshold=th,
+                anomalous=fl,
+                top_features=[(names[j], c) for j, c in zip(tj, tv, strict=True)],
+                weights=dict(zip(mems, w, strict=True)),
+                member_scores=dict(zip(mems, m, strict=True)),
+                model_version=version,
+                learning=le,
+                familiar=fa,
+            )  # fmt: skip
+            for u, t, oh, op, rh, rp, pr, sc, th, fl, tj, tv, w, m, le, fa in rows_
+        ]
+
+    def json_lines(self, rows: list[int], labels: list[str | None] | None = None) -> str:
+        """``json.dumps(Verdict.to_dict())`` (+ ``label`` where given) of ``rows``, one a line."""
+        if not rows:
+            return ""
+        idx = np.asarray(rows)
+        names = [_json_str(n) for n in self.feature_names]
+        mems = [_json_str(m) for m in self.member_names]
+        version = _json_str(self.model_version)
+        r6 = [round(x, 6) for x in self.score[idx].tolist()]
+        t6 = [round(x, 6) for x in self.threshold[idx].tolist()]
+        ts = self.ts[idx].tolist()
+        flags = self.anomalous[idx].tolist()
+        learning = self.learning[idx].tolist()
+        familiar = self.familiar[idx].tolist()
+        top = self.top[idx].tolist()
+        top_val = self.top_val[idx].tolist()
+        weights = self.weights[idx].tolist()
+        members = self.members[idx].tolist()
+        out = []
+        dump = _json_str
+        for k, i in enumerate(rows):
+            pairs = zip(top[k], top_val[k], strict=True)
+            feats = ", ".join(f"[{names[j]}, {round(v, 4)!r}]" for j, v in pairs)
+            w = ", ".join(f"{m}: {round(v, 4)!r}" for m, v in zip(mems, weights[k], strict=True))
+            ms = ", ".join(f"{m}: {round(v, 6)!r}" for m, v in zip(mems, members[k], strict=True))
+            line = (
+                f'{{"uid": {dump(self.uid[i])}, "ts": {ts[k]!r}, "orig_h": {dump(self.orig_h[i])}, '
+                f'"orig_p": {self.orig_p[i]}, "resp_h": {dump(self.resp_h[i])}, '
+                f'"resp_p": {self.resp_p[i]}, "proto": {dump(self.proto[i])}, "score": {r6[k]!r}, '
+                f'"threshold": {t6[k]!r}, "anomalous": {_BOOL[flags[k]]}, '
+                f'"top_features": [{feats}], '
+                f'"weights": {{{w}}}, "member_scores": {{{ms}}}, "model_version": {version}, '
+                f'"interim": false, "learning": {_BOOL[learning[k]]}, '
+                f'"familiar": {_BOOL[familiar[k]]}'
+            )
+            label = labels[i] if labels is not None else None
+            out.append(line + (f', "label": {dump(label)}}}' if label is not None else "}"))
+        return "\n".join(out) + "\n"
+
+
+_BOOL = {True: "true", False: "false"}
