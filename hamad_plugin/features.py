@@ -80,6 +80,7 @@ FAILED_STATES: frozenset[str] = frozenset({"S0", "REJ", "RSTOS0", "RSTRH", "SH",
 HISTORY_FLAGS: tuple[str, ...] = ("S", "H", "A", "D", "F", "R", "T", "W")
 SERVICES: tuple[str, ...] = ("dns", "http", "ssl", "ssh", "dhcp", "ntp", "irc", "smtp", "ftp")
 KEY_KINDS: tuple[str, ...] = ("src", "dst", "pair")
+_PROTOS = {"tcp": 0, "udp": 1, "icmp": 2}
 
 #: A connection ending more than this many seconds after the event clock is a time jump.
 #: Twice the longest default scale: beyond it every window has decayed anyway.
@@ -310,7 +311,8 @@ class _SlotTable:
         temporary ids >= ``cap``, distinct per key, and nothing is stored.
         """
         index = self.index
-        slots = np.fromiter((index.get(k, -1) for k in keys), dtype=np.int64, count=len(keys))
+        get = index.get
+        slots = np.array([get(k, -1) for k in keys], dtype=np.int64).reshape(-1)
         missing = np.flatnonzero(slots < 0)
         is_new = slots < 0
         if missing.size:
@@ -609,20 +611,20 @@ class FeatureExtractor:
         cache = self._slot_cache
         if len(cache) > 1 << 18:
             cache.clear()
-        out = []
-        for a in addrs:
-            s = cache.get(a)
-            if s is None:
-                s = cache[a] = _str_slot(a)
-            out.append(s)
-        return np.asarray(out, dtype=np.int64)
+        get = cache.get
+        out = [get(a, -1) for a in addrs]
+        if -1 in out:
+            for i, s in enumerate(out):
+                if s < 0:
+                    out[i] = cache[addrs[i]] = _str_slot(addrs[i])
+        return np.array(out, dtype=np.int64).reshape(-1)
 
     def _context(
         self, cols: ConnColumns, t: np.ndarray, out: np.ndarray, update: bool = True
     ) -> None:
         num = cols.num
         total = np.nan_to_num(num[:, _OB]) + np.nan_to_num(num[:, _RB])
-        failed = np.fromiter((s in FAILED_STATES for s in cols.conn_state), np.float64, len(t))
+        failed = np.array([s in FAILED_STATES for s in cols.conn_state], np.float64).reshape(-1)
         lb = np.log1p(np.maximum(total, 0.0))
         ld = np.log1p(np.maximum(np.nan_to_num(num[:, _DUR]), 0.0))
         port_slot = _PORT_SLOTS[num[:, _RP].astype(np.int64) & 0xFFFF]
@@ -681,7 +683,9 @@ class FeatureExtractor:
             obpp,
             rbpp,
         ]
-        own += [np.fromiter((x == p for x in protos), bool, n) for p in ("tcp", "udp", "icmp")]
+        get_proto = _PROTOS.get
+        proto = np.array([get_proto(x, 3) for x in protos], dtype=np.int8).reshape(-1)
+        own += [proto == 0, proto == 1, proto == 2]
         states = np.zeros((n, len(CONN_STATES) + 1))
         sidx = [self._state_index.get(s or "", len(CONN_STATES)) for s in cols.conn_state]
         states[np.arange(n), sidx] = 1.0
@@ -689,16 +693,16 @@ class FeatureExtractor:
         services = np.zeros((n, len(SERVICES) + 2))
         services[np.arange(n), self._services(cols.service)] = 1.0
         rp_, op_ = num[:, _RP], num[:, _OP]
-        not_icmp = np.fromiter((x != "icmp" for x in protos), bool, n)
-        resp = self._nets.classify_all(cols.resp_h)
-        orig = self._nets.classify_all(cols.orig_h)
+        not_icmp = proto != 2
+        resp = np.array(self._nets.classify_all(cols.resp_h), dtype=bool).reshape(n, 2)
+        orig = np.array(self._nets.classify_all(cols.orig_h), dtype=bool).reshape(n, 2)
         tail = [
             (rp_ < 1024) & not_icmp,
             (rp_ >= 1024) & (rp_ < 49152) & not_icmp,
             (op_ < 1024) & not_icmp,
-            np.fromiter((x[0] for x in orig), bool, n),
-            np.fromiter((x[0] for x in resp), bool, n),
-            np.fromiter((x[1] for x in resp), bool, n),
+            orig[:, 0],
+            resp[:, 0],
+            resp[:, 1],
         ]
         return np.hstack(
             [

@@ -20,6 +20,7 @@ compression is detected from the first bytes, so pipes and FIFOs work too.
 from __future__ import annotations
 
 import bz2
+import gc
 import gzip
 import io
 import json
@@ -267,6 +268,8 @@ def _plan_tsv(header: _TsvHeader, names: list[str], where: str) -> None:
 
 #: Characters read at a time by the batch reader.
 _BLOCK = 1 << 20
+#: Data lines converted to columns at once.
+_RUN = 1024
 
 
 def _line_blocks(fh: IO[str], limit: int = MAX_LINE) -> Iterator[list[str | None]]:
@@ -319,9 +322,25 @@ def _read_block(fh: IO[str]) -> tuple[str, BaseException | None]:
     return "".join(parts), None
 
 
-_COUNT_OK = frozenset("0123456789")
 _BOOLS = frozenset({"T", "true", "1", "F", "false", "0"})
 _REQUIRED_TEXT = frozenset({"uid", "orig_h", "resp_h", "proto"})
+
+
+def _numbers(col: tuple[str, ...], skip: frozenset[str], unset: bool, dtype: Any) -> Any:
+    """A column converted as float() / int() convert each value (NaN where unset), or None.
+
+    int64 conversion is int()'s, and int64 -> float64 rounds as float(int) does;
+    a count too large for int64 goes to the per-line reader.
+    """
+    try:
+        if not unset:
+            return np.array(col, dtype=dtype).astype(np.float64)
+        known = np.fromiter((v not in skip for v in col), bool, len(col))
+        x = np.full(len(col), np.nan)
+        x[known] = np.array([v for v in col if v not in skip], dtype=dtype)
+        return x
+    except (ValueError, OverflowError, TypeError):
+        return None
 
 
 def _columns(header: _TsvHeader, lines: list[str]) -> ConnColumns | None:
@@ -333,13 +352,22 @@ def _columns(header: _TsvHeader, lines: list[str]) -> ConnColumns | None:
     """
     assert header.fields is not None
     sep, skip, n_fields = header.separator, header.skip, len(header.fields)
-    rows = [ln.split(sep) for ln in lines]
-    if header.joined_tail:  # IoT-23: the last tab column holds the labels, space-joined
-        k = n_fields - header.joined_tail + 1
-        rows = [r[:-1] + r[-1].split(_IOT23_JOIN) if len(r) == k else r for r in rows]
-    if any(len(r) != n_fields for r in rows):
-        return None
-    by_col = list(zip(*rows, strict=True))
+    # The split rows are short-lived lists: the cyclic garbage collector, triggered by
+    # their allocation, would otherwise take as long as the splitting itself.
+    gc_was_on = gc.isenabled()
+    gc.disable()
+    try:
+        rows = [ln.split(sep) for ln in lines]
+        if header.joined_tail:  # IoT-23: the last tab column holds the labels, space-joined
+            k = n_fields - header.joined_tail + 1
+            rows = [r[:-1] + r[-1].split(_IOT23_JOIN) if len(r) == k else r for r in rows]
+        if any(len(r) != n_fields for r in rows):
+            return None
+        by_col = list(zip(*rows, strict=True))
+        del rows
+    finally:
+        if gc_was_on:
+            gc.enable()
     n = len(lines)
     num = np.full((n, len(NUMERIC)), np.nan)
     text: dict[str, list[Any]] = {}
@@ -355,21 +383,16 @@ def _columns(header: _TsvHeader, lines: list[str]) -> ConnColumns | None:
             if not set(col) <= _BOOLS | skip:
                 return None
             continue
-        if unset and attr in ("ts", "orig_p", "resp_p"):
+        x = _numbers(col, skip, unset, np.float64 if conv is _to_float else np.int64)
+        if x is None or (unset and attr in ("ts", "orig_p", "resp_p")):
             return None
-        vals = [v for v in col if v not in skip] if unset else col
-        if conv is not _to_float and not (_COUNT_OK.issuperset("".join(vals)) and all(vals)):
-            return None  # counts and ports: ASCII digits only, as int() takes them
+        if conv is _to_float:
+            if not np.isfinite(x[~np.isnan(x)] if unset else x).all():
+                return None
+        elif (x < 0).any() or (conv is _to_port and (x > 65535).any()):
+            return None
         if attr not in NUMERIC:
             continue
-        try:
-            x = np.array(col if not unset else [v if v not in skip else "nan" for v in col],
-                         dtype=np.float64)  # fmt: skip
-        except ValueError:
-            return None
-        known = np.array([v not in skip for v in col]) if unset else slice(None)
-        if not np.isfinite(x[known]).all() or (attr in ("orig_p", "resp_p") and (x > 65535).any()):
-            return None
         num[:, NUMERIC.index(attr)] = x
     empty: list[Any] = [None] * n
     return ConnColumns(num, *(text.get(name, empty) for name in TEXT))
@@ -412,11 +435,14 @@ class ConnLogReader:
             for part in self._guarded(self._iter_parts(fh)):
                 pending.append(part)
                 have += len(part)
-                while have >= size:
-                    cols = ConnColumns.concat(pending)
-                    yield cols.part(0, size)
-                    rest = cols.part(size, have)
-                    pending, have = ([rest] if len(rest) else []), have - size
+                if have < size:
+                    continue
+                cols = ConnColumns.concat(pending)
+                cut = have - have % size
+                for start in range(0, cut, size):
+                    yield cols.part(start, start + size)
+                pending = [cols.part(cut, have)] if cut < have else []
+                have -= cut
             if have:
                 yield ConnColumns.concat(pending)
 
@@ -452,8 +478,9 @@ class ConnLogReader:
             special.append(len(lines))
             start = 0
             for stop in special:
-                if stop > start:
-                    yield self._run(header, lines[start:stop], lineno + start + 1)
+                for a in range(start, stop, _RUN):  # pieces that stay in the CPU's caches
+                    b = min(stop, a + _RUN)
+                    yield self._run(header, lines[a:b], lineno + a + 1)
                 if stop < len(lines):
                     rec = self._line(header, lineno + stop + 1, lines[stop])
                     if rec is not None:
