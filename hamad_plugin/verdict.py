@@ -8,6 +8,7 @@ in one module with no heavy imports.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,6 +87,13 @@ class Verdict:
 
 def _json_str(text: str) -> str:
     return json.dumps(text)
+
+
+def _quote(text: str) -> str:
+    return f'"{text}"'
+
+
+_NEEDS_ESCAPE = re.compile(r'[^\x20-\x7e]|["\\]')
 
 
 @dataclass
@@ -178,7 +186,9 @@ class VerdictBatch:
         weights = self.weights[idx].tolist()
         members = self.members[idx].tolist()
         out = []
-        dump = _json_str
+        text = "".join(self.uid) + "".join(self.orig_h) + "".join(self.resp_h) + "".join(self.proto)
+        # Plain printable ASCII needs no escaping: quote it directly (json.dumps writes the same).
+        dump = _json_str if _NEEDS_ESCAPE.search(text) else _quote
         for k, i in enumerate(rows):
             pairs = zip(top[k], top_val[k], strict=True)
             feats = ", ".join(f"[{names[j]}, {round(v, 4)!r}]" for j, v in pairs)
