@@ -45,6 +45,11 @@ pytestmark = pytest.mark.skipif(
     reason="needs Chromium and chromedriver (Debian: apt-get install chromium chromium-driver)",
 )
 HAMAD = [sys.executable, "-c", "from hamad_plugin.cli import main; main()"]
+DASHBOARD = [
+    sys.executable,
+    "-c",
+    "from hamad_plugin.dashboard.cli import dashboard_command as c; c()",
+]
 
 
 def _free_port() -> int:
@@ -140,7 +145,7 @@ def test_every_page_shows_what_the_logs_hold(browser: Any, tmp_path: Path) -> No
                    (run.log_dir / "current" / "notice.log").read_text().splitlines()]  # fmt: skip
         anomalous = sum(r["anomalous"] for r in hamad)
         dash = subprocess.Popen(
-            [*HAMAD, "dashboard", "--logs", str(run.log_dir), "--metrics", run.metrics_url,
+            [*DASHBOARD, "--logs", str(run.log_dir), "--metrics", run.metrics_url,
              "--eval", str(eval_dir), "--state-dir", str(run.state_dir), "--port", str(port),
              "--refresh", "2"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,

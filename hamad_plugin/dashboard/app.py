@@ -86,8 +86,8 @@ def page_live(cfg: dict[str, Any]) -> None:
     )
     nfiles = sum(len(v) for v in logs.files.values())
     st.caption(
-        f"{cfg['logs']}: {src}, {nfiles} files; last verdict for a connection started "
-        f"{when(s['last_ts'])}{ago(s['last_ts'])}"
+        f"{cfg['logs']}: {src}, {nfiles} file{'s' if nfiles != 1 else ''}; last verdict for a "
+        f"connection started {when(s['last_ts'])}{ago(s['last_ts'])}"
     )
     if logs.bad_lines or logs.damaged:
         st.warning(f"{logs.bad_lines} malformed lines skipped. " + " ".join(logs.damaged))
