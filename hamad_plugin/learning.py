@@ -18,8 +18,11 @@ What is learned (from the first ``period`` of network time, then slowly):
   its service was seen at least ``min_count`` times, it is not much busier
   than ever learned (up to e x the learned peak, or ``rate_floor`` per 10 s),
   and the supervised members do not both call it malicious.
-* **The score distribution** the adaptive threshold tracks (fed only clean
-  connections, so an attack cannot lift it by flooding).
+* **The score distribution** the adaptive threshold tracks, only with
+  ``adapt_threshold`` (off by default: measured, an adaptive threshold fed by
+  attack-heavy traffic rises and hides the attack; with it on, it is fed only
+  clean connections). By default the threshold stays at the shipped
+  calibration and the familiar services remove the site's false alarms.
 * **Feature and score statistics** of the site, for the drift report.
 
 Poisoning guards (an infected device or an attack running during learning
@@ -154,6 +157,7 @@ class SiteLearner:
         self.min_count = int(settings.min_count)
         self.rate_cap = math.log1p(max(float(settings.rate_floor), 0.0))
         self.max_services = int(settings.max_services)
+        self.adapt_threshold = bool(settings.adapt_threshold)
         self.model_version = model_version
         self.model_sha256 = model_sha256
         self.feature_names = list(feature_names)

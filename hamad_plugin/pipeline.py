@@ -181,7 +181,10 @@ class Pipeline:
         score, weights, members = self.score_matrix(X)
         learner = self.learner
         clean = learner.clean(members) if learner is not None else None
-        flags, used = self.threshold.decide(score, observe=update_state, learn_from=clean)
+        learn_from = clean
+        if learner is not None and learner.enabled and not learner.adapt_threshold:
+            learn_from = np.zeros(len(score), dtype=bool)  # hold the calibrated threshold
+        flags, used = self.threshold.decide(score, observe=update_state, learn_from=learn_from)
         if learner is not None and clean is not None:
             outcome = learner.apply(cols, times, X, score, clean, flags, update_state)
             flags, learning, familiar = outcome.flags, outcome.learning, outcome.familiar

@@ -311,6 +311,8 @@ def test_replay_learns_then_judges(site_log: Path, tmp_path: Path) -> None:
     t0 = verdicts[0]["ts"]
     assert all(v["ts"] + 0 >= t0 for v in verdicts[first_after:])
     assert not any(v["familiar"] for v in verdicts[:first_after])
+    # learning holds the threshold at the shipped calibration (learning.adapt_threshold)
+    assert len({v["threshold"] for v in verdicts}) == 1
     assert "connections scored while learning" in text and "after learning:" in text
     # what it learned is saved, and the CLI reads it back
     st = str(tmp_path / "st")
