@@ -349,7 +349,9 @@ def _edge_run(path: Path, model: str | None) -> dict[str, Any]:
         "-c",
         code,
     ]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    if out.returncode:
+        raise RuntimeError(f"the edge run failed: {out.stderr.strip()[-2000:]}")
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 

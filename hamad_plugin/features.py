@@ -37,6 +37,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import math
+import sys
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -281,6 +282,12 @@ class _Networks:
         return res
 
 
+def _intern(key: Any) -> Any:
+    if isinstance(key, str):
+        return sys.intern(key)
+    return tuple(sys.intern(x) for x in key)
+
+
 class _SlotTable:
     """Key -> slot map over preallocated numpy state, bounded by ``cap``.
 
@@ -293,8 +300,10 @@ class _SlotTable:
     def __init__(self, cap: int, n_scales: int) -> None:
         self.cap = cap
         self.index: dict[Any, int] = {}
-        self.keys: list[Any] = [None] * cap
-        self.free: list[int] = list(range(cap - 1, -1, -1))
+        #: Key of each slot handed out so far (slots are handed out from 0 upwards).
+        self.keys: list[Any] = []
+        #: Slots given back by eviction, reused first.
+        self.free: list[int] = []
         self.occupied = np.zeros(cap, dtype=bool)
         self.last = np.zeros(cap)
         self.stats = np.zeros((cap, n_scales, _NSTAT))
@@ -324,15 +333,22 @@ class _SlotTable:
                     fresh[k] = self.cap + j
                 slots[missing] = [fresh[keys[i]] for i in missing.tolist()]
                 return slots, is_new
-            short = len(fresh) - len(self.free)
+            short = len(fresh) - len(self.free) - (self.cap - len(self.keys))
             if short > 0:
                 self._evict(short, protect=slots[slots >= 0])
-            for k in fresh:
-                s = self.free.pop()
-                fresh[k] = s
+            held, free = self.keys, self.free
+            for key in fresh:
+                # One string object per address, shared by the src, dst and pair tables.
+                k = _intern(key)
+                if free:
+                    s = free.pop()
+                    held[s] = k
+                else:
+                    s = len(held)
+                    held.append(k)
+                fresh[key] = s
                 index[k] = s
-                self.keys[s] = k
-                self.occupied[s] = True
+            self.occupied[list(fresh.values())] = True
             slots[missing] = [fresh[keys[i]] for i in missing.tolist()]
         return slots, is_new
 
