@@ -213,7 +213,7 @@ def worker_section(cfg: dict[str, Any]) -> None:
     c[2].metric("Shed", num(h["shed"]))
     c[3].metric("Lost", num(h["lost"]))
     c[4].metric(
-        "Latency p50",
+        "Lag p50",
         secs(h["latency_p50"]),
         help="Connection end (ts + duration) to verdict sent, wall clock, median; "
         "includes Zeek's inactivity timeout. On a replay it is the age of the traffic.",
@@ -250,7 +250,10 @@ def page_alerts(cfg: dict[str, Any]) -> None:
         return
     hosts = sorted(set(n["src"].dropna()) | set(n["dst"].dropna()))
     f1, f2 = st.columns([1, 2])
-    host = f1.selectbox("Host", [""] + hosts, format_func=lambda h: h or "all hosts") or ""
+    # Keyed: a live refresh that brings new notices keeps what the operator picked.
+    host = (
+        f1.selectbox("Host", [""] + hosts, format_func=lambda h: h or "all hosts", key="host") or ""
+    )
     lo, hi = _dt(n["ts"].min()), _dt(n["ts"].max())
     if hi > lo:
         rng = f2.slider(
@@ -282,7 +285,7 @@ def page_alerts(cfg: dict[str, Any]) -> None:
         f"{':' + str(int(r.p)) if pd.notna(r.p) else ''}  score {r.score:.3f}"
         for i, r in shown.iterrows()
     }
-    pick = st.selectbox("Open an alert", list(labels), format_func=labels.__getitem__)
+    pick = st.selectbox("Open an alert", list(labels), format_func=labels.__getitem__, key="alert")
     r = shown.loc[pick]
     uid = f", connection `{r['uid']}`" if isinstance(r["uid"], str) else ""
     st.markdown(f"**{r['note']}** at {when(r['ts'])}{uid}")
