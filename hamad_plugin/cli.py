@@ -587,7 +587,7 @@ def _learning_plot(res: Any, img_dir: Path) -> Path | None:
     folds = [r for r in res if r.learning]
     if not folds:
         return None
-    names = (NO_LEARNING[1], NO_LEARNING[0], LEARN_VARIANTS[0])
+    names = (NO_LEARNING[1], NO_LEARNING[0], LEARN_VARIANTS[0], LEARN_VARIANTS[1])
     rows = {n: [r.learning[0].rows[n] for r in folds] for n in names}
     try:
         from .plots import plot_learning
