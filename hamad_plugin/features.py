@@ -639,10 +639,11 @@ class FeatureExtractor:
         self, cols: ConnColumns, t: np.ndarray, out: np.ndarray, update: bool = True
     ) -> None:
         num = cols.num
-        total = np.nan_to_num(num[:, _OB]) + np.nan_to_num(num[:, _RB])
+        num0 = np.nan_to_num(num)  # one call for every column (numpy calls cost per call)
+        total = num0[:, _OB] + num0[:, _RB]
         failed = np.array([s in FAILED_STATES for s in cols.conn_state], np.float64).reshape(-1)
         lb = np.log1p(np.maximum(total, 0.0))
-        ld = np.log1p(np.maximum(np.nan_to_num(num[:, _DUR]), 0.0))
+        ld = np.log1p(np.maximum(num0[:, _DUR], 0.0))
         port_slot = _PORT_SLOTS[num[:, _RP].astype(np.int64) & 0xFFFF]
         width = len(self.config.scales) * len(_CONTEXT_STATS)
         orig, resp = cols.orig_h, cols.resp_h
@@ -676,22 +677,23 @@ class FeatureExtractor:
         n = len(num)
         dur = num[:, _DUR]
         ob, rb = num[:, _OB], num[:, _RB]
-        op, rp = np.nan_to_num(num[:, _OPK]), np.nan_to_num(num[:, _RPK])
-        oib, rib = np.nan_to_num(num[:, _OIB]), np.nan_to_num(num[:, _RIB])
-        ob0, rb0 = np.nan_to_num(ob), np.nan_to_num(rb)
+        num0 = np.nan_to_num(num)
+        op, rp = num0[:, _OPK], num0[:, _RPK]
+        oib, rib = num0[:, _OIB], num0[:, _RIB]
+        ob0, rb0 = num0[:, _OB], num0[:, _RB]
         with np.errstate(divide="ignore", invalid="ignore"):
             obpp = np.where(op > 0, np.log1p(oib / op), 0.0)
             rbpp = np.where(rp > 0, np.log1p(rib / rp), 0.0)
         protos = cols.proto
         own = [
-            np.where(np.isfinite(dur) & (dur > 0), np.log1p(np.nan_to_num(dur)), 0.0),
+            np.where(np.isfinite(dur) & (dur > 0), np.log1p(num0[:, _DUR]), 0.0),
             np.log1p(ob0),
             np.log1p(rb0),
             np.log1p(op),
             np.log1p(rp),
             np.log1p(oib),
             np.log1p(rib),
-            np.log1p(np.nan_to_num(num[:, _MISSED])),
+            np.log1p(num0[:, _MISSED]),
             np.isnan(dur),
             np.isnan(ob) & np.isnan(rb),
             np.log((ob0 + 1) / (rb0 + 1)),
