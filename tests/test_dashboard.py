@@ -137,6 +137,8 @@ def test_notices_follow_notice_zeek_rules() -> None:
     assert conn == ["A", "D", "F", "G", "H", "I"]
     host = [n for n in got if n["note"] == "HAMAD::Anomalous_Host"]
     assert len(host) == 1 and host[0]["sub"].startswith("last uid=H ")
+    hf = d.notices_frame(host)
+    assert hf.loc[0, "uid"] == "H" and hf.loc[0, "score"] == 0.9 and hf.loc[0, "top_model"] == "rf"
     first = got[0]
     assert first["msg"] == ("Anomalous connection 10.0.0.9 -> 1.1.1.1:80/tcp: score 0.900 >= "
                             "threshold 0.500; top features: f1, f2; model weighed most: rf")  # fmt: skip
@@ -255,9 +257,12 @@ def test_alerts_page_opens_an_alert_with_its_hamad_log_line(app: Any, log_dir: P
     m = _open(app, "Alerts")
     assert m["Alerts shown"] == f"{t['notices']:,} of {t['notices']:,}"
     newest = t["last_notice"]
-    assert m["Score"] == newest["sub"].split()[0].split("=")[1]
-    assert any(newest["uid"] in md.value for md in app.markdown)
-    assert newest["uid"] in set(app.dataframe[1].value["uid"]), "its hamad.log line"
+    # A connection notice's $sub: score=... threshold=...; a host notice's: last uid=... score=...
+    sub = dict(x.split("=", 1) for x in newest["sub"].split() if "=" in x)
+    uid = newest.get("uid") or sub["uid"]
+    assert m["Score"] == sub["score"]
+    assert any(uid in md.value for md in app.markdown)
+    assert uid in set(app.dataframe[1].value["uid"]), "its hamad.log line"
     host = newest["src"]
     app.selectbox[0].set_value(host).run()
     m = {x.label: x.value for x in app.metric}

@@ -1,7 +1,7 @@
 """``hamad dashboard``: a Streamlit app over Zeek's logs and the worker's metrics.
 
 Optional: ``pip install 'hamad-zeek[dashboard]'``; serving never imports it.
-:func:`launch` starts ``streamlit run`` on :mod:`.app` with the settings in
+:func:`launch` becomes ``streamlit run`` of :mod:`.app`, with the settings in
 the ``HAMAD_DASHBOARD`` environment variable; :mod:`.data` computes what the
 pages show.
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -59,11 +58,9 @@ def streamlit_command(host: str, port: int) -> list[str]:
     ]
 
 
-def launch(host: str, port: int, **settings: Any) -> int:
-    """Run the dashboard in the foreground until interrupted; returns Streamlit's exit code."""
+def launch(host: str, port: int, **settings: Any) -> None:
+    """Become ``streamlit run`` of the app (exec: signals reach Streamlit itself)."""
     check_installed()
     env = dict(os.environ, HAMAD_DASHBOARD=json.dumps(settings))
-    try:
-        return subprocess.call(streamlit_command(host, port), env=env)
-    except KeyboardInterrupt:
-        return 0
+    cmd = streamlit_command(host, port)
+    os.execve(cmd[0], cmd, env)

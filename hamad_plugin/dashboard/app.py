@@ -176,14 +176,20 @@ def score_chart(hist: pd.DataFrame) -> alt.Chart:
 def threshold_chart(pm: pd.DataFrame) -> alt.LayerChart:
     df = pm.reset_index()
     df["learning_band"] = df["learning"].fillna(0) >= 0.5
+    df["end"] = df["minute"] + pd.Timedelta(minutes=1)
     base = alt.Chart(df).encode(x=alt.X("minute:T", title=None))
+    # A rect with only x and x2 spans the whole height of the plot.
     band = (
         base.transform_filter("datum.learning_band")
-        .mark_bar(color="#f4c542", opacity=0.35)
-        .encode(y=alt.value(0), y2=alt.value(260))
+        .mark_rect(color="#f4c542", opacity=0.35)
+        .encode(x2="end:T")
     )
     line = base.mark_line(color="#1f77b4").encode(
-        y=alt.Y("threshold:Q", title="threshold", scale=alt.Scale(zero=False))
+        y=alt.Y(
+            "threshold:Q",
+            title="threshold",
+            scale=alt.Scale(domain=[0.0, min(1.0, 1.5 * float(df["threshold"].max()))]),
+        )
     )
     chart: alt.LayerChart = alt.layer(band, line).properties(height=260)
     return chart
@@ -281,13 +287,13 @@ def page_alerts(cfg: dict[str, Any]) -> None:
     if shown.empty:
         return
     labels = {
-        i: f"{when(r.ts)}  {r.note.split('::')[1]}  {r.src} -> {r.dst or ''}"
-        f"{':' + str(int(r.p)) if pd.notna(r.p) else ''}  score {r.score:.3f}"
+        i: f"{when(r.ts)}  {r.note.split('::')[1]}  {r.src}{_to(r.dst, r.p)}  score {r.score:.3f}"
         for i, r in shown.iterrows()
     }
     pick = st.selectbox("Open an alert", list(labels), format_func=labels.__getitem__, key="alert")
     r = shown.loc[pick]
-    uid = f", connection `{r['uid']}`" if isinstance(r["uid"], str) else ""
+    last = " (the host's last anomalous one)" if r["note"] == "HAMAD::Anomalous_Host" else ""
+    uid = f", connection `{r['uid']}`{last}" if isinstance(r["uid"], str) else ""
     st.markdown(f"**{r['note']}** at {when(r['ts'])}{uid}")
     st.code(r["msg"], language=None, wrap_lines=True)
     c = st.columns(3)
@@ -309,6 +315,13 @@ def page_alerts(cfg: dict[str, Any]) -> None:
         width="stretch",
         height=240,
     )
+
+
+def _to(dst: Any, p: Any) -> str:
+    """`` -> dst:port`` of a notice, or nothing (Anomalous_Host has neither)."""
+    if not isinstance(dst, str):
+        return ""
+    return f" -> {dst}" + (f":{int(p)}" if pd.notna(p) else "")
 
 
 def _dt(ts: float) -> dt.datetime:

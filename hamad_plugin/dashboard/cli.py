@@ -41,9 +41,7 @@ def dashboard_command(
                 "eval": str(Path(eval_dir).resolve()) if eval_dir else None,
                 "state_dir": state_dir, "refresh": refresh}  # fmt: skip
     try:
-        code = launch(host, port, **settings)
+        launch(host, port, **settings)  # does not return
     except HamadError as exc:
         cls = type("HamadCliError", (click.ClickException,), {"exit_code": exc.exit_code})
         raise cls(str(exc)) from exc
-    if code:
-        raise click.ClickException(f"streamlit exited with status {code}")

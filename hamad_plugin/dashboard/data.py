@@ -317,30 +317,37 @@ _SUB = re.compile(
     r"(?: version=(?P<version>\S+))?"
 )
 _FEATS = re.compile(r"top features: (?P<feats>.*?); model weighed most")
+#: Anomalous_Host's $sub: the host's last anomalous connection.
+_HOST_SUB = re.compile(r"last uid=(?P<uid>\S+) score=(?P<score>[\d.]+) model=(?P<model>\S*)")
 
 
 def notices_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """HAMAD notices with the explanation taken apart (score, threshold, model, features)."""
+    """HAMAD notices with the explanation taken apart (score, threshold, model, features).
+
+    An ``Anomalous_Host`` notice has no connection of its own; its ``uid``, score
+    and model are those of the host's last anomalous connection (from ``$sub``).
+    """
     out = []
     for r in rows:
         sub = str(r.get("sub") or "")
         msg = str(r.get("msg") or "")
         m = _SUB.search(sub)
         f = _FEATS.search(msg)
+        h = None if m else _HOST_SUB.search(sub)
         out.append(
             {
                 "ts": r.get("ts"),
                 "note": r.get("note"),
-                "uid": r.get("uid"),
+                "uid": r.get("uid") or (h["uid"] if h else None),
                 "src": r.get("src"),
                 "dst": r.get("dst"),
                 "p": r.get("p"),
                 "orig_h": r.get("id.orig_h"),
                 "resp_h": r.get("id.resp_h"),
                 "resp_p": r.get("id.resp_p"),
-                "score": float(m["score"]) if m else math.nan,
+                "score": float(m["score"]) if m else float(h["score"]) if h else math.nan,
                 "threshold": float(m["threshold"]) if m else math.nan,
-                "top_model": m["model"] if m else "",
+                "top_model": m["model"] if m else h["model"] if h else "",
                 "model_version": (m["version"] or "") if m else "",
                 "top_features": f["feats"] if f else "",
                 "msg": msg,
