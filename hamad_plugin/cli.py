@@ -956,11 +956,13 @@ def _register_commands() -> None:
     Their heavy imports (sklearn, torch, websockets) happen inside the commands,
     so importing them here keeps ``hamad --help`` fast.
     """
+    from .dashboard.cli import dashboard_command
     from .datasets.cli import data_group
     from .evaluation.cli import report_command
     from .serve import serve_command
 
     cli.add_command(serve_command)
+    cli.add_command(dashboard_command)
     cli.add_command(data_group)
     cli.add_command(report_command)
 
