@@ -324,14 +324,20 @@ def memory_child(hosts: int) -> dict[str, Any]:
     }
 
 
-def _csv_rate(path: Path) -> float:
-    """Rows per CPU-second of Python's csv module reading ``path``: this run's anchor."""
-    t0 = time.process_time()
-    rows = 0
-    with open(path, newline="") as fh:
-        for _ in csv.reader(fh, delimiter="\t"):
-            rows += 1
-    return rows / (time.process_time() - t0)
+def _csv_rate(path: Path, repeats: int = 3) -> float:
+    """Rows per CPU-second of Python's csv module reading ``path``: this run's anchor.
+
+    The best of ``repeats`` reads (a single read varied by 1.7x on the shared machine).
+    """
+    best = 0.0
+    for _ in range(repeats):
+        t0 = time.process_time()
+        rows = 0
+        with open(path, newline="") as fh:
+            for _ in csv.reader(fh, delimiter="\t"):
+                rows += 1
+        best = max(best, rows / max(time.process_time() - t0, 1e-9))
+    return best
 
 
 def _edge_run(path: Path, model: str | None) -> dict[str, Any]:
