@@ -486,7 +486,13 @@ def _context_kernel(
         last[r] = ti
 
 
-if njit is not None:
+def _popcount64_py(x: Any) -> int:
+    return bin(int(x)).count("1")
+
+
+if njit is None:  # plain Python: numpy's uint64 arithmetic would warn on the SWAR overflow
+    _popcount64 = _popcount64_py
+else:
     _popcount64 = njit(cache=True, inline="always")(_popcount64)
     _log1p_distinct = njit(cache=True)(_log1p_distinct)
     _context_kernel = njit(cache=True, nogil=True)(_context_kernel)
