@@ -1,6 +1,6 @@
 """Verdicts of the scoring path before it was made fast (issue 15), and the driver that made them.
 
-``tests/data/golden/<name>.npz`` holds, for a few captures, every verdict the
+``tests/data/golden/<name>.npz`` holds, for a simulated capture, every verdict the
 path computed at commit eed5c87 (before the fast path): score, threshold,
 flags, explanation, attention weights and member scores. ``test_fast_path``
 drives today's code through the same three runs and requires the same verdicts.
@@ -29,11 +29,6 @@ REPO = Path(__file__).resolve().parent.parent
 GOLDEN = REPO / "tests" / "data" / "golden"
 #: The simulated capture (written by the test; its sha256 is stored with the verdicts).
 SIMULATED = {"seed": 3, "connections": 12000, "hosts": 40, "duration": "1h"}
-#: Real captures under ../shared/datasets (skipped where absent).
-REAL = {
-    "strat-001": "stratosphere-labeled-zeek/001-njrat-ctu-botnet-230-1.first1000.conn.log.labeled.xz",
-    "strat-008": "stratosphere-labeled-zeek/008-ctu-normal-40-day1.conn.log.labeled.xz",
-}
 RUNS = ("replay", "learn", "serve")
 
 
@@ -119,16 +114,13 @@ def _old_score(pipe: Any, recs: list[Any], update: bool) -> list[Any]:
 def captures(tmp: Path) -> dict[str, Path]:
     """The captures the goldens cover that exist here (the simulated one is written to tmp)."""
     sys.path.insert(0, str(REPO / "tests"))
-    from conftest import shared_datasets, simulate_to
+    from conftest import simulate_to
 
     sim = tmp / "sim.conn.log"
     simulate_to(sim, **SIMULATED)
-    found = {"sim": sim}
-    root = shared_datasets()
-    for name, rel in REAL.items():
-        if root is not None and (root / rel).is_file():
-            found[name] = root / rel
-    return found
+    # Only simulated input: verdicts computed from the shared datasets are logs made
+    # from them, which this repository does not hold.
+    return {"sim": sim}
 
 
 def main() -> None:
