@@ -352,13 +352,18 @@ class SiteLearner:
     def score_hist(self) -> np.ndarray:
         return np.array(self._scores, dtype=np.float64)
 
+    @property
+    def phase(self) -> str:
+        """``off``, ``learning`` or ``adapting`` (cheap: safe to read while a batch scores)."""
+        if not self.enabled:
+            return "off"
+        return "learning" if self.is_learning() else "adapting"
+
     def summary(self) -> dict[str, Any]:
         """Counters and phase, for logs, ``hamad info`` and ``hamad learn status``."""
         until = self.learning_until
         return {
-            "phase": "off"
-            if not self.enabled
-            else ("learning" if self.is_learning() else "adapting"),
+            "phase": self.phase,
             "period": format_duration(self.period),
             "started": self.started,
             "learning_until": until,

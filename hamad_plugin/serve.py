@@ -617,10 +617,12 @@ class PipelineScorer:
         }
         lr = self.pipe.learner
         if lr is not None:
-            summ = lr.summary()
-            out["learning"] = summ["phase"]
-            for k in ("learned", "kept_out", "familiar", "services"):
-                out[f"learning_{k}"] = summ[k]
+            # Called on the event loop while a batch may be scoring in its thread: read
+            # only counters and len(), never iterate the services the batch is changing.
+            out["learning"] = lr.phase
+            for k in ("learned", "kept_out", "familiar"):
+                out[f"learning_{k}"] = lr.counts[k]
+            out["learning_services"] = len(lr.services)
         return out
 
 
