@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from conftest import free_port
 from fake_zeek import FakeZeekWS, summaries_frame, summary_from_record
 
 from hamad_plugin.dashboard.data import (
@@ -101,12 +101,6 @@ def pipeline_log_dir(root: Path, conn_log: Path, learn: str = LEARN) -> Path:
     return write_log_dir(root, rows)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _row_from_wire(values: list[Any]) -> dict[str, Any]:
     v = dict(zip(VERDICT_FIELDS, values, strict=True))
     return {
@@ -133,7 +127,7 @@ class LiveRun:
         self.batch = batch
         self.log_dir = root / "logs"
         self.state_dir = root / "state"
-        self.metrics_port = _free_port()
+        self.metrics_port = free_port()
         self.metrics_url = f"http://127.0.0.1:{self.metrics_port}/metrics"
         self.rows: list[dict[str, Any]] = []
         self._loop = asyncio.new_event_loop()

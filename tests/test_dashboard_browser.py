@@ -20,7 +20,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -34,6 +33,7 @@ import pytest
 pytest.importorskip("streamlit", reason="the dashboard extra is not installed")
 selenium = pytest.importorskip("selenium", reason="selenium is not installed (the dev extra)")
 
+from conftest import free_port  # noqa: E402
 from dashboard_logs import LiveRun, simulate  # noqa: E402
 
 from hamad_plugin.zeeklog import read_logs  # noqa: E402
@@ -50,12 +50,6 @@ DASHBOARD = [
     "-c",
     "from hamad_plugin.dashboard.cli import dashboard_command as c; c()",
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +132,7 @@ def test_every_page_shows_what_the_logs_hold(browser: Any, tmp_path: Path) -> No
     shots = [tmp_path / "img"]
     if os.environ.get("HAMAD_SCREENSHOTS"):
         shots.append(Path(os.environ["HAMAD_SCREENSHOTS"]))
-    port = _free_port()
+    port = free_port()
     with LiveRun(tmp_path / "run", conn_log) as run:
         hamad = list(read_logs(run.log_dir, "hamad"))
         notices = [json.loads(x) for x in

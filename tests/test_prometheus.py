@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import free_port
 from fake_zeek import FakeZeekWS, make_flat_batch, summaries_frame
 
 from hamad_plugin.config import ServeSettings
@@ -24,12 +25,6 @@ parser = pytest.importorskip("prometheus_client.parser")
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _scrape(port: int) -> str:
@@ -72,7 +67,7 @@ def test_a_worker_in_use_reports_its_state(tmp_path: Path) -> None:
     """A real `hamad serve` (shipped model, learning on) scored 5 summaries from a fake
     Zeek: the scrape has the counts, gauges, the model's identity and the histograms."""
 
-    metrics_port = _free_port()
+    metrics_port = free_port()
 
     async def body() -> tuple[str, str, int, str]:
         fake = FakeZeekWS()

@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import signal
-import socket
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -16,6 +15,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from conftest import free_port
 from fake_zeek import (
     FakeZeekWS,
     bytes_scorer,
@@ -40,12 +40,6 @@ from hamad_plugin.verdict import Verdict
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # -- small policies -----------------------------------------------------------
@@ -176,7 +170,7 @@ def test_cli_rejects_unknown_transport() -> None:
 
 def test_cli_gives_up_with_a_clear_error_when_zeek_is_absent(tmp_path: Path) -> None:
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(f"serve:\n  transport: websocket\n  port: {_free_port()}\n")
+    cfg.write_text(f"serve:\n  transport: websocket\n  port: {free_port()}\n")
     res = CliRunner().invoke(
         serve_command,
         ["--config", str(cfg), "--max-connect-failures", "1",

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from conftest import free_port
 from fake_zeek import (
     PRECISE_TS,
     WIRE,
@@ -388,16 +388,10 @@ def test_overload_sheds_and_tells_zeek_about_every_shed_summary() -> None:
     run(body)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_gives_up_after_max_connect_failures() -> None:
     async def body() -> None:
         worker = Worker(
-            lambda: WebSocketTransport("127.0.0.1", _free_port(), connect_timeout=1.0),
+            lambda: WebSocketTransport("127.0.0.1", free_port(), connect_timeout=1.0),
             bytes_scorer(),
             fast_settings(max_connect_failures=2),
         )
