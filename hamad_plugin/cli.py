@@ -727,10 +727,10 @@ def learn_status(
 
         until = _dt.datetime.fromtimestamp(summ["learning_until"], _dt.timezone.utc)
         click.echo(f"  learning ends at network time {until:%Y-%m-%d %H:%M:%S} UTC")
-    fam = sorted(((v[0], k) for k, v in lr.services.items() if v[0] >= lr.min_count), reverse=True)
+    fam = lr.familiar()
     click.echo(f"most used familiar services (of {len(fam)}):")
-    for count, key in fam[:n_services]:
-        click.echo(f"  {_service(key)} {count:9.1f} sightings")
+    for key, v in fam[:n_services]:
+        click.echo(f"  {_service(key)} {v[0]:9.1f} sightings")
     review = lr.review(n_services)
     if review:
         click.echo(

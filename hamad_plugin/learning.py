@@ -329,17 +329,18 @@ class SiteLearner:
 
     # ------------------------------------------------------------------ reporting
 
-    def review(self, n: int = 10) -> list[tuple[tuple[str, str, int, str], list[float]]]:
+    def familiar(self) -> list[tuple[tuple[str, str, int, str], list[float]]]:
+        """The services seen often enough to be familiar, most sightings first."""
+        hits = [(k, v) for k, v in self.services.items() if v[0] >= self.min_count]
+        return sorted(hits, key=lambda kv: (kv[1][0], kv[0]), reverse=True)
+
+    def review(self, n: int | None = 10) -> list[tuple[tuple[str, str, int, str], list[float]]]:
         """Familiar services that reached the threshold while they were being learned,
         most such sightings first: what an operator should look at, because an attack
         already running during learning that the supervised members did not recognise
         is learned like any other service."""
-        hits = [(k, v) for k, v in self.services.items() if v[0] >= self.min_count and v[3] > 0]
+        hits = [(k, v) for k, v in self.familiar() if v[3] > 0]
         return sorted(hits, key=lambda kv: -kv[1][3])[:n]
-
-    @property
-    def familiar_services(self) -> int:
-        return sum(1 for s in self.services.values() if s[0] >= self.min_count)
 
     def feature_stats(self) -> tuple[np.ndarray, np.ndarray, int]:
         """Mean and standard deviation of every feature over the site's connections."""
@@ -369,10 +370,8 @@ class SiteLearner:
             "learning_until": until,
             "clock": self.clock,
             "services": len(self.services),
-            "familiar_services": self.familiar_services,
-            "learned_while_flagged": sum(
-                1 for v in self.services.values() if v[0] >= self.min_count and v[3] > 0
-            ),
+            "familiar_services": len(self.familiar()),
+            "learned_while_flagged": len(self.review(None)),
             **self.counts,
         }
 
