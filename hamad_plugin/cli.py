@@ -658,9 +658,9 @@ def _site(model: str | None, config: str | None, state_dir: str | None) -> tuple
 @_state_options()
 def info(model: str | None, show_features: bool, config: str | None, state_dir: str | None) -> None:
     """Check a model loads against this code and show its metadata and what was learned."""
-    from .model import LoadedModel
-
-    m = LoadedModel.load(model)
+    # The pipeline serve would build (one model load), with its saved site state.
+    pipe, path, found = _site(model, config, state_dir)
+    m = pipe.model
     meta = m.metadata
     click.echo(f"model:     {m.version} ({m.path})")
     click.echo(f"created:   {meta.get('created')} with hamad {meta.get('hamad_version')}")
@@ -683,7 +683,6 @@ def info(model: str | None, show_features: bool, config: str | None, state_dir: 
     if show_features:
         for n, d in zip(m.feature_names, meta["features"].get("descriptions", []), strict=False):
             click.echo(f"  {n:<36} {d}")
-    pipe, path, found = _site(model, config, state_dir)
     if found and pipe.learner is not None:
         click.echo(_learning_line(pipe.learner.summary(), str(path)))
     else:
