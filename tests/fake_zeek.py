@@ -22,7 +22,9 @@ import asyncio
 import copy
 import ipaddress
 import json
+import os
 import re
+import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -344,6 +346,17 @@ def bytes_scorer(model: object = None, delay: float = 0.0) -> Any:
 
     score.model_version = "test-bytes-1"  # type: ignore[attr-defined]
     return score
+
+
+async def serve_process(port: int, *flags: str) -> asyncio.subprocess.Process:
+    """A real ``hamad serve --transport websocket`` process for a fake Zeek on ``port``
+    (stderr piped; the tests' modules importable, e.g. for ``--score-fn fake_zeek:...``)."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "tests"), str(REPO)]))
+    code = "from hamad_plugin.serve import serve_command; serve_command()"
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-c", code, "--transport", "websocket", "--port", str(port), *flags,
+        env=env, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------------------

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -19,8 +17,8 @@ from typing import Any
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import REPO, simulate_to
-from fake_zeek import FakeZeekWS, summaries_frame, summary_from_record
+from conftest import simulate_to
+from fake_zeek import FakeZeekWS, serve_process, summaries_frame, summary_from_record
 
 from hamad_plugin.cli import cli
 from hamad_plugin.config import LearningSettings, load_settings
@@ -37,7 +35,6 @@ from hamad_plugin.learning import (
 from hamad_plugin.records import ConnRecord
 from hamad_plugin.threshold import AdaptiveThreshold
 
-TESTS = Path(__file__).resolve().parent
 FEATURES = ["orig_bytes_log", "src_10s_log_count", "resp_multicast"]
 MEMBERS = ["rf", "xgb", "novelty"]
 
@@ -371,13 +368,7 @@ def _serve_scores(site_log: Path, state_dir: Path, period: str) -> dict[str, dic
     async def body() -> dict[str, dict[str, Any]]:
         fake = FakeZeekWS()
         port = await fake.start()
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(TESTS), str(REPO)]))
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", "from hamad_plugin.serve import serve_command; serve_command()",
-            "--transport", "websocket",
-            "--port", str(port), "--learning-period", period, "--state-dir", str(state_dir),
-            env=env, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
+        proc = await serve_process(port, "--learning-period", period, "--state-dir", str(state_dir))
         got: dict[str, dict[str, Any]] = {}
         try:
             await fake.wait_client(timeout=60)

@@ -4,27 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import os
 import re
 import signal
 import socket
-import sys
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import free_port
-from fake_zeek import FakeZeekWS, make_flat_batch, summaries_frame
+from fake_zeek import FakeZeekWS, make_flat_batch, serve_process, summaries_frame
 
 from hamad_plugin.config import ServeSettings
 from hamad_plugin.prometheus import COUNTERS, BulkHistogram, WorkerMetrics
 from hamad_plugin.serve import Counters
 
 parser = pytest.importorskip("prometheus_client.parser")
-
-TESTS = Path(__file__).resolve().parent
-REPO = TESTS.parent
 
 
 def _scrape(port: int) -> str:
@@ -72,12 +67,9 @@ def test_a_worker_in_use_reports_its_state(tmp_path: Path) -> None:
     async def body() -> tuple[str, str, int, str]:
         fake = FakeZeekWS()
         port = await fake.start()
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(TESTS), str(REPO)]))
-        code = "from hamad_plugin.serve import serve_command; serve_command()"
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", code, "--transport", "websocket", "--port", str(port),
-            "--heartbeat-interval", "0.2", "--state-dir", str(tmp_path / "state"),
-            "--metrics-port", str(metrics_port), env=env, stderr=asyncio.subprocess.PIPE,
+        proc = await serve_process(
+            port, "--heartbeat-interval", "0.2", "--state-dir", str(tmp_path / "state"),
+            "--metrics-port", str(metrics_port),
         )  # fmt: skip
         try:
             await fake.wait_client(timeout=60)

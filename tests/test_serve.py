@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import signal
-import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -21,6 +19,7 @@ from fake_zeek import (
     bytes_scorer,
     make_flat_batch,
     recorded_summary_frame,
+    serve_process,
     summaries_frame,
 )
 
@@ -37,10 +36,6 @@ from hamad_plugin.serve import (
 )
 from hamad_plugin.transport.websocket import WebSocketTransport
 from hamad_plugin.verdict import Verdict
-
-TESTS = Path(__file__).resolve().parent
-REPO = TESTS.parent
-
 
 # -- small policies -----------------------------------------------------------
 
@@ -186,12 +181,9 @@ def test_serve_process_scores_then_exits_cleanly_on_sigterm() -> None:
     async def body() -> tuple[int, str, int]:
         fake = FakeZeekWS()
         port = await fake.start()
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(TESTS), str(REPO)]))
-        code = "from hamad_plugin.serve import serve_command; serve_command()"
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", code, "--transport", "websocket", "--port", str(port),
-            "--score-fn", "fake_zeek:bytes_scorer", "--heartbeat-interval", "0.2",
-            "--log-format", "json", env=env, stderr=asyncio.subprocess.PIPE,
+        proc = await serve_process(
+            port, "--score-fn", "fake_zeek:bytes_scorer", "--heartbeat-interval", "0.2",
+            "--log-format", "json",
         )  # fmt: skip
         try:
             await fake.wait_client(timeout=15)

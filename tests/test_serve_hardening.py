@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import sys
 import time
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 from fake_zeek import (
@@ -23,6 +20,7 @@ from fake_zeek import (
     bytes_scorer,
     event_frame,
     make_flat_batch,
+    serve_process,
     summaries_frame,
 )
 from test_transport_websocket import collect_answers, fast_settings, run
@@ -30,9 +28,6 @@ from test_transport_websocket import collect_answers, fast_settings, run
 from hamad_plugin.serve import Worker
 from hamad_plugin.transport.codec import SUMMARY_FIELDS
 from hamad_plugin.transport.websocket import WebSocketTransport
-
-TESTS = Path(__file__).resolve().parent
-REPO = TESTS.parent
 
 
 def answers_per_uid(fake: FakeZeekWS) -> Counter[str]:
@@ -138,16 +133,6 @@ async def start_worker(port: int, score: Any = None, batch_size: int = 512, **kw
     return worker, stop, asyncio.create_task(worker.run(stop))
 
 
-async def serve_process(port: int, *flags: str) -> asyncio.subprocess.Process:
-    """A real ``hamad serve`` process (WebSocket, JSON logs) scoring with a test ScoreFn."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(TESTS), str(REPO)]))
-    code = "from hamad_plugin.serve import serve_command; serve_command()"
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-c", code, "--transport", "websocket", "--port", str(port),
-        "--log-format", "json", *flags, env=env, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-
-
 def stopped_line(stderr: str) -> dict[str, Any]:
     """The worker's final ``event=stopped`` log line (JSON)."""
     line = [ln for ln in stderr.splitlines() if '"event": "stopped"' in ln][-1]
@@ -162,7 +147,7 @@ def test_a_burst_beyond_the_queue_is_shed_and_reported_not_disconnected() -> Non
     async def body() -> Any:
         fake = FakeZeekWS(ping_interval=1.0, ping_timeout=2.0)
         port = await fake.start()
-        proc = await serve_process(port, "--score-fn", "fake_zeek:slow_bytes_scorer",
+        proc = await serve_process(port, "--log-format", "json", "--score-fn", "fake_zeek:slow_bytes_scorer",
                                    "--queue-size", "200", "--batch-size", "50")  # fmt: skip
         try:
             await fake.wait_client(timeout=15)
@@ -224,7 +209,7 @@ def test_sigterm_mid_stream_drains_before_closing() -> None:
     async def body() -> tuple[int, dict[str, Any], int]:
         fake = FakeZeekWS()
         port = await fake.start()
-        proc = await serve_process(port, "--score-fn", "fake_zeek:slow_bytes_scorer",
+        proc = await serve_process(port, "--log-format", "json", "--score-fn", "fake_zeek:slow_bytes_scorer",
                                    "--batch-size", "20")  # fmt: skip
         try:
             await fake.wait_client(timeout=15)
