@@ -9,12 +9,12 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from .core.records import ConnRecord as ConnRecord
 from .errors import ConfigError as ConfigError
 from .errors import HamadError as HamadError
 from .errors import InputFormatError as InputFormatError
 from .errors import ModelError as ModelError
 from .errors import SchemaError as SchemaError
-from .records import ConnRecord as ConnRecord
 
 __all__ = [
     "__version__",

@@ -40,7 +40,7 @@ def free_port() -> int:
 
 def simulate_to(path: Path, fmt: str = "tsv", **kw: Any) -> dict[str, Any]:
     """Write a simulated conn log to ``path``; return its ground truth."""
-    from hamad_plugin.simulate import make_config, simulate
+    from hamad_plugin.research.simulate import make_config, simulate
 
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as fh:
@@ -73,7 +73,7 @@ def small_model(tmp_path_factory: pytest.TempPathFactory, sim_logs: SimLogs) -> 
     """A small real model (20 trees) trained on the two simulated captures (a few seconds)."""
     pytest.importorskip("sklearn")
     pytest.importorskip("xgboost")
-    from hamad_plugin.train import train_model
+    from hamad_plugin.offline.train import train_model
 
     out = tmp_path_factory.mktemp("models") / "small"
     train_model([sim_logs.tsv, sim_logs.other], out, n_estimators=20, seed=0, name="small-test")
@@ -83,8 +83,8 @@ def small_model(tmp_path_factory: pytest.TempPathFactory, sim_logs: SimLogs) -> 
 @pytest.fixture(scope="session")
 def sample_matrix(sim_logs: SimLogs) -> tuple[np.ndarray, np.ndarray]:
     """Feature rows and labels of simulated capture A (every row is labelled)."""
-    from hamad_plugin.features import FeatureExtractor
-    from hamad_plugin.ingest import read_conn_log
+    from hamad_plugin.core.features import FeatureExtractor
+    from hamad_plugin.offline.ingest import read_conn_log
 
     recs = list(read_conn_log(sim_logs.tsv))
     X = FeatureExtractor().transform(recs)

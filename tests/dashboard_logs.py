@@ -32,16 +32,16 @@ from typing import Any
 from conftest import free_port
 from fake_zeek import FakeZeekWS, summaries_frame, summary_from_record
 
+from hamad_plugin.core.records import ConnRecord
 from hamad_plugin.dashboard.data import (
     HAMAD_COLUMNS,
     NOTICE_COLUMNS,
     hamad_row_from_verdict,
     notices_from_verdicts,
 )
-from hamad_plugin.ingest import read_conn_log
-from hamad_plugin.records import ConnRecord
-from hamad_plugin.transport.codec import VERDICT_FIELDS
-from hamad_plugin.zeeklog import write_log
+from hamad_plugin.dashboard.zeeklog import write_log
+from hamad_plugin.offline.ingest import read_conn_log
+from hamad_plugin.worker.transport.codec import VERDICT_FIELDS
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
@@ -86,9 +86,9 @@ def write_log_dir(root: Path, rows: list[dict[str, Any]]) -> Path:
 
 def pipeline_log_dir(root: Path, conn_log: Path, learn: str = LEARN) -> Path:
     """Score the capture with the replay pipeline (learning first) and write the log dir."""
-    from hamad_plugin.config import load_settings, with_overrides
-    from hamad_plugin.pipeline import Pipeline
-    from hamad_plugin.replay import batches
+    from hamad_plugin.core.settings import load_settings, with_overrides
+    from hamad_plugin.offline.replay import batches
+    from hamad_plugin.scoring.pipeline import Pipeline
 
     s = with_overrides(load_settings(None), learning__period=learn)
     pipe = Pipeline.from_settings(s, learn=True)

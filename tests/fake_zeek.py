@@ -31,9 +31,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hamad_plugin.records import ConnRecord
-from hamad_plugin.transport import codec
-from hamad_plugin.verdict import Verdict
+from hamad_plugin.core.records import ConnRecord
+from hamad_plugin.core.verdict import Verdict
+from hamad_plugin.worker.transport import codec
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPTS = REPO / "zeek_scripts"
@@ -352,7 +352,7 @@ async def serve_process(port: int, *flags: str) -> asyncio.subprocess.Process:
     """A real ``hamad serve --transport websocket`` process for a fake Zeek on ``port``
     (stderr piped; the tests' modules importable, e.g. for ``--score-fn fake_zeek:...``)."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "tests"), str(REPO)]))
-    code = "from hamad_plugin.serve import serve_command; serve_command()"
+    code = "from hamad_plugin.worker.serve import serve_command; serve_command()"
     return await asyncio.create_subprocess_exec(
         sys.executable, "-c", code, "--transport", "websocket", "--port", str(port), *flags,
         env=env, stderr=asyncio.subprocess.PIPE,

@@ -49,8 +49,8 @@ def serve_batches(n: int, seed: int = 7) -> Iterator[tuple[int, int, bool]]:
 
 
 def pipeline(run: str) -> Any:
-    from hamad_plugin.config import LearningSettings
-    from hamad_plugin.pipeline import Pipeline
+    from hamad_plugin.core.settings import LearningSettings
+    from hamad_plugin.scoring.pipeline import Pipeline
 
     # The goldens were made before the learner held the threshold at the calibration by
     # default (learning.adapt_threshold, commit ab07488): they are today's adapt_threshold=true.
@@ -90,7 +90,7 @@ def run_records(
     run: str, path: Path, score: Callable[[Any, list[Any], bool], list[Any]]
 ) -> Verdicts:
     """Drive one run over ``path`` through ``score(pipe, records, update)``."""
-    from hamad_plugin.ingest import read_conn_log
+    from hamad_plugin.offline.ingest import read_conn_log
 
     recs = list(read_conn_log(path))
     pipe = pipeline(run)

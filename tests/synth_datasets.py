@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from hamad_plugin.datasets.cicids2017 import FEATURES as CIC_FEATURES
-from hamad_plugin.datasets.nsl_kdd import FEATURES as NSL_FEATURES
-from hamad_plugin.datasets.unsw_nb15 import COLUMNS as UNSW_COLUMNS
-from hamad_plugin.datasets.zeek_conn import KNOWN_CAPTURES
+from hamad_plugin.research.datasets.cicids2017 import FEATURES as CIC_FEATURES
+from hamad_plugin.research.datasets.nsl_kdd import FEATURES as NSL_FEATURES
+from hamad_plugin.research.datasets.unsw_nb15 import COLUMNS as UNSW_COLUMNS
+from hamad_plugin.research.datasets.zeek_conn import KNOWN_CAPTURES
 
 
 def _write(path: Path, text: str, xz: bool, encoding: str = "utf-8") -> Path:

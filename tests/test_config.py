@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from hamad_plugin.config import load_settings, settings_from_dict, with_overrides
+from hamad_plugin.core.settings import load_settings, settings_from_dict, with_overrides
 from hamad_plugin.errors import ConfigError
 
 

@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 from fake_zeek import PRECISE_TS, ZeekSchema, flat_summary, recorded_conn_infos
 
-from hamad_plugin.records import CONN_FIELDS, ConnRecord
-from hamad_plugin.serve import WORKER_OPTIONS
-from hamad_plugin.transport import TRANSPORTS, codec
-from hamad_plugin.transport.base import (
+from hamad_plugin.core.records import CONN_FIELDS, ConnRecord
+from hamad_plugin.core.verdict import Verdict
+from hamad_plugin.worker.serve import WORKER_OPTIONS
+from hamad_plugin.worker.transport import TRANSPORTS, codec
+from hamad_plugin.worker.transport.base import (
     DEFAULT_PORT,
     DEFAULT_TOPIC_PREFIX,
     INBOUND_EVENTS,
@@ -24,7 +25,6 @@ from hamad_plugin.transport.base import (
     summaries_topic,
     verdicts_topic,
 )
-from hamad_plugin.verdict import Verdict
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "zeek_scripts"
 MAIN = (SCRIPTS / "main.zeek").read_text()

@@ -30,7 +30,7 @@ from dashboard_logs import pipeline_log_dir, simulate  # noqa: E402
 from hamad_plugin.dashboard import APP, streamlit_command  # noqa: E402
 from hamad_plugin.dashboard import data as d  # noqa: E402
 from hamad_plugin.dashboard.cli import dashboard_command  # noqa: E402
-from hamad_plugin.zeeklog import read_logs  # noqa: E402
+from hamad_plugin.dashboard.zeeklog import read_logs  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -36,7 +36,7 @@ selenium = pytest.importorskip("selenium", reason="selenium is not installed (th
 from conftest import free_port  # noqa: E402
 from dashboard_logs import LiveRun, simulate  # noqa: E402
 
-from hamad_plugin.zeeklog import read_logs  # noqa: E402
+from hamad_plugin.dashboard.zeeklog import read_logs  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")

@@ -27,7 +27,8 @@ from synth_datasets import (
     write_unsw,
 )
 
-from hamad_plugin.datasets import (
+from hamad_plugin.errors import InputFormatError
+from hamad_plugin.research.datasets import (
     TabularEncoder,
     default_data_root,
     load_cicids2017,
@@ -37,11 +38,10 @@ from hamad_plugin.datasets import (
     load_nsl_kdd,
     load_unsw_nb15,
 )
-from hamad_plugin.datasets.cicids2017 import FEATURES as CIC2017_FEATURES
-from hamad_plugin.datasets.cicids2017 import family_of
-from hamad_plugin.datasets.cli import data_group
-from hamad_plugin.datasets.common import sha256_of_content
-from hamad_plugin.errors import InputFormatError
+from hamad_plugin.research.datasets.cicids2017 import FEATURES as CIC2017_FEATURES
+from hamad_plugin.research.datasets.cicids2017 import family_of
+from hamad_plugin.research.datasets.cli import data_group
+from hamad_plugin.research.datasets.common import sha256_of_content
 
 # ----------------------------------------------------------------------------- errors
 

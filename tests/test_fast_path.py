@@ -74,7 +74,7 @@ def test_records_path_gives_the_old_verdicts(name: str, run: str, inputs: dict[s
 @pytest.mark.parametrize("name", ["sim"])
 def test_replay_path_gives_the_old_verdicts(name: str, run: str, inputs: dict[str, Path]) -> None:
     """The columnar path ``hamad replay`` takes: batch reader -> score_columns."""
-    from hamad_plugin.ingest import read_conn_log
+    from hamad_plugin.offline.ingest import read_conn_log
 
     gold = _golden(name, inputs[name])
     pipe = pipeline(run)
@@ -119,8 +119,8 @@ def _hostile_text() -> str:
 
 @pytest.mark.parametrize("size", [1, 7, 1024])
 def test_batch_reader_reads_what_the_line_reader_reads(size: int, tmp_path: Path, sim_logs) -> None:
-    from hamad_plugin.ingest import read_conn_log
-    from hamad_plugin.records import ConnColumns
+    from hamad_plugin.core.records import ConnColumns
+    from hamad_plugin.offline.ingest import read_conn_log
 
     hostile = tmp_path / "hostile.conn.log"
     hostile.write_text(_hostile_text())

@@ -7,15 +7,15 @@ import math
 import numpy as np
 import pytest
 
-from hamad_plugin.errors import ConfigError
-from hamad_plugin.features import (
+from hamad_plugin.core.features import (
     JUMP_CONFIRMATIONS,
     FeatureConfig,
     FeatureExtractor,
     feature_names,
     schema_hash,
 )
-from hamad_plugin.records import ConnRecord
+from hamad_plugin.core.records import ConnRecord
+from hamad_plugin.errors import ConfigError
 
 
 def conn(
@@ -215,7 +215,7 @@ def test_batches_equal_one_connection_at_a_time(source: str, sim_logs) -> None:
     """The numpy batch path must give what feeding connections singly gives."""
     from conftest import shared_datasets
 
-    from hamad_plugin.ingest import read_conn_log
+    from hamad_plugin.offline.ingest import read_conn_log
 
     path = sim_logs.tsv
     if source == "real":  # real traffic has what the simulator lacks (IPv6, odd states)

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from fake_zeek import bytes_scorer
 
-from hamad_plugin.prometheus import WorkerMetrics
-from hamad_plugin.serve import Worker
-from hamad_plugin.transport.websocket import WebSocketTransport
+from hamad_plugin.worker.prometheus import WorkerMetrics
+from hamad_plugin.worker.serve import Worker
+from hamad_plugin.worker.transport.websocket import WebSocketTransport
 
 REPO = Path(__file__).resolve().parent.parent
 DASHBOARD = REPO / "packaging" / "grafana" / "hamad-dashboard.json"

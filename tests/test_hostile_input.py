@@ -20,10 +20,10 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from hamad_plugin.errors import InputFormatError  # noqa: E402
-from hamad_plugin.ingest import ConnLogReader  # noqa: E402
-from hamad_plugin.transport import codec  # noqa: E402
-from hamad_plugin.transport.base import BadMessage, ConfigChange, SummaryBatch  # noqa: E402
-from hamad_plugin.transport.websocket import WebSocketTransport  # noqa: E402
+from hamad_plugin.offline.ingest import ConnLogReader  # noqa: E402
+from hamad_plugin.worker.transport import codec  # noqa: E402
+from hamad_plugin.worker.transport.base import BadMessage, ConfigChange, SummaryBatch  # noqa: E402
+from hamad_plugin.worker.transport.websocket import WebSocketTransport  # noqa: E402
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -15,7 +15,7 @@ import pytest
 from conftest import SimLogs, shared_datasets
 
 from hamad_plugin.errors import InputFormatError
-from hamad_plugin.ingest import IngestStats, iter_conn_logs, parse_text, read_conn_log
+from hamad_plugin.offline.ingest import IngestStats, iter_conn_logs, parse_text, read_conn_log
 
 HEADER = (
     "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tconn\n"
@@ -233,7 +233,7 @@ def test_truncated_or_corrupt_compression_keeps_what_came_before(
 
 
 def test_overlong_lines_are_counted_not_held(tmp_path: Path) -> None:
-    from hamad_plugin.ingest import MAX_LINE
+    from hamad_plugin.offline.ingest import MAX_LINE
 
     head = "#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\n"
     good = "1.0\tC1\t10.0.0.1\t1\t10.0.0.2\t80\ttcp\n"
@@ -270,7 +270,7 @@ def test_a_pipe_or_fifo_is_read_like_a_file(sim_logs: SimLogs, tmp_path: Path) -
     threading.Thread(target=feed, daemon=True).start()
     assert [r.uid for r in read_conn_log(fifo)] == expected
     code = (
-        "from hamad_plugin.ingest import read_conn_log; print(sum(1 for _ in read_conn_log('-')))"
+        "from hamad_plugin.offline.ingest import read_conn_log; print(sum(1 for _ in read_conn_log('-')))"
     )
     out = subprocess.run([sys.executable, "-c", code], input=sim_logs.tsv.read_bytes(),
                          capture_output=True, check=True)  # fmt: skip

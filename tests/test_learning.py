@@ -21,9 +21,11 @@ from conftest import simulate_to
 from fake_zeek import FakeZeekWS, serve_process, summaries_frame, summary_from_record
 
 from hamad_plugin.cli import cli
-from hamad_plugin.config import LearningSettings, load_settings
+from hamad_plugin.core.records import ConnRecord
+from hamad_plugin.core.settings import LearningSettings, load_settings
+from hamad_plugin.core.threshold import AdaptiveThreshold
 from hamad_plugin.errors import ConfigError
-from hamad_plugin.learning import (
+from hamad_plugin.scoring.learning import (
     SiteLearner,
     StateError,
     format_duration,
@@ -32,8 +34,6 @@ from hamad_plugin.learning import (
     save_state,
     state_path,
 )
-from hamad_plugin.records import ConnRecord
-from hamad_plugin.threshold import AdaptiveThreshold
 
 FEATURES = ["orig_bytes_log", "src_10s_log_count", "resp_multicast"]
 MEMBERS = ["rf", "xgb", "novelty"]
@@ -345,7 +345,7 @@ def test_learning_silences_the_sites_recurring_services(site_log: Path, tmp_path
     assert res.exit_code == 0, res.output
     base = {v["uid"]: v for v in map(json.loads, plain.read_text().splitlines())}
     labels = {}
-    from hamad_plugin.ingest import read_conn_log
+    from hamad_plugin.offline.ingest import read_conn_log
 
     for r in read_conn_log(site_log):
         labels[r.uid] = r.is_malicious
@@ -361,7 +361,7 @@ def test_learning_silences_the_sites_recurring_services(site_log: Path, tmp_path
 
 def _serve_scores(site_log: Path, state_dir: Path, period: str) -> dict[str, dict[str, Any]]:
     """Send the capture to a real ``hamad serve`` process as Zeek would (batches of 100)."""
-    from hamad_plugin.ingest import read_conn_log
+    from hamad_plugin.offline.ingest import read_conn_log
 
     recs = list(read_conn_log(site_log))
 
@@ -414,8 +414,8 @@ def test_serve_and_replay_decide_alike_and_serve_saves_its_state(
 def test_a_restarted_worker_resumes_learning_and_reset_starts_over(
     site_log: Path, tmp_path: Path
 ) -> None:
-    from hamad_plugin.ingest import read_conn_log
-    from hamad_plugin.serve import PipelineScorer
+    from hamad_plugin.offline.ingest import read_conn_log
+    from hamad_plugin.worker.serve import PipelineScorer
 
     settings = load_settings(None)
     settings = replace(settings, learning=replace(settings.learning, state_dir=str(tmp_path),

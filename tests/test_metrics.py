@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hamad_plugin import metrics as M
 from hamad_plugin.errors import ConfigError, InputFormatError
+from hamad_plugin.offline import metrics as M
 
 
 def _known() -> tuple[np.ndarray, np.ndarray]:
@@ -98,14 +98,14 @@ def test_metrics_module_does_not_import_sklearn() -> None:
     import subprocess
     import sys
 
-    code = "import sys, hamad_plugin.metrics; print('sklearn' in sys.modules)"
+    code = "import sys, hamad_plugin.offline.metrics; print('sklearn' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
 
 def test_save_eval_plots(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
-    from hamad_plugin.plots import plot_model_bars, save_eval_plots
+    from hamad_plugin.offline.plots import plot_model_bars, save_eval_plots
 
     y, s = _known()
     paths = save_eval_plots(y, s, 0.5, tmp_path / "p", "known")

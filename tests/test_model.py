@@ -11,16 +11,16 @@ import pytest
 from conftest import SimLogs
 
 from hamad_plugin.errors import ModelError, SchemaError
-from hamad_plugin.model import LoadedModel, default_model_dir
-from hamad_plugin.pipeline import Pipeline
+from hamad_plugin.scoring.model import LoadedModel, default_model_dir
+from hamad_plugin.scoring.pipeline import Pipeline
 
 
 def test_onnx_matches_native_ensemble_on_simulated_rows(sample_matrix, tmp_path: Path) -> None:
     """Tolerances: member scores 1e-5 (trees are exact in float32), fused score and
     attention weights 2e-3 (the gate runs in float64 natively, float32 in ONNX)."""
     pytest.importorskip("xgboost")
-    from hamad_plugin.ensemble import HamadEnsemble
-    from hamad_plugin.model import _session
+    from hamad_plugin.offline.ensemble import HamadEnsemble
+    from hamad_plugin.scoring.model import _session
 
     X, y = sample_matrix
     ens = HamadEnsemble(n_estimators=15, random_state=0).fit(X[::2], y[::2])
@@ -42,8 +42,8 @@ def test_onnx_matches_native_ensemble_on_simulated_rows(sample_matrix, tmp_path:
 )
 def test_ablation_variants_export(sample_matrix, tmp_path: Path, fusion: str, members) -> None:
     pytest.importorskip("xgboost")
-    from hamad_plugin.ensemble import HamadEnsemble
-    from hamad_plugin.model import _session
+    from hamad_plugin.offline.ensemble import HamadEnsemble
+    from hamad_plugin.scoring.model import _session
 
     X, y = sample_matrix
     ens = HamadEnsemble(members=members, fusion=fusion, n_estimators=5).fit(X[:2000], y[:2000])
@@ -98,7 +98,7 @@ def test_missing_or_broken_model_files(small_model: Path, tmp_path: Path) -> Non
 
 
 def test_shipped_default_model_loads_and_scores(sim_logs: SimLogs) -> None:
-    from hamad_plugin.ingest import read_conn_log
+    from hamad_plugin.offline.ingest import read_conn_log
 
     assert (default_model_dir() / "model.onnx").is_file(), "models/default must be committed"
     pipe = Pipeline.load()

@@ -15,9 +15,9 @@ import pytest
 from conftest import free_port
 from fake_zeek import FakeZeekWS, make_flat_batch, serve_process, summaries_frame
 
-from hamad_plugin.config import ServeSettings
-from hamad_plugin.prometheus import COUNTERS, BulkHistogram, WorkerMetrics
-from hamad_plugin.serve import Counters
+from hamad_plugin.core.settings import ServeSettings
+from hamad_plugin.worker.prometheus import COUNTERS, BulkHistogram, WorkerMetrics
+from hamad_plugin.worker.serve import Counters
 
 parser = pytest.importorskip("prometheus_client.parser")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hamad_plugin.replay import MAX_LABELS, OTHER_LABELS, LabelBreakdown
+from hamad_plugin.offline.replay import MAX_LABELS, OTHER_LABELS, LabelBreakdown
 
 
 def test_breakdown_counts_rows_and_flags_per_class_and_label() -> None:

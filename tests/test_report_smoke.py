@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from synth_datasets import write_data_root
 
 from hamad_plugin.errors import InputFormatError
-from hamad_plugin.evaluation.cli import report_command
-from hamad_plugin.evaluation.report import (
+from hamad_plugin.research.evaluation.cli import report_command
+from hamad_plugin.research.evaluation.report import (
     DETAIL_MODELS,
     ReportOptions,
     generate_report,
@@ -21,7 +21,7 @@ from hamad_plugin.evaluation.report import (
     per_category,
     smoke_options,
 )
-from hamad_plugin.evaluation.store import BenchResult, ReportData, merge_report_data
+from hamad_plugin.research.evaluation.store import BenchResult, ReportData, merge_report_data
 
 pytest.importorskip("sklearn")
 pytest.importorskip("xgboost")
@@ -294,7 +294,7 @@ def test_report_update_needs_an_existing_report(tmp_path: Path) -> None:
 
 def test_ablations_equal_refitted_single_member_and_mean_ensembles() -> None:
     """The report reuses HAMAD's members for the ablations; prove that equals refitting."""
-    from hamad_plugin.ensemble import HamadEnsemble
+    from hamad_plugin.offline.ensemble import HamadEnsemble
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(300, 6)).astype(np.float32)

@@ -23,10 +23,11 @@ from fake_zeek import (
     summaries_frame,
 )
 
-from hamad_plugin.config import ServeSettings
+from hamad_plugin.core.records import ConnRecord
+from hamad_plugin.core.settings import ServeSettings
+from hamad_plugin.core.verdict import Verdict
 from hamad_plugin.errors import ConfigError
-from hamad_plugin.records import ConnRecord
-from hamad_plugin.serve import (
+from hamad_plugin.worker.serve import (
     Counters,
     PipelineScorer,
     Worker,
@@ -34,15 +35,14 @@ from hamad_plugin.serve import (
     kv,
     serve_command,
 )
-from hamad_plugin.transport.websocket import WebSocketTransport
-from hamad_plugin.verdict import Verdict
+from hamad_plugin.worker.transport.websocket import WebSocketTransport
 
 # -- small policies -----------------------------------------------------------
 
 
 def _scorer(tmp_path: Path, **learning: Any) -> PipelineScorer:
     """The production scorer with its state kept under ``tmp_path`` (never the user's)."""
-    from hamad_plugin.config import load_settings
+    from hamad_plugin.core.settings import load_settings
 
     settings = load_settings(None)
     lr = replace(settings.learning, state_dir=str(tmp_path), **learning)

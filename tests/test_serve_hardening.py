@@ -25,9 +25,9 @@ from fake_zeek import (
 )
 from test_transport_websocket import collect_answers, fast_settings, run
 
-from hamad_plugin.serve import Worker
-from hamad_plugin.transport.codec import SUMMARY_FIELDS
-from hamad_plugin.transport.websocket import WebSocketTransport
+from hamad_plugin.worker.serve import Worker
+from hamad_plugin.worker.transport.codec import SUMMARY_FIELDS
+from hamad_plugin.worker.transport.websocket import WebSocketTransport
 
 
 def answers_per_uid(fake: FakeZeekWS) -> Counter[str]:
@@ -106,7 +106,7 @@ def test_absurdly_nested_frames_are_bad_messages_not_crashes() -> None:
 
 def test_a_record_nested_too_deeply_is_rejected_alone() -> None:
     """Decoding runs out of stack on one record: only that record is rejected."""
-    from hamad_plugin.transport import codec
+    from hamad_plugin.worker.transport import codec
 
     deep: Any = 1
     for _ in range(5000):

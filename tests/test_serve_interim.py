@@ -20,9 +20,9 @@ from test_transport_websocket import (
     verdict_records,
 )
 
-from hamad_plugin.pipeline import Pipeline
-from hamad_plugin.serve import Counters, Worker
-from hamad_plugin.transport.websocket import WebSocketTransport
+from hamad_plugin.scoring.pipeline import Pipeline
+from hamad_plugin.worker.serve import Counters, Worker
+from hamad_plugin.worker.transport.websocket import WebSocketTransport
 
 
 async def pipeline_worker(

@@ -14,8 +14,8 @@ from click.testing import CliRunner
 from conftest import SimLogs, shared_datasets
 
 from hamad_plugin.cli import cli
-from hamad_plugin.ingest import parse_text, read_conn_log
-from hamad_plugin.simulate import SCENARIOS, make_config, simulate
+from hamad_plugin.offline.ingest import parse_text, read_conn_log
+from hamad_plugin.research.simulate import SCENARIOS, make_config, simulate
 
 #: Zeek 8 conn.log #types (Conn::Info), written out here independently of the simulator.
 ZEEK8_TYPES = (
@@ -245,7 +245,7 @@ def test_records_api_equals_what_the_reader_makes_of_the_log() -> None:
     """``iter_records`` (the benchmark's memory run) yields exactly the written connections."""
     from itertools import chain
 
-    from hamad_plugin.simulate import iter_records, make_plan
+    from hamad_plugin.research.simulate import iter_records, make_plan
 
     kw = {"seed": 4, "connections": 4000, "hosts": 300}
     recs, stats = parse_text(sim_bytes(**kw).decode())

@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hamad_plugin.datasets import default_data_root, load_known_captures, load_unsw_nb15
-from hamad_plugin.datasets.common import RawTable
 from hamad_plugin.errors import ConfigError
-from hamad_plugin.evaluation.protocols import nsl_kdd_protocols
-from hamad_plugin.evaluation.splits import (
+from hamad_plugin.research.datasets import default_data_root, load_known_captures, load_unsw_nb15
+from hamad_plugin.research.datasets.common import RawTable
+from hamad_plugin.research.evaluation.protocols import nsl_kdd_protocols
+from hamad_plugin.research.evaluation.splits import (
     leave_one_family_out,
     leave_one_group_out,
     stratified_holdout,
@@ -97,7 +97,7 @@ def test_leave_one_family_out_never_trains_on_the_held_out_family() -> None:
 def test_cicids_improved_protocols_on_synthetic_rows(tmp_path: Path) -> None:
     from synth_datasets import write_cicids_improved
 
-    from hamad_plugin.evaluation.protocols import cicids_improved_protocols
+    from hamad_plugin.research.evaluation.protocols import cicids_improved_protocols
 
     d = write_cicids_improved(tmp_path, n=100)
     cv, lofo = cicids_improved_protocols(d, seed=0, n_splits=3)
@@ -157,7 +157,7 @@ def test_real_nsl_kdd_holdout_protocol_is_disjoint() -> None:
     _assert_partition(fold.train_index, fold.test_index, 125_973)
     assert len(fold.y) == len(fold.train_index) and len(fold.tests[0].y) == len(fold.test_index)
     # the encoded training rows are exactly the rows at train_index (no leakage via take)
-    from hamad_plugin.datasets import load_nsl_kdd
+    from hamad_plugin.research.datasets import load_nsl_kdd
 
     full = load_nsl_kdd(ROOT / "nsl-kdd", "train")
     np.testing.assert_array_equal(fold.y, full.y[fold.train_index])
@@ -202,7 +202,7 @@ def test_real_leave_one_capture_out_never_trains_on_the_test_capture() -> None:
 def test_protocol_folds_on_synthetic_data_are_disjoint(tmp_path: Path) -> None:
     from synth_datasets import write_data_root
 
-    from hamad_plugin.evaluation.protocols import conn_log_protocol, unsw_protocol
+    from hamad_plugin.research.evaluation.protocols import conn_log_protocol, unsw_protocol
 
     root = write_data_root(tmp_path, n=90)
     p = unsw_protocol(root / "unsw-nb15", seed=0, n_splits=3)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from hamad_plugin.core.threshold import AdaptiveThreshold
 from hamad_plugin.errors import ConfigError, NotFittedError
-from hamad_plugin.threshold import AdaptiveThreshold
 
 
 def benign(n: int = 20000, seed: int = 0) -> np.ndarray:

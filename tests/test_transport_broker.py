@@ -27,11 +27,11 @@ from fake_zeek import (
     bytes_scorer,
 )
 
-from hamad_plugin.config import ServeSettings
+from hamad_plugin.core.settings import ServeSettings
 from hamad_plugin.errors import DependencyError
-from hamad_plugin.serve import Worker
-from hamad_plugin.transport.broker import BROKER_PATH_ENV, BrokerTransport, load_broker
-from hamad_plugin.transport.codec import VERDICT_FIELDS
+from hamad_plugin.worker.serve import Worker
+from hamad_plugin.worker.transport.broker import BROKER_PATH_ENV, BrokerTransport, load_broker
+from hamad_plugin.worker.transport.codec import VERDICT_FIELDS
 
 DEBIAN_BROKER = "/usr/lib/python3/dist-packages"
 
@@ -198,7 +198,7 @@ def test_missing_bindings_say_how_to_fix(tmp_path: Any) -> None:
         """
         import sys
         sys.path = [p for p in sys.path if "dist-packages" not in p]
-        from hamad_plugin.transport.broker import load_broker
+        from hamad_plugin.worker.transport.broker import load_broker
         from hamad_plugin.errors import DependencyError
         try:
             load_broker()

@@ -28,12 +28,12 @@ from fake_zeek import (
     with_uid,
 )
 
-from hamad_plugin.config import ServeSettings
-from hamad_plugin.serve import Worker
-from hamad_plugin.transport import TransportError, codec
-from hamad_plugin.transport.codec import SUMMARY_FIELDS
-from hamad_plugin.transport.websocket import WebSocketTransport
-from hamad_plugin.verdict import Verdict
+from hamad_plugin.core.settings import ServeSettings
+from hamad_plugin.core.verdict import Verdict
+from hamad_plugin.worker.serve import Worker
+from hamad_plugin.worker.transport import TransportError, codec
+from hamad_plugin.worker.transport.codec import SUMMARY_FIELDS
+from hamad_plugin.worker.transport.websocket import WebSocketTransport
 
 TIMEOUT = 20.0
 
@@ -95,7 +95,7 @@ async def collect_answers(fake: FakeZeekWS, uids: set[str], timeout: float = 8.0
 
 def verdict_list(fake: FakeZeekWS) -> list[dict[str, Any]]:
     """Every verdict the fake Zeek accepted, in arrival order."""
-    from hamad_plugin.transport.codec import VERDICT_FIELDS
+    from hamad_plugin.worker.transport.codec import VERDICT_FIELDS
 
     return [
         dict(zip(VERDICT_FIELDS, rec, strict=True))
@@ -186,7 +186,7 @@ def test_recorded_batch_and_flat_summaries_get_verdicts_in_zeeks_format() -> Non
 
 
 def _verdict_frame() -> dict[str, Any]:
-    from hamad_plugin.verdict import Verdict
+    from hamad_plugin.core.verdict import Verdict
 
     v = Verdict(
         uid=recorded_conn_infos()[0][1]["data"], ts=PRECISE_TS[0], orig_h="192.168.1.10",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hamad_plugin.zeeklog import LogStats, find_logs, read_log, read_logs, write_log
+from hamad_plugin.dashboard.zeeklog import LogStats, find_logs, read_log, read_logs, write_log
 
 COLUMNS = [("ts", "time"), ("uid", "string"), ("id.resp_p", "port"), ("score", "double"),
            ("anomalous", "bool"), ("top_features", "vector[string]"), ("note", "string")]  # fmt: skip

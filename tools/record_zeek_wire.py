@@ -41,7 +41,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from hamad_plugin.transport.codec import Wire, ws_event  # noqa: E402 - after the path is set
+from hamad_plugin.worker.transport.codec import Wire, ws_event  # noqa: E402 - after the path is set
 
 PROBE = r"""
 @load base/protocols/conn

@@ -3,7 +3,7 @@
 Sources:
 
 * a Zeek log directory: ``hamad.log`` and ``notice.log`` (read by
-  :mod:`hamad_plugin.zeeklog`: TSV or JSON, rotated, compressed). Where it
+  :mod:`hamad_plugin.dashboard.zeeklog`: TSV or JSON, rotated, compressed). Where it
   holds no ``hamad.log`` but ``hamad replay --out`` verdict files
   (``*.jsonl``), those are shown as hamad.log lines and the notices are derived
   from them as ``notice.zeek`` would raise them on its default options
@@ -33,7 +33,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..zeeklog import LogStats, find_logs, read_log
+from .zeeklog import LogStats, find_logs, read_log
 
 #: hamad.log's columns and Zeek types (docs/zeek.md, "hamad.log").
 HAMAD_COLUMNS: list[tuple[str, str]] = [
@@ -571,7 +571,7 @@ def worker_health(samples: dict[str, float]) -> dict[str, Any]:
 
 def model_card(model: str | None) -> dict[str, Any]:
     """The model's metadata.json, its directory and the model card text if there is one."""
-    from ..model import resolve_model_dir
+    from ..scoring.model import resolve_model_dir
 
     d = resolve_model_dir(model)
     meta = json.loads((d / "metadata.json").read_text())

@@ -1,0 +1,539 @@
+"""Learn the deployment: the services a site uses routinely stop raising false alarms.
+
+Why: ranking transfers across networks, thresholds do not. On networks the
+model never saw, almost every false alarm is a *recurring service of that
+site* (a device's keep-alive to its cloud on 443, multicast DNS, an MQTT
+broker) that the supervised members were never shown. Raising the global
+threshold until they vanish costs recall everywhere; learning them costs
+nothing elsewhere (docs/loco.md has the measurements).
+
+What is learned (from the first ``period`` of network time, then slowly):
+
+* **Services.** A *service* is what one client host uses: ``(orig_h, resp_p,
+  proto)``; for multicast and broadcast destinations, which every host on the
+  link joins, also the group itself: ``(resp_h, resp_p, proto)``. Each keeps a
+  count of clean sightings and the busiest rate its client used it at (the
+  ``src_10s_log_count`` feature). After the learning period, a connection
+  whose score reaches the threshold is *familiar*, and not anomalous, when
+  its service was seen at least ``min_count`` times, it is not much busier
+  than ever learned (up to e x the learned peak, or ``rate_floor`` per 10 s),
+  and the supervised members do not both call it malicious.
+* **The score distribution** the adaptive threshold tracks, only with
+  ``adapt_threshold`` (off by default: measured, an adaptive threshold fed by
+  attack-heavy traffic rises and hides the attack; with it on, it is fed only
+  clean connections). By default the threshold stays at the shipped
+  calibration and the familiar services remove the site's false alarms.
+* **Feature and score statistics** of the site, for the drift report.
+
+Poisoning guards (an infected device or an attack running during learning
+must not teach itself benign): a connection that both supervised members (RF,
+XGBoost) score at least ``guard`` is *kept out* of everything learned and
+counted; a service's rate envelope only grows freely while learning, so a
+flood on a known port is never familiar; after the learning period only
+connections below the threshold are learned, each counting a fifth of a
+sighting; the threshold never drops below the shipped calibration's bounds.
+
+The state is one JSON file per model version (:func:`state_path`), bound to
+the model's version and sha256, saved atomically, reloaded on restart.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..core.records import ConnColumns, ConnRecord
+from ..errors import ConfigError, HamadError
+
+if TYPE_CHECKING:
+    from ..core.settings import LearningSettings
+    from ..core.threshold import AdaptiveThreshold
+
+#: Format tag of the state file; bump when its meaning changes.
+STATE_FORMAT = "hamad-learning/1"
+#: Members whose joint verdict keeps a connection out of what is learned.
+SUPERVISED = ("rf", "xgb")
+#: The feature that measures how hard a client uses its services.
+RATE_FEATURE = "src_10s_log_count"
+#: Flags multicast/broadcast responders (the group services).
+GROUP_FEATURE = "resp_multicast"
+#: How much a learned peak rate may be exceeded (log units: e x the peak).
+RATE_MARGIN = 1.0
+#: Weight of one sighting after the learning period ("keep adapting slowly").
+ADAPT_WEIGHT = 0.2
+#: Score histogram resolution for the drift report.
+SCORE_BINS = 100
+
+_UNITS = {"s": 1.0, "sec": 1.0, "min": 60.0, "m": 60.0, "h": 3600.0, "hr": 3600.0,
+          "d": 86400.0, "day": 86400.0, "days": 86400.0, "w": 604800.0}  # fmt: skip
+_DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*([a-z]*)\s*$")
+
+
+class StateError(HamadError):
+    """A learned-state file cannot be used (unreadable, damaged, or for another model)."""
+
+
+def parse_duration(text: str | float) -> float:
+    """Seconds in ``"90s"``, ``"30min"``, ``"6h"``, ``"1d"``, ``"2w"`` or a plain number."""
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        value, unit = float(text), "s"
+    else:
+        m = _DURATION.match(str(text).lower())
+        if m is None or (m.group(2) or "s") not in _UNITS:
+            raise ConfigError(
+                f"{text!r} is not a duration; use e.g. 90s, 30min, 6h, 1d (0 turns learning off)"
+            )
+        value, unit = float(m.group(1)), m.group(2) or "s"
+    seconds = value * _UNITS[unit]
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ConfigError(f"{text!r} is not a duration >= 0")
+    return seconds
+
+
+def format_duration(seconds: float) -> str:
+    """Short human form: ``1d``, ``6h``, ``30min``, ``90s``."""
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
+def default_state_dir() -> Path:
+    """``$XDG_STATE_HOME/hamad``, else ``~/.local/state/hamad``."""
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local/state")
+    return Path(base) / "hamad"
+
+
+def state_path(state_dir: str | Path, model_version: str) -> Path:
+    """The state file of one model version in a state directory."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", model_version) or "model"
+    return Path(state_dir or default_state_dir()).expanduser() / f"learning-{safe}.json"
+
+
+@dataclass
+class LearnOutcome:
+    """What the learner decided for one batch (all arrays aligned with the batch)."""
+
+    #: Final anomalous flags.
+    flags: np.ndarray
+    #: Scored while the site was still being learned.
+    learning: np.ndarray
+    #: Reached the threshold but not anomalous: a familiar service of this site.
+    familiar: np.ndarray
+
+
+class SiteLearner:
+    """What HAMAD has learned about the network it guards (see the module docstring).
+
+    Parameters
+    ----------
+    settings : LearningSettings
+    model_version, model_sha256 : str
+        The model the state is bound to.
+    feature_names, members : sequence of str
+        The model's feature and member names (to find the rate column and the
+        supervised members).
+    """
+
+    def __init__(
+        self,
+        settings: LearningSettings,
+        model_version: str,
+        model_sha256: str,
+        feature_names: Sequence[str],
+        members: Sequence[str],
+    ) -> None:
+        self.period = parse_duration(settings.period)
+        self.guard = float(settings.guard)
+        self.min_count = int(settings.min_count)
+        self.rate_cap = math.log1p(max(float(settings.rate_floor), 0.0))
+        self.max_services = int(settings.max_services)
+        self.adapt_threshold = bool(settings.adapt_threshold)
+        self.model_version = model_version
+        self.model_sha256 = model_sha256
+        self.feature_names = list(feature_names)
+        self._supervised = [i for i, m in enumerate(members) if m in SUPERVISED]
+        if not self._supervised:
+            raise ConfigError(
+                f"learning needs a supervised member ({', '.join(SUPERVISED)}) to keep attack "
+                f"traffic out of what it learns; this model has only {list(members)}"
+            )
+        names = {n: i for i, n in enumerate(self.feature_names)}
+        self._rate_col = names.get(RATE_FEATURE)
+        self._group_col = names.get(GROUP_FEATURE)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything learned (a new deployment)."""
+        #: Network time of the first connection; learning lasts ``period`` from it.
+        self.started: float | None = None
+        #: Last network time seen.
+        self.clock: float | None = None
+        #: service key -> [weighted sightings, peak rate (log1p per 10 s), last seen,
+        #: sightings that reached the threshold while learning (for review)].
+        self.services: dict[tuple[str, str, int, str], list[float]] = {}
+        self.counts: dict[str, int] = dict.fromkeys(
+            ("seen", "learned", "kept_out", "kept_out_flagged", "flagged_while_learning",
+             "adapted", "familiar", "forgotten"), 0)  # fmt: skip
+        n = len(self.feature_names)
+        self._fsum = np.zeros(n)
+        self._fsq = np.zeros(n)
+        self._fn = 0
+        self._scores = np.zeros(SCORE_BINS)
+
+    # ------------------------------------------------------------------ phase
+
+    @property
+    def enabled(self) -> bool:
+        return self.period > 0
+
+    @property
+    def learning_until(self) -> float | None:
+        """Network time learning ends (None before the first connection)."""
+        return None if self.started is None else self.started + self.period
+
+    def is_learning(self, t: float | None = None) -> bool:
+        """Whether a connection ending at ``t`` (default: the clock) is still learned from."""
+        if not self.enabled:
+            return False
+        t = self.clock if t is None else t
+        return self.started is None or t is None or t < self.started + self.period
+
+    def set_period(self, seconds: float) -> None:
+        """Change the learning period (Zeek's ``HAMAD::learning_period``); counts from the start."""
+        if not math.isfinite(seconds) or seconds < 0:
+            raise ConfigError(f"learning period must be >= 0 seconds, got {seconds!r}")
+        self.period = float(seconds)
+
+    # ------------------------------------------------------------------ scoring
+
+    def clean(self, members: np.ndarray) -> np.ndarray:
+        """Connections the supervised members do not both call malicious."""
+        sup = np.asarray(members)[:, self._supervised]
+        return np.asarray(sup.min(axis=1) < self.guard)
+
+    def apply(
+        self,
+        records: Sequence[ConnRecord] | ConnColumns,
+        times: np.ndarray,
+        X: np.ndarray,
+        scores: np.ndarray,
+        clean: np.ndarray,
+        flags: np.ndarray,
+        update: bool = True,
+    ) -> LearnOutcome:
+        """Decide familiarity for a scored batch and (if ``update``) learn from it.
+
+        ``times`` are the extractor's event times (monotone, jump-guarded), so
+        the period is measured on the same clock as the features.
+        ``update=False`` is for Zeek's interim summaries: judged, not learned.
+        """
+        cols = (
+            records if isinstance(records, ConnColumns) else ConnColumns.from_records(list(records))
+        )
+        n = len(cols)
+        out_flags = np.array(flags, dtype=bool, copy=True)
+        familiar = np.zeros(n, dtype=bool)
+        if not self.enabled or n == 0:
+            return LearnOutcome(out_flags, np.zeros(n, dtype=bool), familiar)
+        if self.started is None and update:
+            self.started = float(times[0])
+        until = self.learning_until
+        learning = np.ones(n, dtype=bool) if until is None else np.asarray(times < until)
+        rate = X[:, self._rate_col] if self._rate_col is not None else np.zeros(n)
+        group = X[:, self._group_col] > 0.5 if self._group_col is not None else np.zeros(n, bool)
+        clean = np.asarray(clean, dtype=bool)
+        # Only flagged, clean connections after learning can be familiar. While
+        # learning every clean connection is learned; afterwards clean ones below
+        # the threshold (so an alarm never teaches itself).
+        judge = out_flags & clean & ~learning
+        take = clean & (learning | ~out_flags) if update else np.zeros(n, dtype=bool)
+        # One pass in stream order: each connection is judged on what the
+        # connections before it taught, whatever the batch boundaries, so replay
+        # (batches of 1024) and serve (Zeek's batches) decide alike.
+        services, min_count, cap = self.services, self.min_count, self.rate_cap
+        tl, rl, gl, ll = times.tolist(), rate.tolist(), group.tolist(), learning.tolist()
+        jl, kl, fl = judge.tolist(), take.tolist(), out_flags.tolist()
+        orig_h, resp_h, proto = cols.orig_h, cols.resp_h, cols.proto
+        resp_p = cols.ports[1]
+        for i in np.flatnonzero(judge | take).tolist():
+            keys = [("c", orig_h[i], resp_p[i], proto[i])]
+            if gl[i]:
+                keys.append(("g", resp_h[i], resp_p[i], proto[i]))
+            if jl[i]:
+                for key in keys:
+                    s = services.get(key)
+                    if (
+                        s is not None
+                        and s[0] >= min_count
+                        and rl[i] <= max(s[1] + RATE_MARGIN, cap)
+                    ):
+                        familiar[i] = True
+                        out_flags[i] = False
+                        break
+            elif kl[i]:
+                w = 1.0 if ll[i] else ADAPT_WEIGHT
+                r_i = rl[i] if ll[i] else min(rl[i], cap)
+                flagged = 1.0 if fl[i] else 0.0  # only while learning: afterwards never taken
+                for key in keys:
+                    s = services.get(key)
+                    if s is None:
+                        services[key] = [w, r_i, tl[i], flagged]
+                    else:
+                        s[0] += w
+                        if r_i > s[1]:
+                            s[1] = r_i
+                        s[2] = tl[i]
+                        s[3] += flagged
+        if update:
+            c = self.counts
+            c["seen"] += n
+            kept = learning & ~clean
+            c["kept_out"] += int(kept.sum())
+            c["kept_out_flagged"] += int((kept & flags).sum())
+            c["flagged_while_learning"] += int((learning & flags).sum())
+            n_learning = int((take & learning).sum())
+            c["learned"] += n_learning
+            c["adapted"] += int(take.sum()) - n_learning
+            c["familiar"] += int(familiar.sum())
+            if len(services) > self.max_services:
+                self._forget()
+            self._observe(X, scores)
+            self.clock = float(times[-1])
+        return LearnOutcome(out_flags, learning, familiar)
+
+    def _forget(self) -> None:
+        """Drop the least recently seen tenth of the services (bounded memory)."""
+        drop = len(self.services) - int(self.max_services * 0.9)
+        oldest = sorted(self.services.items(), key=lambda kv: kv[1][2])[:drop]
+        for key, _ in oldest:
+            del self.services[key]
+        self.counts["forgotten"] += len(oldest)
+
+    def _observe(self, X: np.ndarray, scores: np.ndarray) -> None:
+        Xd = np.asarray(X, dtype=np.float64)
+        self._fsum += Xd.sum(axis=0)
+        self._fsq += (Xd * Xd).sum(axis=0)
+        self._fn += len(Xd)
+        bins = np.clip((np.asarray(scores) * SCORE_BINS).astype(np.int64), 0, SCORE_BINS - 1)
+        self._scores += np.bincount(bins, minlength=SCORE_BINS)
+
+    # ------------------------------------------------------------------ reporting
+
+    def familiar(self) -> list[tuple[tuple[str, str, int, str], list[float]]]:
+        """The services seen often enough to be familiar, most sightings first."""
+        hits = [(k, v) for k, v in self.services.items() if v[0] >= self.min_count]
+        return sorted(hits, key=lambda kv: (kv[1][0], kv[0]), reverse=True)
+
+    def review(self, n: int | None = 10) -> list[tuple[tuple[str, str, int, str], list[float]]]:
+        """Familiar services that reached the threshold while they were being learned,
+        most such sightings first: what an operator should look at, because an attack
+        already running during learning that the supervised members did not recognise
+        is learned like any other service."""
+        hits = [(k, v) for k, v in self.familiar() if v[3] > 0]
+        return sorted(hits, key=lambda kv: -kv[1][3])[:n]
+
+    def feature_stats(self) -> tuple[np.ndarray, np.ndarray, int]:
+        """Mean and standard deviation of every feature over the site's connections."""
+        n = max(self._fn, 1)
+        mean = self._fsum / n
+        var = np.maximum(self._fsq / n - mean * mean, 0.0)
+        return mean, np.sqrt(var), self._fn
+
+    @property
+    def score_hist(self) -> np.ndarray:
+        return np.array(self._scores, dtype=np.float64)
+
+    @property
+    def phase(self) -> str:
+        """``off``, ``learning`` or ``adapting`` (cheap: safe to read while a batch scores)."""
+        if not self.enabled:
+            return "off"
+        return "learning" if self.is_learning() else "adapting"
+
+    def summary(self) -> dict[str, Any]:
+        """Counters and phase, for logs, ``hamad info`` and ``hamad learn status``."""
+        until = self.learning_until
+        return {
+            "phase": self.phase,
+            "period": format_duration(self.period),
+            "started": self.started,
+            "learning_until": until,
+            "clock": self.clock,
+            "services": len(self.services),
+            "familiar_services": len(self.familiar()),
+            "learned_while_flagged": len(self.review(None)),
+            **self.counts,
+        }
+
+    # ------------------------------------------------------------------ persistence
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "period": self.period,
+            "started": self.started,
+            "clock": self.clock,
+            "counts": dict(self.counts),
+            "services": [
+                [*k, round(v[0], 3), round(v[1], 4), v[2], v[3]] for k, v in self.services.items()
+            ],
+            "features": {"n": self._fn, "sum": self._fsum.tolist(), "sumsq": self._fsq.tolist()},
+            "scores": self._scores.tolist(),
+        }
+
+    def load_dict(self, d: dict[str, Any]) -> None:
+        """Restore :meth:`to_dict` output; raises ValueError/KeyError/TypeError if damaged."""
+        n = len(self.feature_names)
+        services: dict[tuple[str, str, int, str], list[float]] = {}
+        for row in d["services"]:
+            kind, addr, port, proto, count, peak, last, flagged = row
+            if kind not in ("c", "g") or not isinstance(addr, str) or not isinstance(proto, str):
+                raise ValueError(f"bad service entry {row!r}")
+            vals = [float(count), float(peak), float(last), float(flagged)]
+            if not all(math.isfinite(v) for v in vals) or vals[0] < 0 or vals[3] < 0:
+                raise ValueError(f"bad service entry {row!r}")
+            services[(kind, addr, int(port), proto)] = vals
+        feats = d["features"]
+        fsum, fsq = np.asarray(feats["sum"], float), np.asarray(feats["sumsq"], float)
+        scores = np.asarray(d["scores"], float)
+        if fsum.shape != (n,) or fsq.shape != (n,) or scores.shape != (SCORE_BINS,):
+            raise ValueError("feature or score statistics do not fit this model")
+        counts = {k: int(v) for k, v in d["counts"].items() if k in self.counts}
+        started = d["started"]
+        clock = d["clock"]
+        period = float(d["period"])
+        if not math.isfinite(period) or period < 0:
+            raise ValueError(f"bad learning period {period!r}")
+        self.reset()
+        self.period = period
+        self.started = None if started is None else float(started)
+        self.clock = None if clock is None else float(clock)
+        self.services = services
+        self.counts.update(counts)
+        self._fsum, self._fsq, self._fn = fsum, fsq, int(feats["n"])
+        self._scores = scores
+
+
+def save_state(path: Path, learner: SiteLearner, threshold: AdaptiveThreshold) -> None:
+    """Write the site's state atomically (temp file + rename) next to ``path``."""
+    doc = {
+        "format": STATE_FORMAT,
+        "model_version": learner.model_version,
+        "model_sha256": learner.model_sha256,
+        "saved": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "learner": learner.to_dict(),
+        "threshold": threshold.state_dict(),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(doc, fh, separators=(",", ":"))
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def read_state(path: Path) -> dict[str, Any]:
+    """Parse a state file; StateError says what is wrong with it."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise StateError(f"{path} is not a readable learned state ({exc})") from exc
+    if not isinstance(doc, dict) or doc.get("format") != STATE_FORMAT:
+        got = doc.get("format") if isinstance(doc, dict) else type(doc).__name__
+        raise StateError(f"{path} is not a {STATE_FORMAT} file (format {got!r})")
+    return doc
+
+
+def load_state(path: Path, learner: SiteLearner, threshold: AdaptiveThreshold) -> None:
+    """Restore a saved site state into ``learner`` and ``threshold``.
+
+    Raises FileNotFoundError when there is none, StateError when it belongs to
+    another model or is damaged (nothing is changed then).
+    """
+    doc = read_state(path)
+    if doc.get("model_version") != learner.model_version or (
+        doc.get("model_sha256") != learner.model_sha256
+    ):
+        raise StateError(
+            f"{path} was learned with model {doc.get('model_version')!r} "
+            f"({str(doc.get('model_sha256'))[:12]}...), not the loaded "
+            f"{learner.model_version!r} ({learner.model_sha256[:12]}...)"
+        )
+    backup_l, backup_t = learner.to_dict(), threshold.state_dict()
+    try:
+        learner.load_dict(doc["learner"])
+        threshold.load_state(doc["threshold"])
+    except (KeyError, TypeError, ValueError) as exc:
+        learner.load_dict(backup_l)
+        threshold.load_state(backup_t)
+        raise StateError(f"{path} is damaged ({type(exc).__name__}: {exc})") from exc
+
+
+@dataclass
+class Drift:
+    """How the deployment differs from the model's training data (``hamad drift``)."""
+
+    connections: int
+    #: (feature, standardised mean shift, site sd / training sd), largest |shift| first.
+    features: list[tuple[str, float, float]]
+    #: The site's score histogram (SCORE_BINS bins over [0, 1]).
+    score_hist: np.ndarray
+    #: Site score quantiles {0.5, 0.9, 0.99, 0.999}.
+    quantiles: dict[float, float]
+    #: The shipped calibration: threshold and the 0.99 quantile of benign validation scores.
+    calibration: dict[str, float]
+    #: Share of the site's connections at or above the calibrated threshold.
+    above_threshold: float
+
+    def lines(self, top: int = 10) -> list[str]:
+        """The text report."""
+        if not self.connections:
+            return ["drift: no connections seen yet"]
+        cal = self.calibration
+        q = self.quantiles
+        out = [
+            f"drift over {self.connections} connections of this site vs the training data:",
+            f"  scores: median {q[0.5]:.3f}, 90% {q[0.9]:.3f}, 99% {q[0.99]:.3f}, "
+            f"99.9% {q[0.999]:.3f}; training benign 99% {cal['reference']:.3f}",
+            f"  {100 * self.above_threshold:.2f} % of connections reach the calibrated "
+            f"threshold {cal['threshold']:.3f} (training benign: {100 * cal['target_fpr']:g} %)",
+            "  top drifting features (standardised mean shift; sd ratio site/training):",
+        ]
+        for name, shift, ratio in self.features[:top]:
+            out.append(f"    {name:<34} {shift:+8.2f}   x{ratio:.2f}")
+        return out
+
+
+def drift(learner: SiteLearner, metadata: dict[str, Any]) -> Drift:
+    """Compare the site's statistics with the model's benign training statistics."""
+    mean, sd, n = learner.feature_stats()
+    explain = metadata.get("explain", {})
+    k = len(learner.feature_names)
+    t_mean = np.asarray(explain.get("mean", np.zeros(k)), dtype=np.float64)
+    t_scale = np.asarray(explain.get("scale", np.ones(k)), dtype=np.float64)
+    t_scale = np.where(t_scale > 1e-6, t_scale, 1.0)
+    shift = (mean - t_mean) / t_scale
+    ratio = sd / t_scale
+    order = np.argsort(-np.abs(shift), kind="stable")
+    feats = [(learner.feature_names[i], float(shift[i]), float(ratio[i])) for i in order]
+    hist = learner.score_hist
+    total = hist.sum()
+    cdf = np.cumsum(hist) / total if total else np.zeros(SCORE_BINS)
+    qs = {p: float((np.searchsorted(cdf, p) + 0.5) / SCORE_BINS) for p in (0.5, 0.9, 0.99, 0.999)}
+    thr = metadata["threshold"]
+    cal = {k2: float(thr[k2]) for k2 in ("threshold", "reference", "target_fpr")}
+    first = int(min(SCORE_BINS - 1, cal["threshold"] * SCORE_BINS))
+    above = float(hist[first:].sum() / total) if total else 0.0
+    return Drift(int(n), feats, hist, qs, cal, above)

@@ -1,0 +1,240 @@
+"""The live scoring path: records -> features -> ensemble -> threshold -> site learner -> verdicts.
+
+``hamad replay`` and ``hamad serve`` both drive a :class:`Pipeline`; only the
+source of the records differs, so what replay measures is what serve does
+(including what the site learner learns: ``hamad replay --learn``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..core.features import FeatureConfig, FeatureExtractor
+from ..core.jit import njit
+from ..core.records import TS, ConnColumns, ConnRecord
+from ..core.threshold import AdaptiveThreshold
+from ..core.verdict import Verdict, VerdictBatch
+from .learning import SiteLearner, load_state, save_state
+from .model import LoadedModel
+
+if TYPE_CHECKING:
+    from ..core.settings import LearningSettings, Settings
+
+
+class Pipeline:
+    """Score batches of connections with one model, one extractor and one threshold.
+
+    Parameters
+    ----------
+    model : LoadedModel
+    threshold : AdaptiveThreshold, optional
+        Defaults to the calibration stored with the model.
+    feature_config : FeatureConfig, optional
+        Defaults to the model's; ``local_networks``/``max_keys`` may differ per deployment.
+    top_k : int, default=3
+        Features named in each verdict's explanation.
+    learning : LearningSettings, optional
+        Learn the deployment (:mod:`hamad_plugin.scoring.learning`); None = score with
+        the shipped calibration only.
+    """
+
+    def __init__(
+        self,
+        model: LoadedModel,
+        threshold: AdaptiveThreshold | None = None,
+        feature_config: FeatureConfig | None = None,
+        top_k: int = 3,
+        learning: LearningSettings | None = None,
+    ) -> None:
+        self.model = model
+        self.threshold = threshold or AdaptiveThreshold.from_dict(model.metadata["threshold"])
+        fconf = feature_config or model.feature_config
+        if list(fconf.scales) != list(model.feature_config.scales):
+            fconf = dataclasses.replace(fconf, scales=model.feature_config.scales)
+        self.extractor = FeatureExtractor(fconf)
+        self.top_k = top_k
+        explain = model.metadata.get("explain", {})
+        n = len(model.feature_names)
+        self._mean = np.asarray(explain.get("mean", np.zeros(n)), dtype=np.float32)
+        scale = np.asarray(explain.get("scale", np.ones(n)), dtype=np.float32)
+        self._inv_scale = 1.0 / np.where(scale > 1e-6, scale, 1.0)
+        self._importance = np.asarray(explain.get("importance", np.ones(n) / n), dtype=np.float32)
+        self._names = model.feature_names
+        self._members = model.members
+        self.learner: SiteLearner | None = None
+        if learning is not None:
+            self.learner = SiteLearner(
+                learning, model.version, str(model.metadata["model_sha256"]),
+                self._names, self._members,
+            )  # fmt: skip
+
+    @classmethod
+    def load(
+        cls,
+        model_dir: str | Path | None = None,
+        *,
+        threshold_mode: str | None = None,
+        target_fpr: float | None = None,
+        threshold_override: float | None = None,
+        local_networks: Sequence[str] | None = None,
+        max_keys: int | None = None,
+        top_k: int = 3,
+        learning: LearningSettings | None = None,
+    ) -> Pipeline:
+        """Load a model directory (None = shipped default) with deployment overrides."""
+        model = LoadedModel.load(model_dir)
+        thr = AdaptiveThreshold.from_dict(
+            model.metadata["threshold"],
+            mode=threshold_mode,
+            target_fpr=target_fpr,
+            override=threshold_override or None,
+        )
+        fconf = model.feature_config
+        changes: dict[str, object] = {}
+        if local_networks is not None:
+            changes["local_networks"] = tuple(local_networks)
+        if max_keys is not None:
+            changes["max_keys"] = int(max_keys)
+        if changes:
+            fconf = dataclasses.replace(fconf, **changes)  # type: ignore[arg-type]
+        return cls(model, thr, fconf, top_k=top_k, learning=learning)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, learn: bool = True) -> Pipeline:
+        """The pipeline a validated :class:`~hamad_plugin.core.settings.Settings` describes.
+
+        ``learn=False`` leaves the site learner out (e.g. ``hamad replay`` without ``--learn``).
+        """
+        return cls.load(
+            settings.model,
+            threshold_mode=settings.threshold.mode,
+            threshold_override=settings.threshold.override,
+            local_networks=settings.features.local_networks,
+            max_keys=settings.features.max_keys,
+            top_k=settings.top_k,
+            learning=settings.learning if learn else None,
+        )
+
+    @property
+    def model_version(self) -> str:
+        return self.model.version
+
+    def set_threshold_override(self, value: float | None) -> None:
+        """Pin the threshold (Zeek's ``HAMAD::threshold_override``); None or 0 = adaptive."""
+        self.threshold.override = value if value else None
+        self.threshold._validate()
+
+    def reset_site(self) -> None:
+        """Start over as a new deployment: windows, adaptive threshold, learned state."""
+        self.extractor.reset()
+        self.threshold.reset()
+        if self.learner is not None:
+            self.learner.reset()
+
+    def save_site(self, path: Path) -> None:
+        """Save what was learned about the site (needs a learner)."""
+        assert self.learner is not None, "save_site needs a pipeline built with learning"
+        save_state(path, self.learner, self.threshold)
+
+    def load_site(self, path: Path) -> None:
+        """Resume from a saved site state; see :func:`~hamad_plugin.scoring.learning.load_state`."""
+        assert self.learner is not None, "load_site needs a pipeline built with learning"
+        load_state(path, self.learner, self.threshold)
+
+    def features(self, records: Sequence[ConnRecord], update_state: bool = True) -> np.ndarray:
+        """Feature rows for records, updating the windows (exactly as :meth:`score` does)."""
+        return self.extractor.transform(list(records), update=update_state)
+
+    def score_matrix(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Model outputs for a feature matrix: score, weights, member scores."""
+        return self.model.predict(X)
+
+    def explain(self, X: np.ndarray) -> np.ndarray:
+        """Per-feature contribution: |standardised deviation from benign| x importance.
+
+        A cheap heuristic (not SHAP): it names the features on which this
+        connection is most unlike benign training traffic, weighted by how
+        much the trees rely on them.
+        """
+        return np.abs((X - self._mean) * self._inv_scale) * self._importance
+
+    def score(self, records: Sequence[ConnRecord], update_state: bool = True) -> list[Verdict]:
+        """Verdicts for a batch of connections, in input order.
+
+        ``update_state=False`` scores without touching the windows or the
+        adaptive threshold: for Zeek's interim summaries of still-open
+        connections, whose final summary will be counted when they end.
+        """
+        if not records:
+            return []
+        return self.score_columns(ConnColumns.from_records(list(records)), update_state).verdicts()
+
+    def score_columns(self, cols: ConnColumns, update_state: bool = True) -> VerdictBatch:
+        """:meth:`score` of a columnar batch, as columns (``hamad replay``'s path)."""
+        X = self.extractor.transform_columns(cols, update=update_state)
+        times = self.extractor.last_times
+        score, weights, members = self.score_matrix(X)
+        learner = self.learner
+        clean = learner.clean(members) if learner is not None else None
+        learn_from = clean
+        if learner is not None and learner.enabled and not learner.adapt_threshold:
+            learn_from = np.zeros(len(score), dtype=bool)  # hold the calibrated threshold
+        flags, used = self.threshold.decide(score, observe=update_state, learn_from=learn_from)
+        if learner is not None and clean is not None:
+            outcome = learner.apply(cols, times, X, score, clean, flags, update_state)
+            flags, learning, familiar = outcome.flags, outcome.learning, outcome.familiar
+        else:
+            learning = familiar = np.zeros(len(cols), dtype=bool)
+        top, top_val = self._top(X)
+        orig_p, resp_p = cols.ports
+        return VerdictBatch(
+            uid=cols.uid, ts=cols.num[:, TS], orig_h=cols.orig_h, orig_p=orig_p,
+            resp_h=cols.resp_h, resp_p=resp_p, proto=cols.proto, score=score, threshold=used,
+            anomalous=flags, top=top, top_val=top_val, weights=weights, members=members,
+            learning=learning, familiar=familiar, feature_names=self._names,
+            member_names=self._members, model_version=self.model.version,
+        )  # fmt: skip
+
+    def _top(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The ``top_k`` features of :meth:`explain` per row, largest first (ties: lower index)."""
+        k = min(self.top_k, X.shape[1])
+        top = np.zeros((len(X), k), dtype=np.int64)
+        top_val = np.zeros((len(X), k), dtype=np.float32)
+        if k:
+            X = np.ascontiguousarray(X, dtype=np.float32)
+            _top_k(
+                X, self._mean, self._inv_scale.astype(np.float32), self._importance, top, top_val
+            )
+        return top, top_val
+
+
+def _top_k_py(
+    X: np.ndarray, mean: np.ndarray, inv_scale: np.ndarray, importance: np.ndarray,
+    top: np.ndarray, top_val: np.ndarray,
+) -> None:  # fmt: skip
+    """Per row, the k largest of :meth:`Pipeline.explain` (same float32 arithmetic)."""
+    n, d = X.shape
+    k = top.shape[1]
+    for i in range(n):
+        filled = 0
+        for j in range(d):
+            c = abs((X[i, j] - mean[j]) * inv_scale[j]) * importance[j]
+            if filled == k and c <= top_val[i, k - 1]:
+                continue
+            pos = filled if filled < k else k - 1
+            while pos > 0 and top_val[i, pos - 1] < c:
+                top_val[i, pos] = top_val[i, pos - 1]
+                top[i, pos] = top[i, pos - 1]
+                pos -= 1
+            top_val[i, pos] = c
+            top[i, pos] = j
+            if filled < k:
+                filled += 1
+
+
+_top_k = njit(cache=True, nogil=True)(_top_k_py) if njit is not None else _top_k_py

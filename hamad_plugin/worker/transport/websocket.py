@@ -1,0 +1,175 @@
+"""Client of Zeek's WebSocket API (``Cluster::listen_websocket``, Zeek >= 8.0).
+
+Protocol (``/v1/messages/json``, as recorded from Zeek 8.2.2): the client's
+first frame is a JSON list of topics to subscribe; Zeek answers
+``{"type": "ack", "endpoint": ..., "version": ...}``. After that both sides
+send ``data-message`` frames carrying events. Zeek answers a message it cannot
+use with ``{"type": "error", "code": ..., "context": ...}`` and keeps the
+socket open; a good message gets no reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
+from ...core.verdict import Verdict
+from . import codec
+from .base import (
+    DEFAULT_TOPIC_PREFIX,
+    DEFAULT_WEBSOCKET_PORT,
+    EVENT_HEARTBEAT,
+    EVENT_HELLO,
+    EVENT_VERDICTS,
+    EVENT_WORKER_ERROR,
+    BadMessage,
+    Inbound,
+    TransportError,
+    summaries_topic,
+    verdicts_topic,
+)
+
+log = logging.getLogger("hamad.transport.websocket")
+
+#: Path of Zeek's JSON WebSocket API.
+WS_PATH = "/v1/messages/json"
+
+
+class WebSocketTransport:
+    """Talks to one Zeek over its WebSocket API; see the module docstring."""
+
+    name = "websocket"
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = DEFAULT_WEBSOCKET_PORT,
+        topic_prefix: str = DEFAULT_TOPIC_PREFIX,
+        connect_timeout: float = 5.0,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.topic_prefix = topic_prefix
+        self.connect_timeout = connect_timeout
+        self.url = f"ws://{host}:{port}{WS_PATH}"
+        self.peer_version = ""
+        self._ws: ClientConnection | None = None
+        self._send_lock = asyncio.Lock()
+
+    async def connect(self) -> None:
+        """Open the socket, subscribe to the summaries topic and wait for Zeek's ack."""
+        try:
+            ws = await connect(
+                self.url,
+                open_timeout=self.connect_timeout,
+                max_size=2**24,
+                ping_interval=None,  # Zeek pings us; it drops clients that do not pong
+            )
+        except (OSError, InvalidHandshake, InvalidURI, asyncio.TimeoutError) as exc:
+            raise TransportError(
+                f"cannot reach Zeek's WebSocket API at {self.url}: {exc}. Is Zeek running with "
+                "'@load hamad/websocket' and HAMAD::transport=\"websocket\", and do "
+                "--host/--port match HAMAD::listen_addr/HAMAD::listen_port?"
+            ) from exc
+        try:
+            await ws.send(json.dumps([summaries_topic(self.topic_prefix)]))
+            raw = await asyncio.wait_for(ws.recv(), self.connect_timeout)
+            ack = json.loads(raw)
+        except (ConnectionClosed, asyncio.TimeoutError, ValueError) as exc:
+            await ws.close()
+            raise TransportError(
+                f"Zeek at {self.url} did not acknowledge the subscription: {exc!r}"
+            ) from exc
+        if not isinstance(ack, dict) or ack.get("type") != "ack":
+            await ws.close()
+            raise TransportError(
+                f"expected Zeek's ack after subscribing at {self.url}, got {raw!r:.200}"
+            )
+        self.peer_version = str(ack.get("version", ""))
+        self._ws = ws
+        log.info(
+            "event=connected transport=websocket url=%s zeek_version=%s endpoint=%s",
+            self.url,
+            self.peer_version,
+            ack.get("endpoint", ""),
+        )
+
+    async def recv(self, timeout: float) -> Inbound | None:
+        """Next decoded message; errors from Zeek and undecodable frames become BadMessage."""
+        ws = self._require()
+        try:
+            raw = await asyncio.wait_for(ws.recv(), timeout)
+        except asyncio.TimeoutError:
+            return None
+        except ConnectionClosed as exc:
+            raise TransportError(f"Zeek closed the WebSocket connection: {exc}") from exc
+        return self.decode_frame(raw)
+
+    @staticmethod
+    def decode_frame(raw: str | bytes) -> Inbound:
+        """Decode one frame from Zeek; never raises for bad content."""
+        try:
+            msg: Any = json.loads(raw)
+        except ValueError as exc:
+            return BadMessage(f"frame is not JSON: {exc}")
+        except RecursionError:
+            return BadMessage("frame is JSON nested too deeply")
+        if isinstance(msg, dict) and msg.get("type") == "error":
+            return BadMessage(
+                f"Zeek rejected a message: code={msg.get('code')} context={msg.get('context')}",
+                from_peer=True,
+            )
+        try:
+            _topic, name, raw_args = codec.ws_unwrap_event(msg)
+            return codec.decode_event(name, raw_args, codec.ws_to_plain)
+        except codec.WireFormatError as exc:
+            return BadMessage(str(exc)[: codec.MAX_REASON])
+        except RecursionError:
+            return BadMessage("event arguments nested too deeply")
+
+    async def _send(self, name: str, args: Sequence[codec.Wire]) -> None:
+        ws = self._require()
+        frame = json.dumps(codec.ws_event(verdicts_topic(self.topic_prefix), name, args))
+        try:
+            async with self._send_lock:
+                await ws.send(frame)
+        except ConnectionClosed as exc:
+            raise TransportError(f"Zeek closed the WebSocket connection: {exc}") from exc
+
+    async def send_verdicts(self, verdicts: Sequence[Verdict], withheld: int = 0) -> None:
+        """Publish ``HAMAD::verdicts``."""
+        await self._send(EVENT_VERDICTS, codec.verdicts_args(verdicts, withheld))
+
+    async def send_hello(self, worker: str, version: str, model_version: str) -> None:
+        """Publish ``HAMAD::hello``."""
+        await self._send(EVENT_HELLO, codec.hello_args(worker, version, model_version))
+
+    async def send_heartbeat(
+        self, worker: str, seq: int, received: int, scored: int, shed: int
+    ) -> None:
+        """Publish ``HAMAD::heartbeat``."""
+        await self._send(EVENT_HEARTBEAT, codec.heartbeat_args(worker, seq, received, scored, shed))
+
+    async def send_worker_error(self, uids: Sequence[str], msg: str) -> None:
+        """Publish ``HAMAD::worker_error``."""
+        await self._send(EVENT_WORKER_ERROR, codec.worker_error_args(uids, msg))
+
+    async def close(self) -> None:
+        """Close the socket (idempotent)."""
+        ws, self._ws = self._ws, None
+        if ws is not None:
+            try:
+                await asyncio.wait_for(ws.close(), 2.0)
+            except (asyncio.TimeoutError, ConnectionClosed, OSError):
+                pass
+
+    def _require(self) -> ClientConnection:
+        if self._ws is None:
+            raise TransportError("WebSocket transport is not connected")
+        return self._ws
