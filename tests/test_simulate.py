@@ -213,7 +213,7 @@ def test_bad_arguments_are_one_line_errors(tmp_path: Path) -> None:
     out = str(tmp_path / "x.log")
     cases = [
         (["--hosts", "2"], "--hosts must be between 5"),
-        (["--duration", "soon"], "expected a duration"),
+        (["--duration", "soon"], "not a duration"),
         (["--scenario", "cc-heartbeet"], "did you mean 'cc-heartbeat'"),
         (["--scenario", "cc-heartbeat@2h"], "outside the 3600 s capture"),
         (["--scenario", "cc-heartbeat", "--no-attacks"], "contradict"),

@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from ..errors import ConfigError
+from .durations import parse_duration
 from .features import DEFAULT_LOCAL_NETWORKS
 from .threshold import MODES
 
@@ -245,7 +246,6 @@ def validate(s: Settings, where: str = "config") -> None:
             value = eval_path(s, name)
             raise ConfigError(f"{where}.{name}: must be {want}, got {value!r}")
     # Reuse the duration parser and the feature config's own CIDR validation.
-    from ..scoring.learning import parse_duration
     from .features import FeatureConfig
 
     try:

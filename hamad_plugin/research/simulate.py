@@ -26,7 +26,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from typing import IO, Any
 import numpy as np
 
 from .. import __version__
+from ..core.durations import parse_duration
 from ..core.records import CONN_FIELDS, ConnRecord
 from ..errors import ConfigError
 
@@ -547,17 +547,6 @@ def _did_you_mean(name: str) -> str:
     return f"{hint} (known: {', '.join(SCENARIOS)})"
 
 
-_UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
-
-
-def parse_duration(text: str, what: str = "--duration") -> float:
-    """Seconds from ``90``, ``90s``, ``10m``, ``1.5h`` or ``2d``."""
-    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-z]*)\s*", text.lower())
-    if not m or m.group(2) not in _UNITS:
-        raise ConfigError(f"{what}: expected a duration like 90s, 10m, 1h or 2d, got {text!r}")
-    return float(m.group(1)) * _UNITS[m.group(2)]
-
-
 def parse_start(text: str) -> float:
     """Epoch seconds from an ISO 8601 time (UTC unless it says otherwise) or a number."""
     try:
@@ -610,7 +599,7 @@ def make_config(
     """
     if no_attacks and scenarios:
         raise ConfigError("--no-attacks and --scenario contradict each other; pass one")
-    secs = parse_duration(duration)
+    secs = parse_duration(duration, "--duration")
     if no_attacks:
         chosen: tuple[ScenarioChoice, ...] = ()
     elif scenarios:

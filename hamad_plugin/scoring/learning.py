@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..core.durations import format_duration, parse_duration
 from ..core.records import ConnColumns, ConnRecord
 from ..errors import ConfigError, HamadError
 
@@ -73,38 +74,9 @@ ADAPT_WEIGHT = 0.2
 #: Score histogram resolution for the drift report.
 SCORE_BINS = 100
 
-_UNITS = {"s": 1.0, "sec": 1.0, "min": 60.0, "m": 60.0, "h": 3600.0, "hr": 3600.0,
-          "d": 86400.0, "day": 86400.0, "days": 86400.0, "w": 604800.0}  # fmt: skip
-_DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)\s*([a-z]*)\s*$")
-
 
 class StateError(HamadError):
     """A learned-state file cannot be used (unreadable, damaged, or for another model)."""
-
-
-def parse_duration(text: str | float) -> float:
-    """Seconds in ``"90s"``, ``"30min"``, ``"6h"``, ``"1d"``, ``"2w"`` or a plain number."""
-    if isinstance(text, (int, float)) and not isinstance(text, bool):
-        value, unit = float(text), "s"
-    else:
-        m = _DURATION.match(str(text).lower())
-        if m is None or (m.group(2) or "s") not in _UNITS:
-            raise ConfigError(
-                f"{text!r} is not a duration; use e.g. 90s, 30min, 6h, 1d (0 turns learning off)"
-            )
-        value, unit = float(m.group(1)), m.group(2) or "s"
-    seconds = value * _UNITS[unit]
-    if not math.isfinite(seconds) or seconds < 0:
-        raise ConfigError(f"{text!r} is not a duration >= 0")
-    return seconds
-
-
-def format_duration(seconds: float) -> str:
-    """Short human form: ``1d``, ``6h``, ``30min``, ``90s``."""
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{int(seconds // size)}{unit}"
-    return f"{seconds:g}s"
 
 
 def default_state_dir() -> Path:
