@@ -16,11 +16,22 @@ def run(*args: str) -> object:
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
+EVERY_COMMAND = ("bench", "dashboard", "data", "drift", "eval", "info", "learn", "loco",
+                 "replay", "report", "serve", "simulate", "train")  # fmt: skip
+
+
 def test_help_lists_every_command() -> None:
     res = run("--help")
     assert res.exit_code == 0
-    for cmd in ("train", "eval", "replay", "bench", "info", "simulate"):
-        assert cmd in res.output
+    rows = res.output.split("Commands:", 1)[1].strip().splitlines()
+    assert tuple(row.split()[0] for row in rows) == EVERY_COMMAND
+
+
+@pytest.mark.parametrize("cmd", EVERY_COMMAND)
+def test_every_command_has_help(cmd: str) -> None:
+    res = run(cmd, "--help")
+    assert res.exit_code == 0, res.output
+    assert res.output.startswith(f"Usage: cli {cmd} ")
 
 
 def test_replay_labelled_prints_metrics_and_writes_verdicts(

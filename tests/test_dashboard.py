@@ -27,9 +27,9 @@ pytest.importorskip("streamlit", reason="the dashboard extra is not installed")
 from click.testing import CliRunner  # noqa: E402
 from dashboard_logs import pipeline_log_dir, simulate  # noqa: E402
 
+from hamad_plugin.cli import cli  # noqa: E402
 from hamad_plugin.dashboard import APP, streamlit_command  # noqa: E402
 from hamad_plugin.dashboard import data as d  # noqa: E402
-from hamad_plugin.dashboard.cli import dashboard_command  # noqa: E402
 from hamad_plugin.dashboard.zeeklog import read_logs  # noqa: E402
 
 
@@ -291,7 +291,7 @@ def test_hosts_model_and_evaluation_pages(app: Any, log_dir: Path) -> None:
 
 
 def test_cli_checks_its_options_and_the_extra(tmp_path: Path) -> None:
-    res = CliRunner().invoke(dashboard_command, ["--logs", str(tmp_path / "missing")])
+    res = CliRunner().invoke(cli, ["dashboard", "--logs", str(tmp_path / "missing")])
     assert res.exit_code == 2 and "does not exist" in res.output
     cmd = streamlit_command("127.0.0.1", 8600)
     assert cmd[1:4] == ["-m", "streamlit", "run"] and "--server.headless" in cmd

@@ -45,11 +45,7 @@ pytestmark = pytest.mark.skipif(
     reason="needs Chromium and chromedriver (Debian: apt-get install chromium chromium-driver)",
 )
 HAMAD = [sys.executable, "-c", "from hamad_plugin.cli import main; main()"]
-DASHBOARD = [
-    sys.executable,
-    "-c",
-    "from hamad_plugin.dashboard.cli import dashboard_command as c; c()",
-]
+DASHBOARD = [*HAMAD, "dashboard"]
 
 
 @pytest.fixture(scope="module")

@@ -27,6 +27,7 @@ from synth_datasets import (
     write_unsw,
 )
 
+from hamad_plugin.cli import cli
 from hamad_plugin.errors import InputFormatError
 from hamad_plugin.research.datasets import (
     TabularEncoder,
@@ -40,7 +41,6 @@ from hamad_plugin.research.datasets import (
 )
 from hamad_plugin.research.datasets.cicids2017 import FEATURES as CIC2017_FEATURES
 from hamad_plugin.research.datasets.cicids2017 import family_of
-from hamad_plugin.research.datasets.cli import data_group
 from hamad_plugin.research.datasets.common import sha256_of_content
 
 # ----------------------------------------------------------------------------- errors
@@ -249,8 +249,8 @@ def test_prepare_cli_cicids_improved_keeps_label_family_and_provenance(tmp_path:
     d = write_cicids_improved(tmp_path / "c", 40)
     out = tmp_path / "out"
     res = CliRunner().invoke(
-        data_group,
-        ["prepare", "--dataset", "cicids2017-improved", "--path", str(d), "--out", str(out)],
+        cli,
+        ["data", "prepare", "--dataset", "cicids2017-improved", "--path", str(d), "--out", str(out)],
     )
     assert res.exit_code == 0, res.output
     m = json.loads((out / "manifest.json").read_text())
@@ -317,7 +317,7 @@ def test_prepare_cli_writes_npz_and_manifest(tmp_path: Path) -> None:
     d = write_nsl_kdd(tmp_path / "nsl", 60)
     out = tmp_path / "prepared"
     res = CliRunner().invoke(
-        data_group, ["prepare", "--dataset", "nsl-kdd", "--path", str(d), "--out", str(out)]
+        cli, ["data", "prepare", "--dataset", "nsl-kdd", "--path", str(d), "--out", str(out)]
     )
     assert res.exit_code == 0, res.output
     m = json.loads((out / "manifest.json").read_text())
@@ -336,8 +336,8 @@ def test_prepare_cli_writes_npz_and_manifest(tmp_path: Path) -> None:
         ("iot23", write_conn_logs(tmp_path / "z", 40) / "iot23"),
     ):
         res = CliRunner().invoke(
-            data_group,
-            ["prepare", "--dataset", ds, "--path", str(path), "--out", str(tmp_path / f"out-{ds}")],
+            cli,
+            ["data", "prepare", "--dataset", ds, "--path", str(path), "--out", str(tmp_path / f"out-{ds}")],
         )
         assert res.exit_code == 0, (ds, res.output)
     mi = json.loads((tmp_path / "out-iot23" / "manifest.json").read_text())
@@ -350,8 +350,9 @@ def test_prepare_cli_writes_npz_and_manifest(tmp_path: Path) -> None:
 
 def test_prepare_cli_missing_file_is_one_clear_error(tmp_path: Path) -> None:
     res = CliRunner().invoke(
-        data_group,
+        cli,
         [
+            "data",
             "prepare",
             "--dataset",
             "unsw-nb15",

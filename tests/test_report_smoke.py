@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from synth_datasets import write_data_root
 
 from hamad_plugin.errors import InputFormatError
-from hamad_plugin.research.evaluation.cli import report_command
+from hamad_plugin.cli import cli
 from hamad_plugin.research.evaluation.report import (
     DETAIL_MODELS,
     ReportOptions,
@@ -122,8 +122,8 @@ def test_report_cli_smoke_unsw(tmp_path: Path) -> None:
     root = write_data_root(tmp_path / "data", n=150)
     out = tmp_path / "docs"
     res = CliRunner().invoke(
-        report_command,
-        [
+        cli,
+        ["report", 
             "--smoke",
             "--out",
             str(out),
@@ -143,8 +143,8 @@ def test_report_cli_smoke_unsw(tmp_path: Path) -> None:
 
 def test_report_cli_missing_data_root_is_clear(tmp_path: Path) -> None:
     res = CliRunner().invoke(
-        report_command,
-        ["--smoke", "--out", str(tmp_path / "o"), "--data-root", str(tmp_path / "nope"), "--quiet"],
+        cli,
+        ["report", "--smoke", "--out", str(tmp_path / "o"), "--data-root", str(tmp_path / "nope"), "--quiet"],
     )
     assert res.exit_code != 0
     assert "data root not found" in res.output and "nope" in res.output
@@ -284,8 +284,8 @@ def test_macro_f1_is_the_mean_of_both_classes_f1() -> None:
 def test_report_update_needs_an_existing_report(tmp_path: Path) -> None:
     root = write_data_root(tmp_path / "data", n=60)
     res = CliRunner().invoke(
-        report_command,
-        ["--smoke", "--update", "--out", str(tmp_path / "o"), "--data-root", str(root)]
+        cli,
+        ["report", "--smoke", "--update", "--out", str(tmp_path / "o"), "--data-root", str(root)]
         + ["--dataset", "cicids2017-improved", "--quiet"],
     )
     assert res.exit_code != 0

@@ -6,8 +6,6 @@ from pathlib import Path
 
 import click
 
-from ..errors import HamadError
-
 
 @click.command("dashboard")
 @click.option("--logs", "logs", required=True, type=click.Path(exists=True),
@@ -34,14 +32,10 @@ def dashboard_command(
     Pages: Live, Alerts, Hosts, Model, Evaluation. Needs the optional extra:
     pip install 'hamad-zeek[dashboard]'. Open http://HOST:PORT in a browser.
     """
-    from . import launch
+    from ..dashboard import launch
 
     click.echo(f"HAMAD dashboard on http://{host}:{port} (Ctrl-C stops it)", err=True)
     settings = {"logs": str(Path(logs).resolve()), "metrics": metrics, "model": model,
                 "eval": str(Path(eval_dir).resolve()) if eval_dir else None,
                 "state_dir": state_dir, "refresh": refresh}  # fmt: skip
-    try:
-        launch(host, port, **settings)  # does not return
-    except HamadError as exc:
-        cls = type("HamadCliError", (click.ClickException,), {"exit_code": exc.exit_code})
-        raise cls(str(exc)) from exc
+    launch(host, port, **settings)  # does not return

@@ -1,17 +1,10 @@
-"""``hamad data prepare``: validate a dataset folder and cache training-ready arrays.
-
-Register with ``cli.add_command(data_group)``.
-"""
+"""Validate a dataset folder and cache training-ready arrays (``hamad data prepare``)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import click
-
 from ...errors import HamadError
-from . import DATASETS
 from .cicids2017 import load_cicids2017
 from .cicids2017_improved import load_cicids2017_improved
 from .common import PreparedSplit, RawTable, TabularEncoder, concat_tables, write_prepared
@@ -90,47 +83,3 @@ def prepare_dataset(dataset: str, path: Path, out: Path) -> Path:
     return write_prepared(
         out, dataset, prepared, encoder.feature_names, sources, notes, encoder.to_dict()
     )
-
-
-class _InputCliError(click.ClickException):
-    exit_code = 1
-
-
-class _ConfigCliError(click.ClickException):
-    exit_code = 2
-
-
-def cli_error(exc: HamadError) -> click.ClickException:
-    """``Error: <message>`` with the HamadError's exit code, no traceback."""
-    cls = _ConfigCliError if exc.exit_code == 2 else _InputCliError
-    return cls(str(exc))
-
-
-@click.group(name="data")
-def data_group() -> None:
-    """Validate public datasets and cache training-ready arrays."""
-
-
-@data_group.command("prepare")
-@click.option("--dataset", type=click.Choice(DATASETS), required=True)
-@click.option(
-    "--path",
-    "path",
-    type=click.Path(path_type=Path),
-    required=True,
-    help="Folder holding the dataset's files (compressed .xz/.gz/.bz2 accepted).",
-)
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="Output folder.")
-def prepare_command(dataset: str, path: Path, out: Path) -> None:
-    """Validate DATASET files in --path and write <split>.npz + manifest.json to --out."""
-    try:
-        manifest = prepare_dataset(dataset, path, out)
-    except HamadError as exc:
-        raise cli_error(exc) from exc
-
-    info = json.loads(manifest.read_text())
-    for s in info["splits"]:
-        click.echo(
-            f"{s['name']}: {s['rows']:,} rows, {s['positives']:,} attacks -> {out / s['file']}"
-        )
-    click.echo(f"{info['n_features']} features; manifest: {manifest}")

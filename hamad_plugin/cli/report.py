@@ -1,28 +1,24 @@
-"""``hamad report`` (register with ``cli.add_command(report_command)``) and ``python -m``."""
+"""``hamad report``: regenerate the seed-comparison evaluation report."""
 
 from __future__ import annotations
 
 import shlex
-import sys
 from pathlib import Path
 
 import click
 
-from ...errors import HamadError
-from ..datasets.cli import cli_error
-from .report import DATASET_CHOICES, ReportOptions, generate_report, smoke_options
-from .runner import RunConfig
+from ..research.evaluation.report import (
+    DATASET_CHOICES,
+    ReportOptions,
+    generate_report,
+    smoke_options,
+)
+from ..research.evaluation.runner import RunConfig
 
 
 def _command_line(ctx: click.Context) -> str:
     """The command as typed, rebuilt from the options that differ from their defaults."""
-    main = sys.argv[0] if sys.argv else ""
-    prog = (
-        "python -m hamad_plugin.research.evaluation"
-        if main.endswith("__main__.py")
-        else "hamad report"
-    )
-    parts = [prog]
+    parts = ["hamad report"]
     for param in ctx.command.params:
         if not isinstance(param, click.Option) or param.name is None:
             continue
@@ -132,8 +128,5 @@ def report_command(
     )
     if smoke:
         smoke_options(opts)
-    try:
-        md = generate_report(opts)
-    except HamadError as exc:
-        raise cli_error(exc) from exc
+    md = generate_report(opts)
     click.echo(f"wrote {md}, {out / 'evaluation.json'} and {out / 'img'}/*.png")

@@ -1,0 +1,289 @@
+"""``hamad loco``, ``hamad bench`` and ``hamad simulate``: the research instruments."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..errors import ConfigError, HamadError
+from .common import data_option, model_option, progress
+
+
+@click.command()
+@data_option("Labelled conn log, one per capture (at least two).")
+@click.option(
+    "--out",
+    "out",
+    default="docs/loco.md",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="Markdown report to write.",
+)
+@click.option("--target-fpr", default=1e-4, show_default=True)
+@click.option("--n-estimators", default=60, show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@click.option(
+    "--learn",
+    "learn",
+    multiple=True,
+    type=click.FloatRange(0.0, 1.0, min_open=True, max_open=True),
+    help="Also score each held-out capture as a new deployment that learns on this share "
+    "of its time span first (repeat for several; the first is the headline).",
+)
+def loco(
+    data: tuple[str, ...],
+    out: str,
+    target_fpr: float,
+    n_estimators: int,
+    seed: int,
+    learn: tuple[float, ...],
+) -> None:
+    """Leave-one-capture-out evaluation: train on the others, score the held-out capture.
+
+    Compares HAMAD with mean fusion, RF alone and the novelty detector alone
+    (same fitted trees), at a threshold calibrated on the training captures.
+    With --learn, each held-out capture is also streamed through the serving
+    pipeline with a learning period, side by side with today's numbers.
+    """
+    from ..offline.train import library_versions
+    from ..research.loco import render_markdown, run_loco
+
+    if len(data) < 2:
+        raise click.BadParameter("needs at least two captures", param_hint="--data")
+    bar = progress(None, "loco", unit="step")
+
+    def on_progress(msg: str) -> None:
+        bar.set_postfix_str(msg)
+        bar.update(1)
+
+    res = run_loco(
+        list(data),
+        target_fpr=target_fpr,
+        n_estimators=n_estimators,
+        seed=seed,
+        learn=learn,
+        progress=on_progress,
+    )
+    bar.close()
+    import os
+
+    root = os.path.commonpath([str(Path(p).resolve().parent) for p in data])
+    names = " ".join(f"--data DATA/{Path(p).resolve().relative_to(root)}" for p in data)
+    cmd = (
+        f"hamad loco {names} --target-fpr {target_fpr:g} "
+        f"--n-estimators {n_estimators} --seed {seed}" + "".join(f" --learn {f:g}" for f in learn)
+    )
+    text = render_markdown(res, cmd, target_fpr, n_estimators, seed, library_versions())
+    # Name the data relative to where the command ran (``../shared/datasets`` for
+    # ``make loco``), never by this machine's absolute path.
+    shown = os.path.relpath(root)
+    text = text.replace(
+        "(conn logs)\n", f"(conn logs)\n\nDATA = `{shown}` (`make loco` runs this).\n", 1
+    )
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    img = _loco_plots(res, Path(out).parent / "img")
+    if img:
+        text += "\n![PR curves per held-out capture](img/" + img.name + ")\n"
+    limg = _learning_plot(res, Path(out).parent / "img")
+    if limg:
+        text = text.replace(
+            "\n## Per capture and scorer",
+            f"\n![false alarms and recall after learning](img/{limg.name})\n\n"
+            "## Per capture and scorer",
+            1,
+        )
+    Path(out).write_text(text)
+    click.echo(text)
+
+
+def _learning_plot(res: Any, img_dir: Path) -> Path | None:
+    """Today's calibration vs the learned deployment, per held-out capture (``--learn``)."""
+    from ..errors import DependencyError
+    from ..research.loco import LEARN_VARIANTS, NO_LEARNING
+
+    folds = [r for r in res if r.learning]
+    if not folds:
+        return None
+    names = (NO_LEARNING[1], NO_LEARNING[0], LEARN_VARIANTS[0], LEARN_VARIANTS[1])
+    rows = {n: [r.learning[0].rows[n] for r in folds] for n in names}
+    try:
+        from ..offline.plots import plot_learning
+
+        return plot_learning(
+            [r.capture for r in folds],
+            {n: [row["fa_per_10k"] for row in rows[n]] for n in names},
+            {n: [row["recall"] for row in rows[n]] for n in names},
+            img_dir / "loco_learning.png",
+        )
+    except DependencyError:
+        return None
+
+
+def _loco_plots(res: Any, img_dir: Path) -> Path | None:
+    """PR curves of HAMAD per held-out capture that has both classes."""
+    from ..errors import DependencyError
+
+    curves = {
+        r.capture: (r.y, r.scores) for r in res if r.y is not None and 0 < r.y.sum() < len(r.y)
+    }
+    if not curves:
+        return None
+    try:
+        from ..offline.plots import plot_pr_curves
+
+        img_dir.mkdir(parents=True, exist_ok=True)
+        return plot_pr_curves(curves, img_dir / "loco_pr.png", "HAMAD, leave-one-capture-out")
+    except DependencyError:
+        return None
+
+
+@click.command()
+@model_option()
+@click.option(
+    "--data",
+    "data",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="conn log to benchmark on, looped (default: a simulated capture, `hamad simulate`).",
+)
+@click.option(
+    "--connections",
+    default=100_000,
+    show_default=True,
+    help="Connections for the throughput runs (simulated, or --data looped).",
+)
+@click.option(
+    "--hosts",
+    default=1_000_000,
+    show_default=True,
+    help="Hosts of the simulated network in the memory run (0 = skip).",
+)
+@click.option("--json-out", default=None, type=click.Path(dir_okay=False))
+def bench(
+    model: str | None, data: str | None, connections: int, hosts: int, json_out: str | None
+) -> None:
+    """Measure throughput, latency percentiles and peak memory; print a table + JSON."""
+    from ..research.bench import run_bench
+
+    res = run_bench(
+        model=model,
+        data=data,
+        connections=connections,
+        hosts=hosts,
+        echo=lambda m: click.echo(m, err=True),
+    )
+    click.echo(res.table())
+    text = json.dumps(res.to_dict(), indent=1)
+    click.echo(text)
+    if json_out:
+        Path(json_out).write_text(text + "\n")
+
+
+@click.command()
+@click.option(
+    "--out",
+    "out",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="conn.log to write ('-' = stdout). Parent directories are created.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["tsv", "json"]), default="tsv", show_default=True
+)
+@click.option("--seed", default=0, show_default=True, type=int, help="Same seed, same bytes.")
+@click.option(
+    "--connections",
+    default=10_000,
+    show_default=True,
+    type=int,
+    help="Rows to write (exactly; attacks included).",
+)
+@click.option(
+    "--hosts",
+    default=16,
+    show_default=True,
+    type=int,
+    help="Devices behind the gateway (192.168.1.0/24 up to 253, else 10.0.0.0/8).",
+)
+@click.option(
+    "--duration", default="1h", show_default=True, help="Capture length: 90s, 10m, 1h, 2d."
+)
+@click.option(
+    "--start",
+    default="2025-06-02T17:00:00Z",
+    show_default=True,
+    help="Capture start: ISO 8601 (UTC unless it says otherwise) or epoch seconds.",
+)
+@click.option(
+    "--scenario",
+    "scenarios",
+    multiple=True,
+    metavar="NAME[@OFFSET]",
+    help="Enable only these attacks (repeat); OFFSET like 10m, 90s or 25%. "
+    "Default: every scenario at its default start.",
+)
+@click.option("--no-attacks", is_flag=True, help="Benign traffic only.")
+@click.option(
+    "--truth",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="Ground-truth JSON (default: OUT.truth.json; none when writing to stdout).",
+)
+@click.option("--list-scenarios", is_flag=True, help="List the attack scenarios and exit.")
+def simulate(
+    out: str | None,
+    fmt: str,
+    seed: int,
+    connections: int,
+    hosts: int,
+    duration: str,
+    start: str,
+    scenarios: tuple[str, ...],
+    no_attacks: bool,
+    truth: str | None,
+    list_scenarios: bool,
+) -> None:
+    """Write a simulated home/small-office gateway capture as a labelled Zeek 8 conn.log.
+
+    TSV with Zeek's headers (or JSON lines) plus IoT-23-style label and
+    detailed-label columns, and a ground-truth JSON. Seeded: same options,
+    same bytes. Streams in constant memory. Simulated traffic: detection
+    figures on it are not evidence on real traffic (docs/simulator.md).
+    """
+    from ..research import simulate as sim
+
+    if list_scenarios:
+        click.echo(sim.list_scenarios())
+        return
+    if not out:
+        raise ConfigError("--out is required (a file, or - for stdout)")
+    cfg = sim.make_config(
+        seed=seed, connections=connections, hosts=hosts, duration=duration, start=start,
+        scenarios=scenarios, no_attacks=no_attacks, fmt=fmt,
+    )  # fmt: skip
+    truth_path = truth or (None if out == "-" else f"{out}.truth.json")
+    bar = progress(connections, "simulate")
+    try:
+        if out == "-":
+            res = sim.simulate(cfg, sys.stdout.buffer, progress=bar.update)
+        else:
+            Path(out).parent.mkdir(parents=True, exist_ok=True)
+            with open(out, "wb", buffering=1 << 20) as fh:
+                res = sim.simulate(cfg, fh, progress=bar.update)
+    except OSError as exc:
+        raise HamadError(f"cannot write {out}: {exc.strerror or exc}") from exc
+    finally:
+        bar.close()
+    if truth_path:
+        sim.write_truth(truth_path, res.truth)
+    labels = res.truth["labels"]
+    click.echo(
+        f"wrote {res.rows:,} connections ({labels['Benign']:,} benign, {labels['Malicious']:,} "
+        f"malicious in {len(cfg.scenarios)} scenarios) to {out} in {res.seconds:.2f} s "
+        f"({res.rate:,.0f} rows/s)" + (f"; ground truth in {truth_path}" if truth_path else ""),
+        err=True,
+    )
