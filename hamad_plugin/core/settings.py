@@ -25,7 +25,7 @@ import yaml
 
 from ..errors import ConfigError
 from .durations import parse_duration
-from .features import DEFAULT_LOCAL_NETWORKS
+from .networks import DEFAULT_LOCAL_NETWORKS
 from .threshold import MODES
 
 #: Zeek's default ``HAMAD::heartbeat_timeout`` (main.zeek): heartbeats must come at
