@@ -14,33 +14,6 @@ from typing import Any
 
 import numpy as np
 
-#: ``Conn::Info`` field names in Zeek 8's conn.log column order (``id`` flattened).
-#: ``ip_proto`` is new in Zeek 8; older logs omit it.
-CONN_FIELDS: tuple[str, ...] = (
-    "ts",
-    "uid",
-    "id.orig_h",
-    "id.orig_p",
-    "id.resp_h",
-    "id.resp_p",
-    "proto",
-    "service",
-    "duration",
-    "orig_bytes",
-    "resp_bytes",
-    "conn_state",
-    "local_orig",
-    "local_resp",
-    "missed_bytes",
-    "history",
-    "orig_pkts",
-    "orig_ip_bytes",
-    "resp_pkts",
-    "resp_ip_bytes",
-    "tunnel_parents",
-    "ip_proto",
-)
-
 #: The conn.log columns the reader insists on; everything else may be absent.
 REQUIRED_FIELDS: frozenset[str] = frozenset(
     {"ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto"}
@@ -100,6 +73,23 @@ class ConnRecord:
         if low.startswith("benign") or low == "normal":
             return False
         return None
+
+
+#: Fields of :class:`ConnRecord` that are dataset labels, never sent by Zeek.
+LABEL_FIELDS: tuple[str, ...] = ("label", "detailed_label")
+#: The fields Zeek knows (``Conn::Info`` less ``id.`` and ``tunnel_parents``), in record
+#: order: the one list behind the conn.log columns and ``HAMAD::ConnSummary``.
+ZEEK_FIELDS: tuple[str, ...] = tuple(
+    f.name for f in fields(ConnRecord) if f.name not in LABEL_FIELDS
+)
+_ID_FIELDS = frozenset({"orig_h", "orig_p", "resp_h", "resp_p"})
+#: ``Conn::Info`` column names in Zeek 8's conn.log order (``id`` flattened).
+#: ``ip_proto`` is new in Zeek 8; older logs omit it.
+CONN_FIELDS: tuple[str, ...] = (
+    *(f"id.{n}" if n in _ID_FIELDS else n for n in ZEEK_FIELDS if n != "ip_proto"),
+    "tunnel_parents",
+    "ip_proto",
+)
 
 
 #: The numeric columns of :attr:`ConnColumns.num`, in order (ports included).
