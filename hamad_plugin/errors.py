@@ -2,7 +2,14 @@
 
 Every error HAMAD expects to happen (bad input, missing model, bad config)
 is a :class:`HamadError`; the CLI prints its message as ``Error: ...`` and
-exits with :attr:`HamadError.exit_code` instead of showing a traceback.
+exits with :attr:`HamadError.exit_code` instead of showing a traceback
+(:class:`hamad_plugin.cli.HamadGroup` is the one place that does it).
+
+Which class: :class:`ConfigError` (exit code 2) for a setting, option or flag;
+:class:`InputFormatError` for a file that is not what was expected;
+:class:`DataError` for data that is well-formed but cannot support the
+computation; :class:`ModelError` for a model directory. A wrong array handed
+over by code is a bug, not an expected error: plain ``ValueError``.
 """
 
 from __future__ import annotations
@@ -22,6 +29,10 @@ class ConfigError(HamadError, ValueError):
 
 class InputFormatError(HamadError, ValueError):
     """An input file is not what the command expected (e.g. not a conn log)."""
+
+
+class DataError(HamadError, ValueError):
+    """The data cannot support what was asked: no benign rows to calibrate on, one class only."""
 
 
 class OutputError(HamadError):

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hamad_plugin.errors import ConfigError, InputFormatError
+from hamad_plugin.errors import ConfigError, DataError
 from hamad_plugin.offline import metrics as M
 
 
@@ -79,10 +79,14 @@ def test_recall_at_fpr() -> None:
 
 
 def test_bad_inputs_are_clear_errors() -> None:
-    with pytest.raises(InputFormatError, match="0 \\(benign\\) / 1"):
+    with pytest.raises(ValueError, match="0 \\(benign\\) / 1"):
         M.binary_metrics([0, 2], [0.1, 0.2], 0.5)
-    with pytest.raises(InputFormatError, match="expected 2 values"):
+    with pytest.raises(ValueError, match="expected 2 values"):
         M.binary_metrics([0, 1], [0.1], 0.5)
+    with pytest.raises(DataError, match="no rows"):
+        M.binary_metrics([], [], 0.5)
+    with pytest.raises(DataError, match="both benign"):
+        M.roc_curve([1, 1], [0.1, 0.2])
     with pytest.raises(ConfigError):
         M.threshold_for_fpr([0.1], 1.5)
 

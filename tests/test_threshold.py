@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from hamad_plugin.core.threshold import AdaptiveThreshold
-from hamad_plugin.errors import ConfigError, NotFittedError
+from hamad_plugin.errors import ConfigError, DataError, NotFittedError
 
 
 def benign(n: int = 20000, seed: int = 0) -> np.ndarray:
@@ -70,7 +70,7 @@ def test_errors() -> None:
         AdaptiveThreshold().current()
     with pytest.raises(ConfigError, match="mode"):
         AdaptiveThreshold(mode="magic").fit(benign())
-    with pytest.raises(ConfigError, match="benign"):
+    with pytest.raises(DataError, match="benign"):
         AdaptiveThreshold().fit(np.array([np.nan]))
     with pytest.raises(ConfigError, match="unusable"):
         AdaptiveThreshold.from_dict({"mode": "fixed"})

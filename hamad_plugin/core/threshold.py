@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError, NotFittedError
+from ..errors import ConfigError, DataError, NotFittedError
 
 MODES = ("fixed", "adaptive")
 
@@ -100,7 +100,7 @@ class AdaptiveThreshold:
         s = np.asarray(benign_scores, dtype=np.float64)
         s = s[np.isfinite(s)]
         if len(s) == 0:
-            raise ConfigError("cannot calibrate a threshold without benign validation scores")
+            raise DataError("cannot calibrate a threshold without benign validation scores")
         self.threshold_ = float(np.quantile(s, 1.0 - self.target_fpr, method="higher"))
         # A threshold of exactly the max benign score would flag nothing new; nudge above it.
         self.threshold_ = float(min(np.nextafter(self.threshold_, 2.0), 1.0))

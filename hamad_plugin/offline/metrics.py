@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ..errors import ConfigError, InputFormatError
+from ..errors import ConfigError, DataError
 
 __all__ = [
     "BinaryMetrics",
@@ -40,23 +40,23 @@ def _as_labels(y_true: ArrayLike, name: str = "y_true") -> NDArray[np.int64]:
     """Binary labels as int64; anything other than 0/1 is a caller bug worth a clear error."""
     y = np.asarray(y_true)
     if y.ndim != 1:
-        raise InputFormatError(f"{name}: expected a 1-D array of 0/1 labels, got shape {y.shape}")
+        raise ValueError(f"{name}: expected a 1-D array of 0/1 labels, got shape {y.shape}")
     if y.dtype == bool:
         return y.astype(np.int64)
     if y.size and not np.isin(y, (0, 1)).all():
         bad = np.unique(y[~np.isin(y, (0, 1))])[:5]
-        raise InputFormatError(f"{name}: expected labels 0 (benign) / 1 (malicious), got {bad!r}")
+        raise ValueError(f"{name}: expected labels 0 (benign) / 1 (malicious), got {bad!r}")
     return y.astype(np.int64)
 
 
 def _as_scores(scores: ArrayLike, n: int | None = None) -> NDArray[np.float64]:
     s = np.asarray(scores, dtype=np.float64)
     if s.ndim != 1:
-        raise InputFormatError(f"scores: expected a 1-D array, got shape {s.shape}")
+        raise ValueError(f"scores: expected a 1-D array, got shape {s.shape}")
     if n is not None and s.shape[0] != n:
-        raise InputFormatError(f"scores: expected {n} values (one per label), got {s.shape[0]}")
+        raise ValueError(f"scores: expected {n} values (one per label), got {s.shape[0]}")
     if s.size and not np.isfinite(s).all():
-        raise InputFormatError("scores: contain NaN or infinite values")
+        raise ValueError("scores: contain NaN or infinite values")
     return s
 
 
@@ -69,7 +69,7 @@ def confusion_matrix(y_true: ArrayLike, y_pred: ArrayLike) -> NDArray[np.int64]:
     y = _as_labels(y_true)
     p = _as_labels(y_pred, "y_pred")
     if y.shape != p.shape:
-        raise InputFormatError(f"y_true has {y.shape[0]} rows but y_pred has {p.shape[0]}")
+        raise ValueError(f"y_true has {y.shape[0]} rows but y_pred has {p.shape[0]}")
     cm = np.zeros((2, 2), dtype=np.int64)
     np.add.at(cm, (y, p), 1)
     return cm
@@ -98,7 +98,7 @@ def roc_curve(
     n_pos = int(y.sum())
     n_neg = int(y.size - n_pos)
     if n_pos == 0 or n_neg == 0:
-        raise InputFormatError("roc_curve: needs both benign (0) and malicious (1) rows")
+        raise DataError("roc_curve: needs both benign (0) and malicious (1) rows")
     fps, tps, thr = _binary_clf_curve(y, s)
     fpr = np.r_[0.0, fps / n_neg]
     tpr = np.r_[0.0, tps / n_pos]
@@ -112,7 +112,7 @@ def pr_curve(
     y = _as_labels(y_true)
     s = _as_scores(scores, y.shape[0])
     if int(y.sum()) == 0:
-        raise InputFormatError("pr_curve: needs at least one malicious (1) row")
+        raise DataError("pr_curve: needs at least one malicious (1) row")
     fps, tps, thr = _binary_clf_curve(y, s)
     precision = tps / np.maximum(tps + fps, 1.0)
     recall = tps / tps[-1]
@@ -151,7 +151,7 @@ def threshold_for_fpr(benign_scores: ArrayLike, target_fpr: float) -> float:
         raise ConfigError(f"target_fpr must be in [0, 1), got {target_fpr!r}")
     s = _as_scores(benign_scores)
     if s.size == 0:
-        raise InputFormatError("threshold_for_fpr: no benign scores to calibrate on")
+        raise DataError("threshold_for_fpr: no benign scores to calibrate on")
     s_desc = np.sort(s)[::-1]
     allowed = int(math.floor(target_fpr * s.size + 1e-9))
     if allowed >= s.size:
@@ -219,7 +219,7 @@ def binary_metrics(y_true: ArrayLike, scores: ArrayLike, threshold: float) -> di
     y = _as_labels(y_true)
     s = _as_scores(scores, y.shape[0])
     if y.size == 0:
-        raise InputFormatError("binary_metrics: no rows to evaluate")
+        raise DataError("binary_metrics: no rows to evaluate")
     pred = (s >= threshold).astype(np.int64)
     (tn, fp), (fn, tp) = confusion_matrix(y, pred).tolist()
     precision = _ratio(tp, tp + fp)
@@ -255,7 +255,7 @@ def multiclass_metrics(y_true: ArrayLike, y_pred: ArrayLike, labels: list[str]) 
     yt = np.asarray(y_true, dtype=np.int64)
     yp = np.asarray(y_pred, dtype=np.int64)
     if yt.shape != yp.shape or yt.ndim != 1:
-        raise InputFormatError(f"multiclass_metrics: shapes differ: {yt.shape} vs {yp.shape}")
+        raise ValueError(f"multiclass_metrics: shapes differ: {yt.shape} vs {yp.shape}")
     k = len(labels)
     cm = np.zeros((k, k), dtype=np.int64)
     np.add.at(cm, (yt, yp), 1)
