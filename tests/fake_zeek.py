@@ -286,22 +286,8 @@ def summaries_frame(
 def event_frame(
     name: str, args: list[dict[str, Any]], topic: str = "hamad/summaries"
 ) -> dict[str, Any]:
-    return {
-        "type": "data-message",
-        "topic": topic,
-        "@data-type": "vector",
-        "data": [
-            {"@data-type": "count", "data": 1},
-            {"@data-type": "count", "data": 1},
-            {
-                "@data-type": "vector",
-                "data": [
-                    {"@data-type": "string", "data": name},
-                    {"@data-type": "vector", "data": args},
-                ],
-            },
-        ],
-    }
+    """A data-message carrying one event (the worker's own envelope, :func:`codec.ws_frame`)."""
+    return codec.ws_frame(topic, name, args)
 
 
 def make_flat_batch(n: int, prefix: str = "C") -> list[dict[str, Any]]:
@@ -352,7 +338,7 @@ async def serve_process(port: int, *flags: str) -> asyncio.subprocess.Process:
     """A real ``hamad serve --transport websocket`` process for a fake Zeek on ``port``
     (stderr piped; the tests' modules importable, e.g. for ``--score-fn fake_zeek:...``)."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "tests"), str(REPO)]))
-    code = "from hamad_plugin.worker.serve import serve_command; serve_command()"
+    code = "from hamad_plugin.cli.serve import serve_command; serve_command()"
     return await asyncio.create_subprocess_exec(
         sys.executable, "-c", code, "--transport", "websocket", "--port", str(port), *flags,
         env=env, stderr=asyncio.subprocess.PIPE,

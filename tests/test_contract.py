@@ -15,7 +15,7 @@ from fake_zeek import PRECISE_TS, ZeekSchema, flat_summary, recorded_conn_infos
 
 from hamad_plugin.core.records import CONN_FIELDS, ConnRecord
 from hamad_plugin.core.verdict import Verdict
-from hamad_plugin.worker.serve import WORKER_OPTIONS
+from hamad_plugin.worker.scorer import WORKER_OPTIONS
 from hamad_plugin.worker.transport import TRANSPORTS, codec
 from hamad_plugin.worker.transport.base import (
     DEFAULT_PORT,

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from fake_zeek import bytes_scorer
 
+from hamad_plugin.worker.loop import Worker
 from hamad_plugin.worker.prometheus import WorkerMetrics
-from hamad_plugin.worker.serve import Worker
 from hamad_plugin.worker.transport.websocket import WebSocketTransport
 
 REPO = Path(__file__).resolve().parent.parent

@@ -17,7 +17,7 @@ from fake_zeek import FakeZeekWS, make_flat_batch, serve_process, summaries_fram
 
 from hamad_plugin.core.settings import ServeSettings
 from hamad_plugin.worker.prometheus import COUNTERS, BulkHistogram, WorkerMetrics
-from hamad_plugin.worker.serve import Counters
+from hamad_plugin.worker.state import Counters
 
 parser = pytest.importorskip("prometheus_client.parser")
 

@@ -23,18 +23,15 @@ from fake_zeek import (
     summaries_frame,
 )
 
+from hamad_plugin.cli.serve import serve_command
 from hamad_plugin.core.records import ConnRecord
 from hamad_plugin.core.settings import ServeSettings
 from hamad_plugin.core.verdict import Verdict
 from hamad_plugin.errors import ConfigError
-from hamad_plugin.worker.serve import (
-    Counters,
-    PipelineScorer,
-    Worker,
-    _JsonFormatter,
-    kv,
-    serve_command,
-)
+from hamad_plugin.worker.logs import LogEvent, LogFormatter, kv
+from hamad_plugin.worker.loop import Worker
+from hamad_plugin.worker.scorer import PipelineScorer
+from hamad_plugin.worker.state import Counters
 from hamad_plugin.worker.transport.websocket import WebSocketTransport
 
 # -- small policies -----------------------------------------------------------
@@ -80,10 +77,19 @@ def test_settings_validation_names_the_bad_value() -> None:
 def test_kv_and_json_logs_are_parseable() -> None:
     line = kv(event="x", reason="two words", n=3, empty="")
     assert line == 'event=x reason="two words" n=3 empty=""'
-    rec = logging.LogRecord("hamad.serve", logging.INFO, __file__, 1, "%s", (line,), None)
-    out = json.loads(_JsonFormatter().format(rec))
-    assert out["event"] == "x" and out["reason"] == "two words" and out["n"] == "3"
-    assert out["level"] == "info"
+    ev = LogEvent("x", reason='say "hi" = bye', n=3, empty="", name="a name")
+    rec = logging.LogRecord("hamad.serve", logging.INFO, __file__, 1, ev, None, None)
+    text = LogFormatter("kv").format(rec)
+    assert text.endswith(' level=INFO logger=hamad.serve event=x reason="say \\"hi\\" = bye" '
+                         'n=3 empty="" name="a name"')  # fmt: skip
+    assert rec.getMessage() == str(ev) == text.partition(" logger=hamad.serve ")[2]
+    out = json.loads(LogFormatter("json").format(rec))
+    assert list(out) == ["ts", "level", "logger", "event", "reason", "n", "empty", "name"]
+    assert out["event"] == "x" and out["reason"] == 'say "hi" = bye' and out["n"] == "3"
+    assert out["level"] == "info" and out["empty"] == "" and out["name"] == "a name"
+    plain = logging.LogRecord("hamad.x", logging.WARNING, __file__, 1, "%s up", ("a b",), None)
+    assert json.loads(LogFormatter("json").format(plain))["msg"] == "a b up"
+    assert LogFormatter("kv").format(plain).endswith("logger=hamad.x a b up")
     assert "received=0" in Counters().line()
 
 

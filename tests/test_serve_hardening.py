@@ -25,7 +25,7 @@ from fake_zeek import (
 )
 from test_transport_websocket import collect_answers, fast_settings, run
 
-from hamad_plugin.worker.serve import Worker
+from hamad_plugin.worker.loop import Worker
 from hamad_plugin.worker.transport.codec import SUMMARY_FIELDS
 from hamad_plugin.worker.transport.websocket import WebSocketTransport
 

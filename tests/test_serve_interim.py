@@ -21,7 +21,8 @@ from test_transport_websocket import (
 )
 
 from hamad_plugin.scoring.pipeline import Pipeline
-from hamad_plugin.worker.serve import Counters, Worker
+from hamad_plugin.worker.loop import Worker
+from hamad_plugin.worker.state import Counters
 from hamad_plugin.worker.transport.websocket import WebSocketTransport
 
 

@@ -29,7 +29,7 @@ from fake_zeek import (
 
 from hamad_plugin.core.settings import ServeSettings
 from hamad_plugin.errors import DependencyError
-from hamad_plugin.worker.serve import Worker
+from hamad_plugin.worker.loop import Worker
 from hamad_plugin.worker.transport.broker import BROKER_PATH_ENV, BrokerTransport, load_broker
 from hamad_plugin.worker.transport.codec import VERDICT_FIELDS
 

@@ -28,6 +28,9 @@ from .durations import parse_duration
 from .networks import DEFAULT_LOCAL_NETWORKS
 from .threshold import MODES
 
+#: The ways ``hamad serve`` reaches Zeek (``HAMAD::transport``); the one list of their names.
+TRANSPORTS: tuple[str, ...] = ("broker", "websocket")
+
 #: Zeek's default ``HAMAD::heartbeat_timeout`` (main.zeek): heartbeats must come at
 #: least twice within it, or Zeek declares the worker unavailable between two of them.
 ZEEK_HEARTBEAT_TIMEOUT = 10.0
@@ -213,9 +216,10 @@ def validate(s: Settings, where: str = "config") -> None:
         raise ConfigError(
             f"{where}.threshold.override: must be in (0, 1], got {s.threshold.override}"
         )
-    if s.serve.transport not in ("websocket", "broker"):
+    if s.serve.transport not in TRANSPORTS:
         raise ConfigError(
-            f"{where}.serve.transport: must be 'websocket' or 'broker', got {s.serve.transport!r}"
+            f"{where}.serve.transport: must be one of {', '.join(TRANSPORTS)}, "
+            f"got {s.serve.transport!r}"
         )
     sv = s.serve
     checks: list[tuple[str, bool, str]] = [

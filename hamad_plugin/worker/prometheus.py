@@ -3,7 +3,7 @@
 What a scrape of ``http://HOST:PORT/metrics`` returns (names follow Prometheus
 conventions: ``_total`` for counters, base units, seconds):
 
-* **counters**, read from the worker's :class:`~hamad_plugin.worker.serve.Counters` at
+* **counters**, read from the worker's :class:`~hamad_plugin.worker.state.Counters` at
   scrape time (:data:`COUNTERS` lists every one with its meaning), plus the
   scoring side's time-jump and learning counters;
 * **gauges**: ``hamad_queue_depth`` (summaries waiting to be scored),
@@ -19,9 +19,13 @@ conventions: ``_total`` for counters, base units, seconds):
   on a ``zeek -r`` run it measures the age of the trace) and
   ``hamad_worker_latency_seconds`` (summary received to verdict sent).
 
-The scoring side's values (threshold, learning state) are copied by the
-scorer task between batches (:meth:`WorkerMetrics.refresh`), never read from
-the HTTP thread while a batch is being scored. Histograms are kept as numpy
+Why a module of its own, and what it may see: the worker's side comes from
+:meth:`Worker.state() <hamad_plugin.worker.loop.Worker.state>`, a read-only
+:class:`~hamad_plugin.worker.state.WorkerState` snapshot taken at scrape time,
+so this module knows nothing of the loop (it imports :mod:`.state`, never
+:mod:`.loop`). The scoring side's values (threshold, learning state) are
+copied by the scorer task between batches (:meth:`WorkerMetrics.refresh`),
+never read from the HTTP thread while a batch is being scored. Histograms are kept as numpy
 bucket counts, so a batch of 1,024 verdicts costs one ``searchsorted``.
 """
 
@@ -45,10 +49,13 @@ from prometheus_client.registry import Collector
 
 from .. import __version__
 from ..errors import HamadError
+from .state import WorkerState
 
 if TYPE_CHECKING:
     from ..core.verdict import Verdict
-    from .serve import Worker
+
+#: Returns a fresh snapshot of the worker (``Worker.state``).
+StateFn = Callable[[], WorkerState]
 
 #: ``Counters`` field -> (metric name without ``_total``, help text). Every field is exported.
 COUNTERS: dict[str, tuple[str, str]] = {
@@ -166,8 +173,8 @@ def _le(bound: float) -> str:
 class WorkerMetrics:
     """The metrics of one ``hamad serve`` process and their HTTP endpoint.
 
-    Create it, pass it to :class:`~hamad_plugin.worker.serve.Worker` (which calls
-    :meth:`attach`), then :meth:`start` the endpoint.
+    Create it, pass it to :class:`~hamad_plugin.worker.loop.Worker` (which calls
+    :meth:`attach` with its ``state`` method), then :meth:`start` the endpoint.
 
     Parameters
     ----------
@@ -184,7 +191,7 @@ class WorkerMetrics:
         self.registry = CollectorRegistry(auto_describe=False)
         self._health = health
         self.transport = transport
-        self._worker: Worker | None = None
+        self._state: StateFn | None = None
         self._snapshot: dict[str, Any] = {}
         self._snapshot_at = float("-inf")
         self.score = BulkHistogram(
@@ -211,9 +218,9 @@ class WorkerMetrics:
 
     # -- wiring -------------------------------------------------------------
 
-    def attach(self, worker: Worker) -> None:
-        """Read counters, queue and connection state from this worker."""
-        self._worker = worker
+    def attach(self, state: StateFn) -> None:
+        """Read counters, queue and connection state from these snapshots at scrape time."""
+        self._state = state
 
     def start(self, host: str, port: int) -> int:
         """Serve ``/metrics`` on ``host:port`` from a daemon thread; returns the port."""
@@ -264,23 +271,22 @@ class WorkerMetrics:
     # -- collection (HTTP thread) -------------------------------------------
 
     def collect(self) -> Iterable[Metric]:
-        w = self._worker
+        w = self._state() if self._state is not None else None
         snap = self._snapshot
         if w is not None:
-            c = w.counters
+            counts = w.counters.as_dict()
             for field_name, (name, doc) in COUNTERS.items():
-                yield _counter(name, doc, getattr(c, field_name))
+                yield _counter(name, doc, counts[field_name])
         for key, (name, doc) in HEALTH_COUNTERS.items():
             if key in snap:
                 yield _counter(name, doc, snap[key])
-        q = w._queue if w is not None else None
         yield _gauge("hamad_queue_depth", "Summaries waiting to be scored.",
-                     q.qsize() if q is not None else 0)  # fmt: skip
+                     w.queue_depth if w is not None else 0)  # fmt: skip
         if w is not None:
             yield _gauge("hamad_queue_capacity", "Queue size beyond which summaries are shed.",
-                         w.settings.queue_size)  # fmt: skip
+                         w.queue_capacity)  # fmt: skip
             yield _gauge("hamad_connected", "1 while a session with Zeek is up, else 0.",
-                         1 if w._transport is not None else 0)  # fmt: skip
+                         1 if w.connected else 0)  # fmt: skip
         if "threshold" in snap:
             yield _gauge("hamad_threshold", "Decision threshold in force.", snap["threshold"])
         if "learning" in snap:

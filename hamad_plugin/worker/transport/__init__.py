@@ -10,6 +10,9 @@ Broker bindings can still use the WebSocket transport.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from ...core.settings import TRANSPORTS
 from ...errors import ConfigError
 from .base import (
     DEFAULT_BROKER_PORT,
@@ -23,13 +26,41 @@ from .base import (
     TransportError,
 )
 
-#: Transport names accepted by ``hamad serve --transport``.
-TRANSPORTS: tuple[str, ...] = ("broker", "websocket")
+
+def _websocket(host: str, port: int, topic_prefix: str, connect_timeout: float) -> Transport:
+    from .websocket import WebSocketTransport
+
+    return WebSocketTransport(host, port, topic_prefix, connect_timeout)
+
+
+def _broker(host: str, port: int, topic_prefix: str, connect_timeout: float) -> Transport:
+    from .broker import BrokerTransport
+
+    return BrokerTransport(host, port, topic_prefix, connect_timeout)
+
+
+#: Every transport of :data:`~hamad_plugin.core.settings.TRANSPORTS`: name -> (Zeek's
+#: default HAMAD listen port, builder).
+_KINDS: dict[str, tuple[int, Callable[[str, int, str, float], Transport]]] = {
+    "broker": (DEFAULT_BROKER_PORT, _broker),
+    "websocket": (DEFAULT_WEBSOCKET_PORT, _websocket),
+}
+
+assert tuple(_KINDS) == TRANSPORTS, "a transport named in the settings has no builder here"
+
+
+def _kind(kind: str) -> tuple[int, Callable[[str, int, str, float], Transport]]:
+    try:
+        return _KINDS[kind]
+    except KeyError:
+        raise ConfigError(
+            f"unknown transport {kind!r}; expected one of {', '.join(TRANSPORTS)}"
+        ) from None
 
 
 def default_port(kind: str) -> int:
-    """Zeek's default HAMAD listen port for a transport."""
-    return DEFAULT_BROKER_PORT if kind == "broker" else DEFAULT_WEBSOCKET_PORT
+    """Zeek's default HAMAD listen port for a transport; ConfigError for an unknown name."""
+    return _kind(kind)[0]
 
 
 def make_transport(
@@ -39,17 +70,9 @@ def make_transport(
     topic_prefix: str = DEFAULT_TOPIC_PREFIX,
     connect_timeout: float = 5.0,
 ) -> Transport:
-    """Build a transport by name; raises ConfigError for an unknown name."""
-    port = default_port(kind) if port is None else port
-    if kind == "websocket":
-        from .websocket import WebSocketTransport
-
-        return WebSocketTransport(host, port, topic_prefix, connect_timeout)
-    if kind == "broker":
-        from .broker import BrokerTransport
-
-        return BrokerTransport(host, port, topic_prefix, connect_timeout)
-    raise ConfigError(f"unknown transport {kind!r}; expected one of {', '.join(TRANSPORTS)}")
+    """Build a transport by name (importing only that one); ConfigError for an unknown name."""
+    default, build = _kind(kind)
+    return build(host, default if port is None else port, topic_prefix, connect_timeout)
 
 
 __all__ = [

@@ -26,22 +26,19 @@ from collections.abc import Iterator, Sequence
 from types import ModuleType
 from typing import Any
 
-from ...core.verdict import Verdict
 from ...errors import DependencyError
+from ..logs import LogEvent
 from . import codec
 from .base import (
     DEFAULT_BROKER_PORT,
     DEFAULT_TOPIC_PREFIX,
-    EVENT_HEARTBEAT,
-    EVENT_HELLO,
-    EVENT_VERDICTS,
-    EVENT_WORKER_ERROR,
     BadMessage,
     Inbound,
     TransportError,
     summaries_topic,
     verdicts_topic,
 )
+from .sender import EventSender
 
 log = logging.getLogger("hamad.transport.broker")
 
@@ -106,7 +103,7 @@ def load_broker() -> ModuleType:
     )
 
 
-class BrokerTransport:
+class BrokerTransport(EventSender):
     """Peers with Zeek's ``Broker::listen`` and exchanges HAMAD events."""
 
     name = "broker"
@@ -148,7 +145,7 @@ class BrokerTransport:
                 "match the Zeek version.)"
             )
         self._ep, self._sub, self._status = ep, sub, status
-        log.info("event=connected transport=broker peer=%s:%d", self.host, self.port)
+        log.info(LogEvent("connected", transport=self.name, peer=f"{self.host}:{self.port}"))
 
     async def _await_peering(self, status: Any) -> bool:
         bk = self._bk
@@ -160,7 +157,7 @@ class BrokerTransport:
                 if code == bk.SC.PeerAdded:
                     return True
                 if code in (bk.EC.PeerUnavailable, bk.EC.PeerInvalid, bk.EC.PeerIncompatible):
-                    log.debug("event=peer_failed status=%s", st)
+                    log.debug(LogEvent("peer_failed", status=st))
                     return False
             await asyncio.sleep(0.02)
         return False
@@ -222,24 +219,6 @@ class BrokerTransport:
         ev = bk.zeek.Event(name, *values)
         self._ep.publish(verdicts_topic(self.topic_prefix), ev)
 
-    async def send_verdicts(self, verdicts: Sequence[Verdict], withheld: int = 0) -> None:
-        """Publish ``HAMAD::verdicts``."""
-        await self._send(EVENT_VERDICTS, codec.verdicts_args(verdicts, withheld))
-
-    async def send_hello(self, worker: str, version: str, model_version: str) -> None:
-        """Publish ``HAMAD::hello``."""
-        await self._send(EVENT_HELLO, codec.hello_args(worker, version, model_version))
-
-    async def send_heartbeat(
-        self, worker: str, seq: int, received: int, scored: int, shed: int
-    ) -> None:
-        """Publish ``HAMAD::heartbeat``."""
-        await self._send(EVENT_HEARTBEAT, codec.heartbeat_args(worker, seq, received, scored, shed))
-
-    async def send_worker_error(self, uids: Sequence[str], msg: str) -> None:
-        """Publish ``HAMAD::worker_error``."""
-        await self._send(EVENT_WORKER_ERROR, codec.worker_error_args(uids, msg))
-
     async def close(self) -> None:
         """Drop the peering and shut the endpoint down (idempotent)."""
         ep, self._ep, self._sub, self._status = self._ep, None, None, None
@@ -261,7 +240,7 @@ def _shutdown(ep: Any) -> None:
     try:
         ep.shutdown()
     except Exception:  # noqa: BLE001 - best effort during teardown
-        log.debug("event=broker_shutdown_failed", exc_info=True)
+        log.debug(LogEvent("broker_shutdown_failed"), exc_info=True)
 
 
 async def _shutdown_bounded(ep: Any) -> None:

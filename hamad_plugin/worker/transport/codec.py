@@ -549,6 +549,11 @@ def wire_to_ws(w: Wire) -> dict[str, Any]:
 
 def ws_event(topic: str, name: str, args: Sequence[Wire]) -> dict[str, Any]:
     """A complete WebSocket ``data-message`` carrying one Zeek event."""
+    return ws_frame(topic, name, [wire_to_ws(a) for a in args])
+
+
+def ws_frame(topic: str, name: str, args: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """:func:`ws_event` for arguments already in WebSocket JSON (``{"@data-type": ...}``)."""
     return {
         "type": "data-message",
         "topic": topic,
@@ -560,7 +565,7 @@ def ws_event(topic: str, name: str, args: Sequence[Wire]) -> dict[str, Any]:
                 "@data-type": "vector",
                 "data": [
                     {"@data-type": "string", "data": name},
-                    {"@data-type": "vector", "data": [wire_to_ws(a) for a in args]},
+                    {"@data-type": "vector", "data": list(args)},
                 ],
             },
         ],

@@ -19,21 +19,18 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
-from ...core.verdict import Verdict
+from ..logs import LogEvent
 from . import codec
 from .base import (
     DEFAULT_TOPIC_PREFIX,
     DEFAULT_WEBSOCKET_PORT,
-    EVENT_HEARTBEAT,
-    EVENT_HELLO,
-    EVENT_VERDICTS,
-    EVENT_WORKER_ERROR,
     BadMessage,
     Inbound,
     TransportError,
     summaries_topic,
     verdicts_topic,
 )
+from .sender import EventSender
 
 log = logging.getLogger("hamad.transport.websocket")
 
@@ -41,7 +38,7 @@ log = logging.getLogger("hamad.transport.websocket")
 WS_PATH = "/v1/messages/json"
 
 
-class WebSocketTransport:
+class WebSocketTransport(EventSender):
     """Talks to one Zeek over its WebSocket API; see the module docstring."""
 
     name = "websocket"
@@ -93,12 +90,9 @@ class WebSocketTransport:
             )
         self.peer_version = str(ack.get("version", ""))
         self._ws = ws
-        log.info(
-            "event=connected transport=websocket url=%s zeek_version=%s endpoint=%s",
-            self.url,
-            self.peer_version,
-            ack.get("endpoint", ""),
-        )
+        endpoint = ack.get("endpoint", "")
+        log.info(LogEvent("connected", transport=self.name, url=self.url,
+                          zeek_version=self.peer_version, endpoint=endpoint))  # fmt: skip
 
     async def recv(self, timeout: float) -> Inbound | None:
         """Next decoded message; errors from Zeek and undecodable frames become BadMessage."""
@@ -141,24 +135,6 @@ class WebSocketTransport:
                 await ws.send(frame)
         except ConnectionClosed as exc:
             raise TransportError(f"Zeek closed the WebSocket connection: {exc}") from exc
-
-    async def send_verdicts(self, verdicts: Sequence[Verdict], withheld: int = 0) -> None:
-        """Publish ``HAMAD::verdicts``."""
-        await self._send(EVENT_VERDICTS, codec.verdicts_args(verdicts, withheld))
-
-    async def send_hello(self, worker: str, version: str, model_version: str) -> None:
-        """Publish ``HAMAD::hello``."""
-        await self._send(EVENT_HELLO, codec.hello_args(worker, version, model_version))
-
-    async def send_heartbeat(
-        self, worker: str, seq: int, received: int, scored: int, shed: int
-    ) -> None:
-        """Publish ``HAMAD::heartbeat``."""
-        await self._send(EVENT_HEARTBEAT, codec.heartbeat_args(worker, seq, received, scored, shed))
-
-    async def send_worker_error(self, uids: Sequence[str], msg: str) -> None:
-        """Publish ``HAMAD::worker_error``."""
-        await self._send(EVENT_WORKER_ERROR, codec.worker_error_args(uids, msg))
 
     async def close(self) -> None:
         """Close the socket (idempotent)."""
