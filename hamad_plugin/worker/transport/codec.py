@@ -31,36 +31,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from ...core.records import ConnRecord
+from ...core.records import ZEEK_FIELDS, ConnRecord
 from ...core.verdict import Verdict
 from ...errors import InputFormatError
 from .base import EVENT_CONFIG_CHANGED, EVENT_CONN_SUMMARIES, ConfigChange, SummaryBatch
 
-#: Fields of ``HAMAD::ConnSummary`` (main.zeek), in record order.
-SUMMARY_FIELDS: tuple[str, ...] = (
-    "ts",
-    "uid",
-    "orig_h",
-    "orig_p",
-    "resp_h",
-    "resp_p",
-    "proto",
-    "service",
-    "duration",
-    "orig_bytes",
-    "resp_bytes",
-    "conn_state",
-    "local_orig",
-    "local_resp",
-    "missed_bytes",
-    "history",
-    "orig_pkts",
-    "orig_ip_bytes",
-    "resp_pkts",
-    "resp_ip_bytes",
-    "ip_proto",
-    "interim",
-)
+#: Fields of ``HAMAD::ConnSummary`` (main.zeek), in record order: the connection's
+#: Zeek fields (:data:`~hamad_plugin.core.records.ZEEK_FIELDS`) and the interim flag.
+SUMMARY_FIELDS: tuple[str, ...] = (*ZEEK_FIELDS, "interim")
 
 #: Fields of ``HAMAD::Verdict`` (main.zeek), in record order.
 VERDICT_FIELDS: tuple[str, ...] = (
