@@ -250,7 +250,16 @@ def test_prepare_cli_cicids_improved_keeps_label_family_and_provenance(tmp_path:
     out = tmp_path / "out"
     res = CliRunner().invoke(
         cli,
-        ["data", "prepare", "--dataset", "cicids2017-improved", "--path", str(d), "--out", str(out)],
+        [
+            "data",
+            "prepare",
+            "--dataset",
+            "cicids2017-improved",
+            "--path",
+            str(d),
+            "--out",
+            str(out),
+        ],
     )
     assert res.exit_code == 0, res.output
     m = json.loads((out / "manifest.json").read_text())
@@ -337,7 +346,16 @@ def test_prepare_cli_writes_npz_and_manifest(tmp_path: Path) -> None:
     ):
         res = CliRunner().invoke(
             cli,
-            ["data", "prepare", "--dataset", ds, "--path", str(path), "--out", str(tmp_path / f"out-{ds}")],
+            [
+                "data",
+                "prepare",
+                "--dataset",
+                ds,
+                "--path",
+                str(path),
+                "--out",
+                str(tmp_path / f"out-{ds}"),
+            ],
         )
         assert res.exit_code == 0, (ds, res.output)
     mi = json.loads((tmp_path / "out-iot23" / "manifest.json").read_text())

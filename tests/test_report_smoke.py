@@ -11,17 +11,13 @@ import pytest
 from click.testing import CliRunner
 from synth_datasets import write_data_root
 
-from hamad_plugin.errors import InputFormatError
 from hamad_plugin.cli import cli
-from hamad_plugin.research.evaluation.report import (
-    DETAIL_MODELS,
-    ReportOptions,
-    generate_report,
-    macro_f1,
-    per_category,
-    smoke_options,
-)
-from hamad_plugin.research.evaluation.store import BenchResult, ReportData, merge_report_data
+from hamad_plugin.errors import InputFormatError
+from hamad_plugin.research.evaluation.aggregate import macro_f1
+from hamad_plugin.research.evaluation.collect import per_category
+from hamad_plugin.research.evaluation.report import ReportOptions, generate_report, smoke_options
+from hamad_plugin.research.evaluation.store import ProtocolResult, ReportData, merge_report_data
+from hamad_plugin.research.evaluation.tables import DETAIL_MODELS
 
 pytest.importorskip("sklearn")
 pytest.importorskip("xgboost")
@@ -123,7 +119,8 @@ def test_report_cli_smoke_unsw(tmp_path: Path) -> None:
     out = tmp_path / "docs"
     res = CliRunner().invoke(
         cli,
-        ["report", 
+        [
+            "report",
             "--smoke",
             "--out",
             str(out),
@@ -144,7 +141,15 @@ def test_report_cli_smoke_unsw(tmp_path: Path) -> None:
 def test_report_cli_missing_data_root_is_clear(tmp_path: Path) -> None:
     res = CliRunner().invoke(
         cli,
-        ["report", "--smoke", "--out", str(tmp_path / "o"), "--data-root", str(tmp_path / "nope"), "--quiet"],
+        [
+            "report",
+            "--smoke",
+            "--out",
+            str(tmp_path / "o"),
+            "--data-root",
+            str(tmp_path / "nope"),
+            "--quiet",
+        ],
     )
     assert res.exit_code != 0
     assert "data root not found" in res.output and "nope" in res.output
@@ -230,8 +235,8 @@ def test_report_update_adds_cicids_improved_and_keeps_the_other_sections(tmp_pat
     }
 
 
-def _bench(key: str, choice: str) -> BenchResult:
-    return BenchResult(key, key, "D", "", 1, choice=choice)
+def _bench(key: str, choice: str) -> ProtocolResult:
+    return ProtocolResult(key, key, "D", "", 1, choice=choice)
 
 
 def test_merge_replaces_only_the_rerun_datasets() -> None:

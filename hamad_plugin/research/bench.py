@@ -43,8 +43,11 @@ MEMORY_CONNECTIONS_PER_HOST = 3
 
 
 @dataclass
-class BenchResult:
-    """Measured figures; :meth:`table` for people, :meth:`to_dict` for machines."""
+class PerformanceFigures:
+    """What ``hamad bench`` measured (throughput, latency, memory).
+
+    :meth:`table` for people, :meth:`to_dict` for machines.
+    """
 
     rows: list[tuple[str, str, str]] = field(default_factory=list)
     figures: dict[str, Any] = field(default_factory=dict)
@@ -166,97 +169,141 @@ def _paced_latency(pipe: Any, recs: list[Any], rate: float = 10_000, batch: int 
     return np.asarray(out)
 
 
+def _prepare_input(
+    res: PerformanceFigures,
+    data: str | None,
+    connections: int,
+    tmp: Path,
+    echo: Callable[[str], None],
+) -> tuple[Path, int]:
+    """The conn log to measure on: ``data`` looped, or a simulated capture."""
+    if data:
+        echo(f"preparing {connections:,} connections from {Path(data).name} ...")
+        path, n = _looped_file(Path(data), connections, tmp)
+        res.figures["input"] = str(data)
+    else:
+        echo(f"simulating {connections:,} connections ...")
+        path, n, rate = _simulated_file(connections, tmp)
+        res.figures["input"] = _simulated_input(connections)
+        res.add("simulate_rows_per_s", "simulate (write the input conn.log)", rate, "rows/s")
+    res.figures["connections"] = n
+    return path, n
+
+
+def _stage_rates(
+    res: PerformanceFigures, path: Path, n: int, model: str | None
+) -> tuple[list[Any], Any]:
+    """The csv anchor, then parse, features and model alone; returns the batches and pipeline."""
+    from ..scoring.pipeline import Pipeline
+
+    # Rates are per CPU-second of this process (time.process_time): on a shared
+    # machine the wall clock also counts other jobs; the anchor is measured alike.
+    res.add("csv_rows_per_s", "anchor: csv module reads the same file", _csv_rate(path),
+            "rows/s")  # fmt: skip
+    dt, parts = _timed(lambda: list(read_conn_log(path).batches(1024)))
+    res.add("parse_conn_per_s", "parse (conn.log -> column batches)", n / dt, "conn/s")
+    pipe = Pipeline.load(model)
+    pipe.features(read_conn_log(path).batches(64).__next__().records())  # compile/load kernels
+    pipe.reset_site()
+    dt, Xs = _timed(lambda: [pipe.extractor.transform_columns(b) for b in parts])
+    res.add("features_conn_per_s", "features (streaming windows)", n / dt, "conn/s")
+    dt, _ = _timed(lambda: [pipe.score_matrix(X) for X in Xs])
+    res.add("score_conn_per_s", "model alone (ONNX ensemble, batch 1024)", n / dt, "conn/s")
+    res.add("model_vs_csv", "model alone / csv read rate (the ceiling)",
+            res.figures["score_conn_per_s"] / res.figures["csv_rows_per_s"], "x")  # fmt: skip
+    return parts, pipe
+
+
+def _end_to_end(res: PerformanceFigures, path: Path, n: int, pipe: Any) -> None:
+    """``hamad replay``'s path: per CPU-second, wall clock, and writing every verdict."""
+    from ..offline.replay import replay
+
+    csv_rate = res.figures["csv_rows_per_s"]
+    pipe.reset_site()
+    w0, c0 = time.perf_counter(), time.process_time()
+    replay([path], pipe, out=None, batch_size=1024, top_n=0)
+    wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+    res.add("end2end_conn_per_s", "end to end (hamad replay path)", n / cpu, "conn/s")
+    res.add("end2end_wall_conn_per_s", "end to end, wall clock", n / wall, "conn/s")
+    res.add("end2end_vs_csv", "end to end / csv read rate", n / cpu / csv_rate, "x")
+    pipe.reset_site()
+    with open(os.devnull, "w") as null:
+        dt, _ = _timed(lambda: replay([path], pipe, out=null, batch_size=1024, top_n=0))
+    res.add("end2end_json_conn_per_s", "end to end, every verdict as JSON", n / dt, "conn/s")
+
+
+def _serve_path(res: PerformanceFigures, parts: list[Any], n: int, model: str | None) -> None:
+    """``hamad serve``'s scoring path (learning on): throughput and latency percentiles."""
+    from ..scoring.pipeline import Pipeline
+
+    recs = parts[0].records() if len(parts) == 1 else ConnColumns.concat(parts).records()
+    serve = Pipeline.load(model, learning=LearningSettings())
+    serve.score(recs[:64])
+    serve.reset_site()
+    dt, _ = _timed(lambda: [serve.score(recs[i : i + 100]) for i in range(0, n, 100)])
+    res.add("serve_conn_per_s", "serve scoring path (learning on, batches of 100)", n / dt,
+            "conn/s")  # fmt: skip
+    serve.reset_site()
+    lat = _paced_latency(serve, recs)
+    res.add("latency_10k_p50_ms", "latency at 10k conn/s (100 per 10 ms), p50",
+            float(np.percentile(lat, 50)), "ms")  # fmt: skip
+    res.add("latency_10k_p99_ms", "latency at 10k conn/s (100 per 10 ms), p99",
+            float(np.percentile(lat, 99)), "ms")  # fmt: skip
+    lat1 = []
+    for i in range(1000):
+        t0 = time.perf_counter()
+        serve.score(recs[i : i + 1])
+        lat1.append((time.perf_counter() - t0) * 1000)
+    res.add("latency_batch1_p99_ms", "latency of one connection alone, p99",
+            float(np.percentile(lat1, 99)), "ms")  # fmt: skip
+
+
+def _edge(
+    res: PerformanceFigures, path: Path, model: str | None, echo: Callable[[str], None]
+) -> None:
+    """The replay path on one pinned core with a bounded address space (when the tools exist)."""
+    if not (shutil.which("taskset") and shutil.which("prlimit")):
+        return
+    echo("edge run: one core (taskset -c 0), address space <= 1 GiB (prlimit --as) ...")
+    edge = _edge_run(path, model)
+    res.add("edge_conn_per_s", "edge: end to end on one pinned core", edge["rate"], "conn/s")
+    res.add("edge_peak_rss_mb", "edge: peak RSS", edge["peak_rss_mb"], "MB")
+
+
+def _memory(res: PerformanceFigures, hosts: int, echo: Callable[[str], None]) -> None:
+    """Peak RSS of a fresh process that tracks the hosts of a simulated network."""
+    _memory_config(hosts)  # bad --hosts: a clean error here, not in the child
+    echo(f"memory run: a simulated network of {hosts:,} hosts in a fresh process ...")
+    mem = _memory_run(hosts)
+    res.figures["memory_input"] = _simulated_input(mem["connections"], hosts)
+    res.add("hosts_tracked", "hosts tracked (memory run)", mem["hosts"], "hosts")
+    res.add("hosts_rss_mb", "peak RSS with those hosts", mem["peak_rss_mb"], "MB")
+    res.add("hosts_baseline_rss_mb", "RSS before feeding hosts", mem["baseline_rss_mb"], "MB")
+    res.add("keys_tracked", "keys tracked (src + dst + pair)", mem["keys"], "keys")
+    per_key = (mem["peak_rss_mb"] - mem["baseline_rss_mb"]) * 1048576 / max(mem["keys"], 1)
+    res.add("bytes_per_key", "memory per tracked key", per_key, "bytes")
+
+
 def run_bench(
     model: str | None = None,
     data: str | None = None,
     connections: int = 100_000,
     hosts: int = 1_000_000,
     echo: Callable[[str], None] = print,
-) -> BenchResult:
+) -> PerformanceFigures:
     """Run every stage and return the figures."""
-    from ..offline.replay import replay
-    from ..scoring.pipeline import Pipeline
-
-    res = BenchResult()
+    res = PerformanceFigures()
     res.figures["cpu_count"] = os.cpu_count()
     res.figures["load_average_at_start"] = round(os.getloadavg()[0], 2)
     with tempfile.TemporaryDirectory() as td:
-        if data:
-            echo(f"preparing {connections:,} connections from {Path(data).name} ...")
-            path, n = _looped_file(Path(data), connections, Path(td))
-            res.figures["input"] = str(data)
-        else:
-            echo(f"simulating {connections:,} connections ...")
-            path, n, rate = _simulated_file(connections, Path(td))
-            res.figures["input"] = _simulated_input(connections)
-            res.add("simulate_rows_per_s", "simulate (write the input conn.log)", rate, "rows/s")
-        res.figures["connections"] = n
-        # Rates are per CPU-second of this process (time.process_time): on a shared
-        # machine the wall clock also counts other jobs; the anchor is measured alike.
-        res.add("csv_rows_per_s", "anchor: csv module reads the same file", _csv_rate(path),
-                "rows/s")  # fmt: skip
-        dt, parts = _timed(lambda: list(read_conn_log(path).batches(1024)))
-        res.add("parse_conn_per_s", "parse (conn.log -> column batches)", n / dt, "conn/s")
-        pipe = Pipeline.load(model)
-        pipe.features(read_conn_log(path).batches(64).__next__().records())  # compile/load kernels
-        pipe.reset_site()
-        dt, Xs = _timed(lambda: [pipe.extractor.transform_columns(b) for b in parts])
-        res.add("features_conn_per_s", "features (streaming windows)", n / dt, "conn/s")
-        dt, _ = _timed(lambda: [pipe.score_matrix(X) for X in Xs])
-        res.add("score_conn_per_s", "model alone (ONNX ensemble, batch 1024)", n / dt, "conn/s")
-        csv_rate = res.figures["csv_rows_per_s"]
-        res.add("model_vs_csv", "model alone / csv read rate (the ceiling)",
-                res.figures["score_conn_per_s"] / csv_rate, "x")  # fmt: skip
-        pipe.reset_site()
-        w0, c0 = time.perf_counter(), time.process_time()
-        replay([path], pipe, out=None, batch_size=1024, top_n=0)
-        wall, cpu = time.perf_counter() - w0, time.process_time() - c0
-        res.add("end2end_conn_per_s", "end to end (hamad replay path)", n / cpu, "conn/s")
-        res.add("end2end_wall_conn_per_s", "end to end, wall clock", n / wall, "conn/s")
-        res.add("end2end_vs_csv", "end to end / csv read rate", n / cpu / csv_rate, "x")
-        pipe.reset_site()
-        with open(os.devnull, "w") as null:
-            dt, _ = _timed(lambda: replay([path], pipe, out=null, batch_size=1024, top_n=0))
-        res.add("end2end_json_conn_per_s", "end to end, every verdict as JSON", n / dt, "conn/s")
-        recs = parts[0].records() if len(parts) == 1 else ConnColumns.concat(parts).records()
-        serve = Pipeline.load(model, learning=LearningSettings())
-        serve.score(recs[:64])
-        serve.reset_site()
-        dt, _ = _timed(lambda: [serve.score(recs[i : i + 100]) for i in range(0, n, 100)])
-        res.add("serve_conn_per_s", "serve scoring path (learning on, batches of 100)", n / dt,
-                "conn/s")  # fmt: skip
-        serve.reset_site()
-        lat = _paced_latency(serve, recs)
-        res.add("latency_10k_p50_ms", "latency at 10k conn/s (100 per 10 ms), p50",
-                float(np.percentile(lat, 50)), "ms")  # fmt: skip
-        res.add("latency_10k_p99_ms", "latency at 10k conn/s (100 per 10 ms), p99",
-                float(np.percentile(lat, 99)), "ms")  # fmt: skip
-        lat1 = []
-        for i in range(1000):
-            t0 = time.perf_counter()
-            serve.score(recs[i : i + 1])
-            lat1.append((time.perf_counter() - t0) * 1000)
-        res.add("latency_batch1_p99_ms", "latency of one connection alone, p99",
-                float(np.percentile(lat1, 99)), "ms")  # fmt: skip
+        path, n = _prepare_input(res, data, connections, Path(td), echo)
+        parts, pipe = _stage_rates(res, path, n, model)
+        _end_to_end(res, path, n, pipe)
+        _serve_path(res, parts, n, model)
         res.add("peak_rss_mb", "peak RSS of this run", _peak_rss_mb(), "MB")
-        if shutil.which("taskset") and shutil.which("prlimit"):
-            echo("edge run: one core (taskset -c 0), address space <= 1 GiB (prlimit --as) ...")
-            edge = _edge_run(path, model)
-            res.add(
-                "edge_conn_per_s", "edge: end to end on one pinned core", edge["rate"], "conn/s"
-            )
-            res.add("edge_peak_rss_mb", "edge: peak RSS", edge["peak_rss_mb"], "MB")
+        _edge(res, path, model, echo)
     if hosts:
-        _memory_config(hosts)  # bad --hosts: a clean error here, not in the child
-        echo(f"memory run: a simulated network of {hosts:,} hosts in a fresh process ...")
-        mem = _memory_run(hosts)
-        res.figures["memory_input"] = _simulated_input(mem["connections"], hosts)
-        res.add("hosts_tracked", "hosts tracked (memory run)", mem["hosts"], "hosts")
-        res.add("hosts_rss_mb", "peak RSS with those hosts", mem["peak_rss_mb"], "MB")
-        res.add("hosts_baseline_rss_mb", "RSS before feeding hosts", mem["baseline_rss_mb"], "MB")
-        res.add("keys_tracked", "keys tracked (src + dst + pair)", mem["keys"], "keys")
-        per_key = (mem["peak_rss_mb"] - mem["baseline_rss_mb"]) * 1048576 / max(mem["keys"], 1)
-        res.add("bytes_per_key", "memory per tracked key", per_key, "bytes")
+        _memory(res, hosts, echo)
     res.figures["load_average_at_end"] = round(os.getloadavg()[0], 2)
     return res
 

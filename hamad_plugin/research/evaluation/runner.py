@@ -101,17 +101,30 @@ def _pickle_size(obj: Any) -> int:
     return len(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
 
 
-def run_hamad(
+@dataclass
+class _FittedHamad:
+    """One fitted HAMAD ensemble and its member scores on the validation and test rows."""
+
+    ens: Any
+    train_seconds: float
+    val_base: NDArray[np.float64]
+    val_fused: NDArray[np.float64]
+    base: dict[str, NDArray[np.float64]]
+    fused: dict[str, NDArray[np.float64]]
+    y_val: NDArray[np.int64]
+    #: The rows inference is timed on (the first test set's).
+    timing_rows: NDArray[np.float32]
+
+
+def _fit_hamad(
     fold: Fold,
     cfg: RunConfig,
     fit_idx: NDArray[np.int64],
     val_idx: NDArray[np.int64],
     X: NDArray[np.float32],
     tests: dict[str, NDArray[np.float32]],
-    label: str = "HAMAD",
-    ablations: bool = True,
-) -> tuple[list[ModelRun], Any]:
-    """HAMAD (attention) + its ablations from one fitted ensemble; returns runs and the teacher."""
+) -> _FittedHamad:
+    """Fit the ensemble on the fit rows; member and fused scores of validation and test rows."""
     from ...offline.ensemble import HamadEnsemble
 
     y = fold.y
@@ -120,17 +133,19 @@ def run_hamad(
     groups = None if fold.groups is None else fold.groups[fit_idx]
     ens.fit(X[fit_idx], y[fit_idx], groups=groups)
     train_s = time.perf_counter() - t0
-    first = next(iter(tests.values()))
-
-    def fused(Z: NDArray[np.float32]) -> NDArray[np.float64]:
-        return np.asarray(ens.predict_proba(Z), dtype=np.float64)
-
     val_base = ens.base_scores(X[val_idx])
     val_fused = (ens.attention_weights(X[val_idx], val_base) * val_base).sum(axis=1)
     base = {t: ens.base_scores(Z) for t, Z in tests.items()}
     fused_s = {t: (ens.attention_weights(tests[t], base[t]) * base[t]).sum(axis=1) for t in tests}
-    yv = y[val_idx]
-    thr = calibrate(val_fused, yv, cfg.target_fpr)
+    return _FittedHamad(
+        ens, train_s, val_base, val_fused, base, fused_s, y[val_idx], next(iter(tests.values()))
+    )
+
+
+def _hamad_size(
+    ens: Any, cfg: RunConfig, first: NDArray[np.float32]
+) -> tuple[int, str, dict[str, Any]]:
+    """(size, size kind, extra) of the ensemble: its ONNX export when ``cfg.onnx``, else pickle."""
     size, kind = _pickle_size(ens), "pickle"
     extra: dict[str, Any] = {"fit_seconds": dict(ens.fit_seconds_)}
     if cfg.onnx:
@@ -145,64 +160,106 @@ def run_hamad(
                 extra["onnx_us_per_row"] = _time_per_row(lambda Z: onnx_scores(sess, Z), first)
             except Exception as exc:  # noqa: BLE001 - report, never abort the whole run
                 extra["onnx_error"] = f"{type(exc).__name__}: {exc}"
-    runs = [
-        ModelRun(
-            label, fused_s, thr, None, train_s, _time_per_row(fused, first), size, kind, extra
-        ),
-    ]
-    if not ablations:
-        return runs, ens
-    try:
-        from ...core.threshold import AdaptiveThreshold
+    return size, kind, extra
 
-        at = AdaptiveThreshold(mode="adaptive", target_fpr=cfg.target_fpr)
-        at.fit(val_fused[yv == 0])
-        decisions = {}
-        for t, s in fused_s.items():
-            at.reset()
-            decisions[t] = np.asarray(at.decide(s)[0], dtype=bool)
-        runs.append(
-            ModelRun(
-                f"{label} adaptive-thr",
-                fused_s,
-                at.threshold_,
-                decisions,
-                train_s,
-                runs[0].infer_us_per_row,
-                size,
-                kind,
-            )
-        )
-    except ImportError:  # pragma: no cover
-        pass
-    mean_s = {t: b.mean(axis=1) for t, b in base.items()}
-    runs.append(
-        ModelRun(
-            f"{label} mean-fusion",
-            mean_s,
-            calibrate(val_base.mean(axis=1), yv, cfg.target_fpr),
-            None,
-            sum(ens.fit_seconds_.get(m, 0.0) for m in ens.members),
-            _time_per_row(lambda Z: ens.base_scores(Z).mean(axis=1), first),
-            _pickle_size(ens.models_),
-            "pickle",
-        )
+
+def _adaptive_run(h: _FittedHamad, cfg: RunConfig, label: str, hamad: ModelRun) -> ModelRun:
+    """HAMAD's fused scores through the adaptive threshold, in stream order per test set."""
+    from ...core.threshold import AdaptiveThreshold
+
+    at = AdaptiveThreshold(mode="adaptive", target_fpr=cfg.target_fpr)
+    at.fit(h.val_fused[h.y_val == 0])
+    decisions = {}
+    for t, s in h.fused.items():
+        at.reset()
+        decisions[t] = np.asarray(at.decide(s)[0], dtype=bool)
+    return ModelRun(
+        f"{label} adaptive-thr",
+        h.fused,
+        at.threshold_,
+        decisions,
+        h.train_seconds,
+        hamad.infer_us_per_row,
+        hamad.size_bytes,
+        hamad.size_kind,
     )
+
+
+def _mean_fusion_run(h: _FittedHamad, cfg: RunConfig, label: str) -> ModelRun:
+    """The same members averaged (``fusion="mean"``), with its own calibrated threshold."""
+    ens = h.ens
+    return ModelRun(
+        f"{label} mean-fusion",
+        {t: b.mean(axis=1) for t, b in h.base.items()},
+        calibrate(h.val_base.mean(axis=1), h.y_val, cfg.target_fpr),
+        None,
+        sum(ens.fit_seconds_.get(m, 0.0) for m in ens.members),
+        _time_per_row(lambda Z: ens.base_scores(Z).mean(axis=1), h.timing_rows),
+        _pickle_size(ens.models_),
+        "pickle",
+    )
+
+
+def _member_runs(h: _FittedHamad, cfg: RunConfig) -> list[ModelRun]:
+    """Each member alone ("RF only", ...), with its own calibrated threshold."""
     nice = {"rf": "RF only", "xgb": "XGB only", "novelty": "Novelty only (PCA)"}
-    for j, m in enumerate(ens.members):
-        model = ens.models_[m]
+    runs = []
+    for j, m in enumerate(h.ens.members):
+        model = h.ens.models_[m]
         runs.append(
             ModelRun(
                 nice.get(m, m),
-                {t: b[:, j] for t, b in base.items()},
-                calibrate(val_base[:, j], yv, cfg.target_fpr),
+                {t: b[:, j] for t, b in h.base.items()},
+                calibrate(h.val_base[:, j], h.y_val, cfg.target_fpr),
                 None,
-                ens.fit_seconds_.get(m),
-                _time_per_row(_member_fn(model, m), first),
+                h.ens.fit_seconds_.get(m),
+                _time_per_row(_member_fn(model, m), h.timing_rows),
                 _pickle_size(model),
                 "pickle",
             )
         )
+    return runs
+
+
+def run_hamad(
+    fold: Fold,
+    cfg: RunConfig,
+    fit_idx: NDArray[np.int64],
+    val_idx: NDArray[np.int64],
+    X: NDArray[np.float32],
+    tests: dict[str, NDArray[np.float32]],
+    label: str = "HAMAD",
+    ablations: bool = True,
+) -> tuple[list[ModelRun], Any]:
+    """HAMAD (attention) + its ablations from one fitted ensemble; returns runs and the teacher."""
+    h = _fit_hamad(fold, cfg, fit_idx, val_idx, X, tests)
+    ens = h.ens
+
+    def fused(Z: NDArray[np.float32]) -> NDArray[np.float64]:
+        return np.asarray(ens.predict_proba(Z), dtype=np.float64)
+
+    thr = calibrate(h.val_fused, h.y_val, cfg.target_fpr)
+    size, kind, extra = _hamad_size(ens, cfg, h.timing_rows)
+    hamad = ModelRun(
+        label,
+        h.fused,
+        thr,
+        None,
+        h.train_seconds,
+        _time_per_row(fused, h.timing_rows),
+        size,
+        kind,
+        extra,
+    )
+    runs = [hamad]
+    if not ablations:
+        return runs, ens
+    try:
+        runs.append(_adaptive_run(h, cfg, label, hamad))
+    except ImportError:  # pragma: no cover
+        pass
+    runs.append(_mean_fusion_run(h, cfg, label))
+    runs += _member_runs(h, cfg)
     return runs, ens
 
 

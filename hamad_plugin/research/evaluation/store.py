@@ -26,10 +26,11 @@ FORMAT = 2
 
 
 @dataclass
-class BenchResult:
-    """All folds of one (protocol, test set): metric records and pooled scores.
+class ProtocolResult:
+    """The report's results of one (protocol, test set), all folds: metric records, pooled scores.
 
-    ``pooled`` holds the run's scores (for plots and pooled AUCs) and is not
+    One benchmark section of evaluation.md and one entry of evaluation.json's
+    ``benchmarks``. ``pooled`` holds the run's scores (for plots and pooled AUCs) and is not
     saved; everything else is, and is all the document needs.
     """
 
@@ -60,7 +61,7 @@ class BenchResult:
         return {k: getattr(self, k) for k in _SAVED}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> BenchResult:
+    def from_dict(cls, d: dict[str, Any]) -> ProtocolResult:
         missing = [k for k in _SAVED if k not in d]
         if missing:
             raise InputFormatError(f"benchmark {d.get('key')!r}: missing field(s) {missing}")
@@ -90,7 +91,7 @@ class ReportData:
     """Everything one evaluation.md is rendered from."""
 
     runs: list[dict[str, Any]]
-    benches: list[BenchResult]
+    benches: list[ProtocolResult]
     multiclass: dict[str, dict[str, Any]]
     sources: dict[str, list[dict[str, Any]]]
     missing: list[str]
@@ -153,7 +154,7 @@ def load_report_data(path: Path) -> ReportData:
         )
     return ReportData(
         runs=list(raw["runs"]),
-        benches=[BenchResult.from_dict(b) for b in raw["benchmarks"]],
+        benches=[ProtocolResult.from_dict(b) for b in raw["benchmarks"]],
         multiclass=dict(raw["multiclass"]),
         sources=dict(raw["sources"]),
         missing=list(raw["missing"]),
