@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -69,33 +70,24 @@ def loco(
         progress=on_progress,
     )
     bar.close()
-    import os
-
     root = os.path.commonpath([str(Path(p).resolve().parent) for p in data])
     names = " ".join(f"--data DATA/{Path(p).resolve().relative_to(root)}" for p in data)
     cmd = (
         f"hamad loco {names} --target-fpr {target_fpr:g} "
         f"--n-estimators {n_estimators} --seed {seed}" + "".join(f" --learn {f:g}" for f in learn)
     )
-    text = render_markdown(res, cmd, target_fpr, n_estimators, seed, library_versions())
-    # Name the data relative to where the command ran (``../shared/datasets`` for
-    # ``make loco``), never by this machine's absolute path.
-    shown = os.path.relpath(root)
-    text = text.replace(
-        "(conn logs)\n", f"(conn logs)\n\nDATA = `{shown}` (`make loco` runs this).\n", 1
-    )
+    img_dir = Path(out).parent / "img"
     Path(out).parent.mkdir(parents=True, exist_ok=True)
-    img = _loco_plots(res, Path(out).parent / "img")
-    if img:
-        text += "\n![PR curves per held-out capture](img/" + img.name + ")\n"
-    limg = _learning_plot(res, Path(out).parent / "img")
-    if limg:
-        text = text.replace(
-            "\n## Per capture and scorer",
-            f"\n![false alarms and recall after learning](img/{limg.name})\n\n"
-            "## Per capture and scorer",
-            1,
-        )
+    img = _loco_plots(res, img_dir)
+    limg = _learning_plot(res, img_dir)
+    text = render_markdown(
+        res, cmd, target_fpr, n_estimators, seed, library_versions(),
+        # The data relative to where the command ran (``../shared/datasets`` for
+        # ``make loco``), never this machine's absolute path.
+        data_note=os.path.relpath(root),
+        pr_image=f"img/{img.name}" if img else None,
+        learning_image=f"img/{limg.name}" if limg else None,
+    )  # fmt: skip
     Path(out).write_text(text)
     click.echo(text)
 

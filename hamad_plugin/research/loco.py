@@ -206,18 +206,19 @@ def _f(v: Any, pct: bool = False) -> str:
     return f"{100 * v:.1f}%" if pct else f"{v:.3f}"
 
 
-def render_markdown(
-    results: Sequence[FoldResult],
+def _header(
     command: str,
     target_fpr: float,
     n_estimators: int,
     seed: int,
     versions: dict[str, str],
-) -> str:
-    """The docs/loco.md report: one table per held-out capture, plus a summary."""
-    lines = [
-        "# Leave-one-capture-out evaluation (conn logs)",
-        "",
+    data_note: str | None,
+) -> list[str]:
+    """Title, where the data was (``data_note``), how the report was produced, the method."""
+    lines = ["# Leave-one-capture-out evaluation (conn logs)", ""]
+    if data_note is not None:
+        lines += [f"DATA = `{data_note}` (`make loco` runs this).", ""]
+    return lines + [
         f"Produced by `{command}` on {time.strftime('%Y-%m-%d')} "
         f"(hamad {versions.get('hamad')}, scikit-learn {versions.get('scikit-learn')}, "
         f"xgboost {versions.get('xgboost')}; {n_estimators} trees per tree member, seed {seed}).",
@@ -236,6 +237,10 @@ def render_markdown(
         "`local_orig`/`local_resp` columns; no feature names the capture.",
         "",
     ]
+
+
+def _summary(results: Sequence[FoldResult]) -> list[str]:
+    """One row per held-out capture: HAMAD (attention fusion) at its calibrated threshold."""
     summary = [
         "## Summary (HAMAD attention fusion)",
         "",
@@ -243,7 +248,6 @@ def render_markdown(
         "ROC-AUC | PR-AUC | R@1e-4 |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    detail: list[str] = []
     for r in results:
         h = r.rows[VARIANTS[0]]
         fa = None if h["fpr"] is None else h["fpr"] * 10000
@@ -252,30 +256,68 @@ def render_markdown(
             f"{_f(h['fpr'], True)} | {'n/a' if fa is None else f'{fa:.0f}'} | {_f(h['roc_auc'])} | "
             f"{_f(h['pr_auc'])} | {_f(h['recall_at_1e-4'], True)} |"
         )
-        fams = ", ".join(f"{k}: {v}" for k, v in r.families.items()) or "none"
-        detail += [
-            f"### held out: {r.capture}",
-            "",
-            f"{r.n_benign} benign, {r.n_malicious} malicious ({fams}); threshold calibrated "
-            f"on {r.calibration}; fold took {r.seconds:.0f} s.",
-            "",
-            "| scorer | threshold | recall@cal | FPR@cal | ROC-AUC | PR-AUC | R@1e-4 | "
-            "recall by family @cal |",
-            "|---|---:|---:|---:|---:|---:|---:|---|",
-        ]
-        for name, row in r.rows.items():
-            fam = "; ".join(f"{k} {_f(v, True)}" for k, v in row["by_family"].items()) or "-"
-            detail.append(
-                f"| {name} | {row['threshold']:.4f} | {_f(row['recall'], True)} | "
-                f"{_f(row['fpr'], True)} | {_f(row['roc_auc'])} | {_f(row['pr_auc'])} | "
-                f"{_f(row['recall_at_1e-4'], True)} | {fam} |"
-            )
-        detail.append("")
+    return summary
+
+
+def _detail(r: FoldResult) -> list[str]:
+    """The section of one held-out capture: every scorer, with recall by family."""
+    fams = ", ".join(f"{k}: {v}" for k, v in r.families.items()) or "none"
+    detail = [
+        f"### held out: {r.capture}",
+        "",
+        f"{r.n_benign} benign, {r.n_malicious} malicious ({fams}); threshold calibrated "
+        f"on {r.calibration}; fold took {r.seconds:.0f} s.",
+        "",
+        "| scorer | threshold | recall@cal | FPR@cal | ROC-AUC | PR-AUC | R@1e-4 | "
+        "recall by family @cal |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for name, row in r.rows.items():
+        fam = "; ".join(f"{k} {_f(v, True)}" for k, v in row["by_family"].items()) or "-"
+        detail.append(
+            f"| {name} | {row['threshold']:.4f} | {_f(row['recall'], True)} | "
+            f"{_f(row['fpr'], True)} | {_f(row['roc_auc'])} | {_f(row['pr_auc'])} | "
+            f"{_f(row['recall_at_1e-4'], True)} | {fam} |"
+        )
+    detail.append("")
+    return detail
+
+
+def render_markdown(
+    results: Sequence[FoldResult],
+    command: str,
+    target_fpr: float,
+    n_estimators: int,
+    seed: int,
+    versions: dict[str, str],
+    *,
+    data_note: str | None = None,
+    pr_image: str | None = None,
+    learning_image: str | None = None,
+) -> str:
+    """The docs/loco.md report: one table per held-out capture, plus a summary.
+
+    ``data_note``: where the captures were, as the reader should name it (a path
+    relative to where the command ran, never this machine's absolute path); it
+    goes under the title as ``DATA = `...```. ``pr_image`` (the PR curves) and
+    ``learning_image`` (the ``--learn`` plot) are link targets relative to the
+    Markdown file, e.g. ``img/loco_pr.png``: the learning plot goes right before
+    the per-capture section, the PR curves at the end.
+    """
+    lines = _header(command, target_fpr, n_estimators, seed, versions, data_note)
     learning = render_learning(results) if any(r.learning for r in results) else []
-    return (
-        "\n".join(lines + summary + learning + ["", "## Per capture and scorer", ""] + detail)
+    if learning_image is not None:
+        learning += ["", f"![false alarms and recall after learning]({learning_image})"]
+    detail = [line for r in results for line in _detail(r)]
+    text = (
+        "\n".join(
+            lines + _summary(results) + learning + ["", "## Per capture and scorer", ""] + detail
+        )
         + "\n"
     )
+    if pr_image is not None:
+        text += f"\n![PR curves per held-out capture]({pr_image})\n"
+    return text
 
 
 def _fa_recall(row: dict[str, Any]) -> str:

@@ -1,0 +1,102 @@
+"""``render_markdown`` of ``hamad loco`` writes the data note and the image links itself."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hamad_plugin.research.loco import (
+    ADAPTIVE,
+    LEARN_VARIANTS,
+    NO_LEARNING,
+    VARIANTS,
+    FoldResult,
+    LearnResult,
+    render_markdown,
+)
+
+VERSIONS = {"hamad": "1.0", "scikit-learn": "1.5", "xgboost": "2.1"}
+TITLE = "# Leave-one-capture-out evaluation (conn logs)"
+DETAIL = "## Per capture and scorer"
+
+
+def _row(i: int) -> dict[str, object]:
+    return {
+        "threshold": 0.5 + i / 100,
+        "fpr": 0.001 * i,
+        "recall": 0.9 - i / 50,
+        "roc_auc": 0.99,
+        "pr_auc": None if i == 2 else 0.8,
+        "recall_at_1e-4": 0.5,
+        "by_family": {"C&C": 0.75} if i else {},
+    }
+
+
+def _results(learning: bool) -> list[FoldResult]:
+    variants = (*LEARN_VARIANTS, *NO_LEARNING)
+    rates = {n: {"fp": k, "fa_per_10k": 2.0 * k, "tp": 9, "recall": 0.9} for k, n in
+             enumerate(variants)}  # fmt: skip
+    learn = [
+        LearnResult(f, 60.0 * f, (100, 3), (900, 30), rates, {"kept_out": 4, "familiar": 7}, 0.9)
+        for f in (0.2, 0.4)
+    ]
+    return [
+        FoldResult(
+            f"cap-{c}",
+            1000,
+            33,
+            {"C&C": 30, "scan": 3},
+            {n: _row(k) for k, n in enumerate((*VARIANTS, ADAPTIVE))},
+            12.3,
+            y=np.array([0, 1]),
+            scores=np.array([0.1, 0.9]),
+            learning=learn if learning else [],
+        )
+        for c in range(2)
+    ]
+
+
+def _render(learning: bool, **kw: str) -> str:
+    return render_markdown(_results(learning), "hamad loco --data X", 1e-4, 60, 0, VERSIONS, **kw)
+
+
+def _patched_like_the_cli(text: str, data: str, pr: str, learn: str | None) -> str:
+    """What ``hamad loco`` made of the plain Markdown with str.replace before."""
+    text = text.replace(
+        "(conn logs)\n", f"(conn logs)\n\nDATA = `{data}` (`make loco` runs this).\n", 1
+    )
+    text += "\n![PR curves per held-out capture](" + pr + ")\n"
+    if learn:
+        text = text.replace(
+            f"\n{DETAIL}",
+            f"\n![false alarms and recall after learning]({learn})\n\n{DETAIL}",
+            1,
+        )
+    return text
+
+
+def test_render_markdown_places_the_data_note_and_both_images() -> None:
+    text = _render(
+        True,
+        data_note="../shared/datasets",
+        pr_image="img/loco_pr.png",
+        learning_image="img/loco_learning.png",
+    )
+    lines = text.splitlines()
+    assert lines[:3] == [TITLE, "", "DATA = `../shared/datasets` (`make loco` runs this)."]
+    at = lines.index(DETAIL)
+    assert lines[at - 2 : at] == ["![false alarms and recall after learning](img/loco_learning.png)", ""]  # fmt: skip
+    assert lines[at - 3] == ""  # after the learning section's last table row
+    assert text.endswith("\n\n![PR curves per held-out capture](img/loco_pr.png)\n")
+    plain = _render(True)
+    expected = _patched_like_the_cli(
+        plain, "../shared/datasets", "img/loco_pr.png", "img/loco_learning.png"
+    )
+    assert text == expected
+
+
+def test_render_markdown_without_learning_or_images_is_the_plain_report() -> None:
+    plain = _render(False)
+    assert "DATA = " not in plain and "![" not in plain
+    assert plain.startswith(TITLE + "\n\nProduced by `hamad loco --data X` on ")
+    with_pr = _render(False, data_note="data", pr_image="img/loco_pr.png")
+    assert with_pr == _patched_like_the_cli(plain, "data", "img/loco_pr.png", None)
