@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO
 
 import numpy as np
 
@@ -18,29 +17,13 @@ from ...core.records import ConnRecord
 from .addresses import _ip_text, is_local
 from .config import SimConfig
 from .plan import CHUNK_ROWS, Plan, make_plan
+from .result import SimResult
 from .rows import ROW
 from .services import HISTORIES
 from .traffic import window_rows
 from .truth import ground_truth
 from .writer import _table, _uids, _Vocab, _zeek_time, format_json, format_tsv, tsv_header
 from .zeek import _IP_PROTO, _US, PROTOS, STATES, ZEEK_SERVICES
-
-
-@dataclass
-class SimResult:
-    """What was written: counts per label and scenario, timing, the ground truth."""
-
-    rows: int = 0
-    seconds: float = 0.0
-    counts: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
-    first_ts: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
-    last_ts: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
-    last_end_us: int = 0
-    truth: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def rate(self) -> float:
-        return self.rows / self.seconds if self.seconds > 0 else 0.0
 
 
 def _account(res: SimResult, rows: np.ndarray, end: np.ndarray) -> None:

@@ -19,7 +19,7 @@ from .plan import Plan
 from .zeek import _US
 
 if TYPE_CHECKING:
-    from .run import SimResult
+    from .result import SimResult
 
 
 def _iso(epoch: float) -> str:
