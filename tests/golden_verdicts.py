@@ -17,7 +17,6 @@ the commit): ``python tests/golden_verdicts.py``.
 
 from __future__ import annotations
 
-import hashlib
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,15 +24,13 @@ from typing import Any
 
 import numpy as np
 
+from hamad_plugin.scoring.model import file_sha256
+
 REPO = Path(__file__).resolve().parent.parent
 GOLDEN = REPO / "tests" / "data" / "golden"
 #: The simulated capture (written by the test; its sha256 is stored with the verdicts).
 SIMULATED = {"seed": 3, "connections": 12000, "hosts": 40, "duration": "1h"}
 RUNS = ("replay", "learn", "serve")
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def serve_batches(n: int, seed: int = 7) -> Iterator[tuple[int, int, bool]]:

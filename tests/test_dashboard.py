@@ -209,7 +209,7 @@ def test_eval_dir_and_model_card(eval_dir: Path) -> None:
     assert ev["metrics"]["model"] == "test-model"
     assert set(ev["images"]) == {"Confusion matrix", "ROC curve"}
     card = d.model_card(None)
-    assert card["metadata"]["version"] and len(card["metadata"]["features"]["names"]) > 100
+    assert card.manifest.version and len(card.manifest.features.names) > 100
 
 
 # --------------------------------------------------------------------------- AppTest
@@ -277,9 +277,9 @@ def test_hosts_model_and_evaluation_pages(app: Any, log_dir: Path) -> None:
     top = d.top_hosts(logs, "orig_h")
     assert app.table[0].value.index[0] == top.loc[0, "host"]
     m = _open(app, "Model")
-    meta = d.model_card(None)["metadata"]
-    assert m["Model version"] == meta["version"]
-    assert m["Features"] == str(len(meta["features"]["names"]))
+    manifest = d.model_card(None).manifest
+    assert m["Model version"] == manifest.version
+    assert m["Features"] == str(len(manifest.features.names))
     assert any("Nothing learned yet" in x.value for x in app.markdown)
     m = _open(app, "Evaluation")
     assert m["Precision"] == "0.6221" and m["ROC-AUC"] == "0.9180"

@@ -20,11 +20,12 @@ from golden_verdicts import (
     GOLDEN,
     RUNS,
     captures,
-    file_sha256,
     from_verdicts,
     pipeline,
     run_records,
 )
+
+from hamad_plugin.scoring.model import file_sha256
 
 TOL = 1e-6
 

@@ -415,7 +415,7 @@ def test_a_restarted_worker_resumes_learning_and_reset_starts_over(
     site_log: Path, tmp_path: Path
 ) -> None:
     from hamad_plugin.offline.ingest import read_conn_log
-    from hamad_plugin.worker.serve import PipelineScorer
+    from hamad_plugin.worker.scorer import PipelineScorer
 
     settings = load_settings(None)
     settings = replace(settings, learning=replace(settings.learning, state_dir=str(tmp_path),

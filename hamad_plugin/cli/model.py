@@ -81,12 +81,13 @@ def train(
     )
     bar.update(bar.total - bar.n)
     bar.close()
-    m = res.metadata["metrics"]["heldout_test"]
-    click.echo(f"model {res.metadata['version']} written to {res.out_dir}")
+    mf = res.manifest
+    m = (mf.metrics or {})["heldout_test"]
+    click.echo(f"model {mf.version} written to {res.out_dir}")
     click.echo(
         f"threshold (target FPR {target_fpr:g} on "
-        f"{res.metadata['threshold']['n_calibration']} benign calibration rows): "
-        f"{res.metadata['threshold']['threshold']:.4f}"
+        f"{mf.threshold.n_calibration} benign calibration rows): "
+        f"{mf.threshold.threshold:.4f}"
     )
     click.echo("held-out test rows (last 20 % of each capture, never trained on):")
     click.echo(metrics_table({**m["per_capture"], "ALL": m["overall"]}))

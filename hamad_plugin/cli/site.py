@@ -22,27 +22,26 @@ def info(model: str | None, show_features: bool, config: str | None, state_dir: 
     # The pipeline serve would build (one model load), with its saved site state.
     pipe, path, found = open_site(model, config, state_dir)
     m = pipe.model
-    meta = m.metadata
+    mf = m.manifest
     click.echo(f"model:     {m.version} ({m.path})")
-    click.echo(f"created:   {meta.get('created')} with hamad {meta.get('hamad_version')}")
-    click.echo(f"members:   {', '.join(m.members)} fused by {meta.get('fusion')}")
+    click.echo(f"created:   {mf.created} with hamad {mf.hamad_version}")
+    click.echo(f"members:   {', '.join(m.members)} fused by {mf.fusion}")
     click.echo(
-        f"features:  {len(m.feature_names)} (schema {meta['features']['hash']}, "
-        f"scales {meta['features']['config'].get('scales')})"
+        f"features:  {len(m.feature_names)} (schema {mf.features.hash}, "
+        f"scales {list(m.feature_config.scales)})"
     )
-    t = meta["threshold"]
+    t = mf.threshold
     click.echo(
-        f"threshold: {t['threshold']:.4f} for target FPR {t['target_fpr']:g} "
-        f"({t['n_calibration']} benign calibration rows), mode {t['mode']}"
+        f"threshold: {t.threshold:.4f} for target FPR {t.target_fpr:g} "
+        f"({t.n_calibration} benign calibration rows), mode {t.mode}"
     )
-    for f in meta.get("training", {}).get("files", []):
+    for f in mf.training.files if mf.training is not None else ():
         click.echo(
-            f"trained on: {f.get('capture', f['path'])} ({f['path']}, "
-            f"sha256 {f['sha256'][:12]}...) "
-            f"{f['labelled_rows']} labelled rows"
+            f"trained on: {f.capture} ({f.path}, sha256 {f.sha256[:12]}...) "
+            f"{f.labelled_rows} labelled rows"
         )
     if show_features:
-        for n, d in zip(m.feature_names, meta["features"].get("descriptions", []), strict=False):
+        for n, d in zip(m.feature_names, mf.features.descriptions or (), strict=False):
             click.echo(f"  {n:<36} {d}")
     if found and pipe.learner is not None:
         click.echo(learning_line(pipe.learner.summary(), str(path)))
@@ -140,14 +139,14 @@ def drift(
     the site's score distribution against the shipped calibration, and the
     features that drifted most, from the worker's learned state.
     """
-    from ..scoring.learning import drift as compute
+    from ..offline.drift import drift as compute
 
     pipe, path, found = open_site(model, config, state_dir)
     if not found or pipe.learner is None:
         raise ConfigError(
             f"no learned state at {path}: run `hamad serve` (or `hamad replay --learn`) first"
         )
-    d = compute(pipe.learner, pipe.model.metadata)
+    d = compute(pipe.learner, pipe.model.manifest)
     for line in d.lines(top):
         click.echo(line)
     if png:

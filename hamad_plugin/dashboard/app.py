@@ -41,7 +41,7 @@ def load(cfg: dict[str, Any]) -> data.Logs:
 
 
 @st.cache_data(ttl=60, show_spinner=False)
-def _model_card(model: str | None) -> dict[str, Any]:
+def _model_card(model: str | None) -> data.ModelCard:
     return data.model_card(model)
 
 
@@ -380,19 +380,18 @@ def page_model(cfg: dict[str, Any]) -> None:
     except Exception as exc:  # noqa: BLE001 - shown to the operator instead of a traceback
         st.error(f"Cannot read the model: {exc}")
         return
-    meta = card["metadata"]
-    t = meta.get("threshold", {})
-    feats = meta.get("features", {})
+    mf = card.manifest
+    t = mf.threshold
     c = st.columns([2, 1, 1, 1])
-    c[0].metric("Model version", meta.get("version", "-"))
-    c[1].metric("Features", f"{len(feats.get('names', []))}")
-    c[2].metric("Calibrated threshold", num(t.get("threshold", math.nan), ".4f"))
-    c[3].metric("Target FPR", f"{t.get('target_fpr', '-'):g}" if "target_fpr" in t else "-")
+    c[0].metric("Model version", mf.version)
+    c[1].metric("Features", f"{len(mf.features.names)}")
+    c[2].metric("Calibrated threshold", num(t.threshold, ".4f"))
+    c[3].metric("Target FPR", f"{t.target_fpr:g}")
     st.caption(
-        f"{card['dir']}; created {meta.get('created')} with hamad "
-        f"{meta.get('hamad_version')}; members {', '.join(meta.get('members', []))} fused "
-        f"by {meta.get('fusion')}; threshold mode {t.get('mode')}; sha256 "
-        f"{str(meta.get('model_sha256', ''))[:16]}..."
+        f"{card.dir}; created {mf.created} with hamad "
+        f"{mf.hamad_version}; members {', '.join(mf.members)} fused "
+        f"by {mf.fusion}; threshold mode {t.mode}; sha256 "
+        f"{mf.model_sha256[:16]}..."
     )
     st.subheader("Learned state of this site")
     lr = _learned(cfg.get("model"), cfg.get("state_dir"))
@@ -413,37 +412,37 @@ def page_model(cfg: dict[str, Any]) -> None:
             f"{when(lr['learning_until']) if lr.get('learning_until') else '-'}"
         )
     st.subheader("Provenance")
-    files = meta.get("training", {}).get("files", [])
+    files = mf.training.files if mf.training is not None else ()
     if files:
         st.table(
             pd.DataFrame(
                 [
                     {
-                        "capture": f.get("capture", ""),
-                        "path": f.get("path", ""),
-                        "sha256": str(f.get("sha256", ""))[:16],
-                        "labelled rows": f.get("labelled_rows"),
+                        "capture": f.capture,
+                        "path": f.path,
+                        "sha256": f.sha256[:16],
+                        "labelled rows": f.labelled_rows,
                     }
                     for f in files
                 ]
             ).set_index("capture")
         )
-    if meta.get("metrics"):
+    if mf.metrics:
         with st.expander("Held-out metrics recorded at training"):
-            st.json(meta["metrics"])
-    if meta.get("libraries"):
-        st.caption("Libraries: " + ", ".join(f"{k} {v}" for k, v in meta["libraries"].items()))
+            st.json(dict(mf.metrics))
+    if mf.libraries:
+        st.caption("Libraries: " + ", ".join(f"{k} {v}" for k, v in mf.libraries.items()))
     st.subheader("Features")
-    names, descs = feats.get("names", []), feats.get("descriptions", [])
+    names, descs = list(mf.features.names), list(mf.features.descriptions or ())
     st.dataframe(
         pd.DataFrame({"feature": names, "meaning": (descs + [""] * len(names))[: len(names)]}),
         hide_index=True,
         width="stretch",
         height=300,
     )
-    if card["card"]:
+    if card.card:
         with st.expander("Model card"):
-            st.markdown(card["card"])
+            st.markdown(card.card)
 
 
 # --------------------------------------------------------------------------- Evaluation

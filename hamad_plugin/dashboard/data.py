@@ -33,6 +33,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..core.manifest import ModelManifest
 from .zeeklog import LogStats, find_logs, read_log
 
 #: hamad.log's columns and Zeek types (docs/zeek.md, "hamad.log").
@@ -569,14 +570,24 @@ def worker_health(samples: dict[str, float]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- model, evaluation
 
 
-def model_card(model: str | None) -> dict[str, Any]:
-    """The model's metadata.json, its directory and the model card text if there is one."""
-    from ..scoring.model import resolve_model_dir
+@dataclass(frozen=True)
+class ModelCard:
+    """What the Model page shows: the model's manifest, its directory, its model card."""
+
+    dir: str
+    manifest: ModelManifest
+    #: The README.md next to the model (or of its models folder); "" if there is none.
+    card: str
+
+
+def model_card(model: str | None) -> ModelCard:
+    """The model's validated metadata.json, its directory and the model card text if any."""
+    from ..scoring.model import read_manifest, resolve_model_dir
 
     d = resolve_model_dir(model)
-    meta = json.loads((d / "metadata.json").read_text())
+    manifest = read_manifest(d / "metadata.json")
     card = next((p for p in (d / "README.md", d.parent / "README.md") if p.is_file()), None)
-    return {"dir": str(d), "metadata": meta, "card": card.read_text() if card else ""}
+    return ModelCard(str(d), manifest, card.read_text() if card else "")
 
 
 def learned_state(model: str | None, state_dir: str | None) -> dict[str, Any] | None:

@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 
 from ..core.verdict import MEMBERS
-from ..errors import ConfigError, DependencyError, NotFittedError
+from ..errors import ConfigError, DataError, DependencyError, NotFittedError
+from .onnx_export import ensemble_to_onnx
 
 _EPS = 1e-6
 
@@ -240,10 +241,10 @@ class HamadEnsemble:
         if name == "novelty":
             benign = X[y == 0]
             if len(benign) < 2:
-                raise ConfigError("the novelty member needs benign rows (label 0) to train on")
+                raise DataError("the novelty member needs benign rows (label 0) to train on")
             return model.fit(benign)
         if len(np.unique(y)) < 2:
-            raise ConfigError(f"member {name!r} needs both benign and malicious rows to train")
+            raise DataError(f"member {name!r} needs both benign and malicious rows to train")
         return model.fit(X, y)
 
     @staticmethod
@@ -261,7 +262,7 @@ class HamadEnsemble:
         X = np.asarray(X, dtype=np.float32)
         y = np.asarray(y).astype(np.int64)
         if X.ndim != 2 or len(X) != len(y):
-            raise ConfigError(f"X must be 2-D with one row per label; got {X.shape} and {y.shape}")
+            raise ValueError(f"X must be 2-D with one row per label; got {X.shape} and {y.shape}")
         self.n_features_in_ = X.shape[1]
         self.fit_seconds_: dict[str, float] = {}
         if self.fusion == "attention" and len(self.members) > 1:
@@ -300,7 +301,7 @@ class HamadEnsemble:
             )
         X = np.asarray(X, dtype=np.float32)
         if X.ndim != 2 or X.shape[1] != self.n_features_in_:
-            raise ConfigError(
+            raise ValueError(
                 f"X has {X.shape[-1] if X.ndim else 0} features, but HamadEnsemble is expecting "
                 f"{self.n_features_in_} features as input."
             )
@@ -342,7 +343,5 @@ class HamadEnsemble:
         return np.asarray(imp / max(float(imp.sum()), _EPS))
 
     def export_onnx(self, path: str) -> None:
-        """Write the whole ensemble as one ONNX graph (:mod:`hamad_plugin.offline.onnx_export`)."""
-        from .onnx_export import ensemble_to_onnx
-
+        """Write the whole ensemble as one ONNX graph (:func:`.onnx_export.ensemble_to_onnx`)."""
         ensemble_to_onnx(self, path)

@@ -1,22 +1,53 @@
-"""Export a fitted :class:`HamadEnsemble` as a single ONNX graph.
+"""Export a fitted :class:`~hamad_plugin.offline.ensemble.HamadEnsemble` as one ONNX graph.
 
 One graph, one onnxruntime session at serving time: input ``features``
 (float32, [N, d]); outputs ``score`` [N], ``weights`` [N, k] (attention) and
 ``members`` [N, k] (each member's score). The tree members come from
 skl2onnx / onnxmltools; the novelty detector and the attention gate are
 written here as plain ONNX arithmetic so they need no custom operators.
+
+This module does not import the ensemble: it reads what :class:`Exportable`
+describes, so :mod:`~hamad_plugin.offline.ensemble` depends on it and not the
+other way round.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 
 from ..errors import DependencyError
 
-if TYPE_CHECKING:
-    from .ensemble import HamadEnsemble
+
+class _Gate(Protocol):
+    """A fitted attention gate: its standardisation and softmax layer."""
+
+    @property
+    def mean_(self) -> np.ndarray: ...
+    @property
+    def scale_(self) -> np.ndarray: ...
+    @property
+    def clip(self) -> float: ...
+    @property
+    def coef_(self) -> np.ndarray: ...
+    @property
+    def intercept_(self) -> np.ndarray: ...
+
+
+class Exportable(Protocol):
+    """What the export reads of a fitted ensemble (a ``HamadEnsemble`` after ``fit``)."""
+
+    @property
+    def n_features_in_(self) -> int: ...
+    @property
+    def members(self) -> Sequence[str]: ...
+    @property
+    def models_(self) -> Mapping[str, Any]: ...
+    @property
+    def gate_(self) -> _Gate | None: ...
+
 
 OPSET = 17
 ML_OPSET = 3
@@ -103,7 +134,7 @@ def _novelty(g: _Graph, nov: Any) -> str:
     return g.node("Div", [e, denom], "novelty_score")
 
 
-def _gate(g: _Graph, ens: HamadEnsemble, members: str, k: int) -> str:
+def _gate(g: _Graph, ens: Exportable, members: str, k: int) -> str:
     gate = ens.gate_
     if gate is None:
         zero = g.node("Mul", [members, g.const("gate_zero", np.array(0.0))], "gate_zeros")
@@ -124,7 +155,7 @@ def _gate(g: _Graph, ens: HamadEnsemble, members: str, k: int) -> str:
     return g.node("Softmax", [logits], "weights", axis=1)
 
 
-def build_onnx(ens: HamadEnsemble) -> Any:
+def build_onnx(ens: Exportable) -> Any:
     """Return the ONNX ModelProto of a fitted ensemble."""
     onnx, helper, numpy_helper = _imports()
     from onnx import compose
@@ -176,7 +207,7 @@ def build_onnx(ens: HamadEnsemble) -> Any:
     return model
 
 
-def ensemble_to_onnx(ens: HamadEnsemble, path: str) -> None:
+def ensemble_to_onnx(ens: Exportable, path: str) -> None:
     """Write the ensemble's ONNX graph to ``path``."""
     onnx, _, _ = _imports()
     onnx.save(build_onnx(ens), path)

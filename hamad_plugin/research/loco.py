@@ -412,22 +412,23 @@ def _fold_model(
 ) -> Any:
     """A LoadedModel for a fold's in-memory ensemble and calibrated threshold."""
     from ..core.features import feature_names
+    from ..core.manifest import ExplainInfo, FeaturesInfo, ModelManifest, ThresholdInfo
     from ..scoring.model import LoadedModel
 
     sd = X_benign.std(axis=0)
-    meta = {
-        "version": "loco-fold",
-        "members": list(ens.members),
-        "features": {"names": feature_names(config), "config": config.to_dict()},
-        "threshold": thr.to_dict(),
-        "explain": {
-            "mean": X_benign.mean(axis=0).tolist(),
-            "scale": np.where(sd > 1e-6, sd, 1.0).tolist(),
-            "importance": ens.feature_importances().tolist(),
-        },
-        "model_sha256": "0" * 64,
-    }
-    return LoadedModel(Path("<loco fold>"), meta, _EnsembleSession(ens), config)
+    manifest = ModelManifest(
+        version="loco-fold",
+        members=tuple(ens.members),
+        features=FeaturesInfo(names=tuple(feature_names(config)), config=config.to_dict()),
+        threshold=ThresholdInfo.from_threshold(thr),
+        explain=ExplainInfo(
+            mean=tuple(X_benign.mean(axis=0).tolist()),
+            scale=tuple(np.where(sd > 1e-6, sd, 1.0).tolist()),
+            importance=tuple(ens.feature_importances().tolist()),
+        ),
+        model_sha256="0" * 64,
+    )
+    return LoadedModel(Path("<loco fold>"), manifest, _EnsembleSession(ens), config)
 
 
 @dataclass
@@ -488,10 +489,10 @@ def learn_fold(
     ends = np.array([r.end_ts for r in records], dtype=np.float64)
     ends = ends[np.isfinite(ends)]
     span = float(ends.max() - ends.min()) if len(ends) else 0.0
-    thr_dict = model.metadata["threshold"]
+    calibration = model.manifest.threshold
 
     def run(learning: LearningSettings | None, mode: str, guards: bool = True) -> list[Any]:
-        thr = AdaptiveThreshold.from_dict(thr_dict, mode=mode)
+        thr = calibration.to_threshold(mode=mode)
         pipe = Pipeline(model, thr, config, learning=learning)
         if pipe.learner is not None and not guards:
             pipe.learner.guard = math.inf

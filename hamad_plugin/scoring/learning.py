@@ -221,17 +221,42 @@ class SiteLearner:
             self.started = float(times[0])
         until = self.learning_until
         learning = np.ones(n, dtype=bool) if until is None else np.asarray(times < until)
-        rate = X[:, self._rate_col] if self._rate_col is not None else np.zeros(n)
-        group = X[:, self._group_col] > 0.5 if self._group_col is not None else np.zeros(n, bool)
         clean = np.asarray(clean, dtype=bool)
         # Only flagged, clean connections after learning can be familiar. While
         # learning every clean connection is learned; afterwards clean ones below
         # the threshold (so an alarm never teaches itself).
         judge = out_flags & clean & ~learning
         take = clean & (learning | ~out_flags) if update else np.zeros(n, dtype=bool)
-        # One pass in stream order: each connection is judged on what the
-        # connections before it taught, whatever the batch boundaries, so replay
-        # (batches of 1024) and serve (Zeek's batches) decide alike.
+        self._judge_and_learn(cols, times, X, learning, judge, take, out_flags, familiar)
+        if update:
+            self._count(learning, clean, flags, take, familiar)
+            if len(self.services) > self.max_services:
+                self._forget()
+            self._observe(X, scores)
+            self.clock = float(times[-1])
+        return LearnOutcome(out_flags, learning, familiar)
+
+    def _judge_and_learn(
+        self,
+        cols: ConnColumns,
+        times: np.ndarray,
+        X: np.ndarray,
+        learning: np.ndarray,
+        judge: np.ndarray,
+        take: np.ndarray,
+        out_flags: np.ndarray,
+        familiar: np.ndarray,
+    ) -> None:
+        """Mark the ``judge`` rows of familiar services (in ``out_flags``/``familiar``) and
+        learn the ``take`` rows' services.
+
+        One pass in stream order: each connection is judged on what the
+        connections before it taught, whatever the batch boundaries, so replay
+        (batches of 1024) and serve (Zeek's batches) decide alike.
+        """
+        n = len(cols)
+        rate = X[:, self._rate_col] if self._rate_col is not None else np.zeros(n)
+        group = X[:, self._group_col] > 0.5 if self._group_col is not None else np.zeros(n, bool)
         services, min_count, cap = self.services, self.min_count, self.rate_cap
         tl, rl, gl, ll = times.tolist(), rate.tolist(), group.tolist(), learning.tolist()
         jl, kl, fl = judge.tolist(), take.tolist(), out_flags.tolist()
@@ -266,22 +291,26 @@ class SiteLearner:
                             s[1] = r_i
                         s[2] = tl[i]
                         s[3] += flagged
-        if update:
-            c = self.counts
-            c["seen"] += n
-            kept = learning & ~clean
-            c["kept_out"] += int(kept.sum())
-            c["kept_out_flagged"] += int((kept & flags).sum())
-            c["flagged_while_learning"] += int((learning & flags).sum())
-            n_learning = int((take & learning).sum())
-            c["learned"] += n_learning
-            c["adapted"] += int(take.sum()) - n_learning
-            c["familiar"] += int(familiar.sum())
-            if len(services) > self.max_services:
-                self._forget()
-            self._observe(X, scores)
-            self.clock = float(times[-1])
-        return LearnOutcome(out_flags, learning, familiar)
+
+    def _count(
+        self,
+        learning: np.ndarray,
+        clean: np.ndarray,
+        flags: np.ndarray,
+        take: np.ndarray,
+        familiar: np.ndarray,
+    ) -> None:
+        """Count one learned batch (``flags``: the threshold's, before familiarity)."""
+        c = self.counts
+        c["seen"] += len(learning)
+        kept = learning & ~clean
+        c["kept_out"] += int(kept.sum())
+        c["kept_out_flagged"] += int((kept & flags).sum())
+        c["flagged_while_learning"] += int((learning & flags).sum())
+        n_learning = int((take & learning).sum())
+        c["learned"] += n_learning
+        c["adapted"] += int(take.sum()) - n_learning
+        c["familiar"] += int(familiar.sum())
 
     def _forget(self) -> None:
         """Drop the least recently seen tenth of the services (bounded memory)."""
@@ -451,61 +480,3 @@ def load_state(path: Path, learner: SiteLearner, threshold: AdaptiveThreshold) -
         learner.load_dict(backup_l)
         threshold.load_state(backup_t)
         raise StateError(f"{path} is damaged ({type(exc).__name__}: {exc})") from exc
-
-
-@dataclass
-class Drift:
-    """How the deployment differs from the model's training data (``hamad drift``)."""
-
-    connections: int
-    #: (feature, standardised mean shift, site sd / training sd), largest |shift| first.
-    features: list[tuple[str, float, float]]
-    #: The site's score histogram (SCORE_BINS bins over [0, 1]).
-    score_hist: np.ndarray
-    #: Site score quantiles {0.5, 0.9, 0.99, 0.999}.
-    quantiles: dict[float, float]
-    #: The shipped calibration: threshold and the 0.99 quantile of benign validation scores.
-    calibration: dict[str, float]
-    #: Share of the site's connections at or above the calibrated threshold.
-    above_threshold: float
-
-    def lines(self, top: int = 10) -> list[str]:
-        """The text report."""
-        if not self.connections:
-            return ["drift: no connections seen yet"]
-        cal = self.calibration
-        q = self.quantiles
-        out = [
-            f"drift over {self.connections} connections of this site vs the training data:",
-            f"  scores: median {q[0.5]:.3f}, 90% {q[0.9]:.3f}, 99% {q[0.99]:.3f}, "
-            f"99.9% {q[0.999]:.3f}; training benign 99% {cal['reference']:.3f}",
-            f"  {100 * self.above_threshold:.2f} % of connections reach the calibrated "
-            f"threshold {cal['threshold']:.3f} (training benign: {100 * cal['target_fpr']:g} %)",
-            "  top drifting features (standardised mean shift; sd ratio site/training):",
-        ]
-        for name, shift, ratio in self.features[:top]:
-            out.append(f"    {name:<34} {shift:+8.2f}   x{ratio:.2f}")
-        return out
-
-
-def drift(learner: SiteLearner, metadata: dict[str, Any]) -> Drift:
-    """Compare the site's statistics with the model's benign training statistics."""
-    mean, sd, n = learner.feature_stats()
-    explain = metadata.get("explain", {})
-    k = len(learner.feature_names)
-    t_mean = np.asarray(explain.get("mean", np.zeros(k)), dtype=np.float64)
-    t_scale = np.asarray(explain.get("scale", np.ones(k)), dtype=np.float64)
-    t_scale = np.where(t_scale > 1e-6, t_scale, 1.0)
-    shift = (mean - t_mean) / t_scale
-    ratio = sd / t_scale
-    order = np.argsort(-np.abs(shift), kind="stable")
-    feats = [(learner.feature_names[i], float(shift[i]), float(ratio[i])) for i in order]
-    hist = learner.score_hist
-    total = hist.sum()
-    cdf = np.cumsum(hist) / total if total else np.zeros(SCORE_BINS)
-    qs = {p: float((np.searchsorted(cdf, p) + 0.5) / SCORE_BINS) for p in (0.5, 0.9, 0.99, 0.999)}
-    thr = metadata["threshold"]
-    cal = {k2: float(thr[k2]) for k2 in ("threshold", "reference", "target_fpr")}
-    first = int(min(SCORE_BINS - 1, cal["threshold"] * SCORE_BINS))
-    above = float(hist[first:].sum() / total) if total else 0.0
-    return Drift(int(n), feats, hist, qs, cal, above)

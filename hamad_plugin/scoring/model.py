@@ -1,9 +1,10 @@
 """Load and run a shipped HAMAD model: onnxruntime + numpy only.
 
 A model is a directory with ``model.onnx`` (the whole ensemble as one graph,
-see :mod:`hamad_plugin.offline.onnx_export`) and ``metadata.json`` (version, feature
-schema and its hash, threshold calibration, provenance, held-out metrics,
-library versions, and the sha256 of ``model.onnx``). Loading refuses, with
+see :mod:`hamad_plugin.offline.onnx_export`) and ``metadata.json``, the
+:class:`~hamad_plugin.core.manifest.ModelManifest` (version, feature schema and its
+hash, threshold calibration, provenance, held-out metrics, library versions,
+and the sha256 of ``model.onnx``). Loading refuses, with
 one error that says what is wrong: a ``model.onnx`` whose bytes are not the
 ones the metadata was written for (weights edited after export, or two models
 mixed in one directory); a feature schema that differs from what this code
@@ -16,21 +17,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
 from ..core.features import FeatureConfig, feature_names, schema_hash
-from ..core.threshold import AdaptiveThreshold
-from ..core.verdict import MEMBERS
-from ..errors import ConfigError, ModelError, SchemaError
+from ..core.manifest import ModelManifest
+from ..errors import ModelError, SchemaError
 
-METADATA_FORMAT = "hamad-model/1"
 #: ``models/`` of a source checkout (or an editable install).
 _REPO_MODELS = Path(__file__).resolve().parents[2] / "models"
 #: ``models/`` of a regular ``pip install`` (see ``[tool.setuptools.data-files]``).
@@ -84,21 +82,21 @@ class LoadedModel:
     """A validated model directory with a ready onnxruntime session."""
 
     path: Path
-    metadata: dict[str, Any]
+    manifest: ModelManifest
     session: Any
     feature_config: FeatureConfig
 
     @property
     def version(self) -> str:
-        return str(self.metadata.get("version", "unknown"))
+        return self.manifest.version
 
     @property
     def members(self) -> list[str]:
-        return list(self.metadata["members"])
+        return list(self.manifest.members)
 
     @property
     def feature_names(self) -> list[str]:
-        return list(self.metadata["features"]["names"])
+        return list(self.manifest.features.names)
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> LoadedModel:
@@ -113,42 +111,30 @@ class LoadedModel:
         for f in (meta_path, onnx_path):
             if not f.is_file():
                 raise ModelError(f"model directory {mdir} has no {f.name}; is it a HAMAD model?")
-        meta = read_metadata(meta_path)
+        manifest = read_manifest(meta_path)
         digest = file_sha256(onnx_path)
-        if meta["model_sha256"] != digest:
+        if manifest.model_sha256 != digest:
             raise ModelError(
                 f"{onnx_path} is not the model its metadata describes (sha256 {digest[:16]}..., "
-                f"metadata says {str(meta['model_sha256'])[:16]}...): it was changed after export "
+                f"metadata says {manifest.model_sha256[:16]}...): it was changed after export "
                 "or comes from another model. Restore it, or train and export the model again."
             )
         try:
-            fconf = FeatureConfig.from_dict(meta["features"].get("config", {}))
+            fconf = FeatureConfig.from_dict(dict(manifest.features.config or {}))
         except (TypeError, ValueError) as exc:  # ConfigError is a ValueError
             raise ModelError(f"{meta_path}: features.config is unusable: {exc}") from exc
-        check_schema(meta, fconf)
+        check_schema(manifest, fconf)
         session = _session(onnx_path)
-        n_in = session.get_inputs()[0].shape[1]
-        if isinstance(n_in, int) and n_in != len(meta["features"]["names"]):
-            raise SchemaError(
-                f"{onnx_path} takes {n_in} features but its metadata lists "
-                f"{len(meta['features']['names'])}; the directory mixes two models"
-            )
-        for out in session.get_outputs()[1:]:  # attention weights, member scores
-            k = out.shape[1] if len(out.shape) > 1 else None
-            if isinstance(k, int) and k != len(meta["members"]):
-                raise ModelError(
-                    f"{onnx_path} outputs {k} members ({out.name}) but its metadata lists "
-                    f"{meta['members']}; the directory mixes two models"
-                )
-        return cls(mdir, meta, session, fconf)
+        _check_session(session, manifest, onnx_path)
+        return cls(mdir, manifest, session, fconf)
 
     def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Fused score [N], attention weights [N, k], member scores [N, k]."""
         X = np.ascontiguousarray(X, dtype=np.float32)
-        if X.ndim != 2 or X.shape[1] != len(self.metadata["features"]["names"]):
+        n_features = len(self.manifest.features.names)
+        if X.ndim != 2 or X.shape[1] != n_features:
             raise SchemaError(
-                f"X has shape {X.shape}, model {self.version} expects "
-                f"(n, {len(self.metadata['features']['names'])})"
+                f"X has shape {X.shape}, model {self.version} expects (n, {n_features})"
             )
         # Non-finite inputs would poison the whole row; the extractor never makes them,
         # but be safe for rows built elsewhere.
@@ -158,16 +144,42 @@ class LoadedModel:
         return np.asarray(score), np.asarray(weights), np.asarray(members)
 
 
-def file_sha256(path: Path) -> str:
-    """sha256 of a file's bytes (binds model.onnx to its metadata)."""
+def _check_session(session: Any, manifest: ModelManifest, onnx_path: Path) -> None:
+    """SchemaError/ModelError unless the graph's input and outputs fit the manifest."""
+    n_in = session.get_inputs()[0].shape[1]
+    names = manifest.features.names
+    if isinstance(n_in, int) and n_in != len(names):
+        raise SchemaError(
+            f"{onnx_path} takes {n_in} features but its metadata lists "
+            f"{len(names)}; the directory mixes two models"
+        )
+    for out in session.get_outputs()[1:]:  # attention weights, member scores
+        k = out.shape[1] if len(out.shape) > 1 else None
+        if isinstance(k, int) and k != len(manifest.members):
+            raise ModelError(
+                f"{onnx_path} outputs {k} members ({out.name}) but its metadata lists "
+                f"{list(manifest.members)}; the directory mixes two models"
+            )
+
+
+def file_sha256(source: str | Path | IO[bytes]) -> str:
+    """sha256 of a file's bytes, or of what a binary stream yields (read to its end).
+
+    The one hash of HAMAD's provenance: it binds model.onnx to its metadata and
+    names every training capture.
+    """
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
+    if isinstance(source, (str, Path)):
+        with open(source, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                h.update(chunk)
+    else:
+        while chunk := source.read(1 << 20):
             h.update(chunk)
     return h.hexdigest()
 
 
-def read_metadata(meta_path: Path) -> dict[str, Any]:
+def read_manifest(meta_path: Path) -> ModelManifest:
     """Read and validate ``metadata.json``; ModelError naming the first unusable entry."""
     try:
         meta = json.loads(meta_path.read_bytes().decode("utf-8"))
@@ -176,81 +188,24 @@ def read_metadata(meta_path: Path) -> dict[str, Any]:
         raise ModelError(f"{meta_path} is not UTF-8 text ({where})") from exc
     except (json.JSONDecodeError, RecursionError) as exc:
         raise ModelError(f"{meta_path} is not valid JSON: {exc}") from exc
-    if not isinstance(meta, dict) or meta.get("format") != METADATA_FORMAT:
-        got = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
-        raise ModelError(f"{meta_path}: format is {got!r}, expected {METADATA_FORMAT!r}")
     try:
-        validate_metadata(meta)
+        return ModelManifest.from_dict(meta)
     except (TypeError, ValueError) as exc:
         raise ModelError(f"{meta_path}: {exc}") from exc
-    return meta
 
 
-def _finite_numbers(values: Any, n: int, what: str) -> None:
-    if not isinstance(values, list) or len(values) != n:
-        got = len(values) if isinstance(values, list) else type(values).__name__
-        raise ValueError(f"{what} must be a list of {n} numbers (one per feature), got {got}")
-    for v in values:
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            raise ValueError(f"{what} holds {v!r}, not a finite number")
-
-
-def validate_metadata(meta: dict[str, Any]) -> None:
-    """Every entry the scoring path reads, checked before anything is scored.
-
-    Raises ValueError/TypeError with a message naming the entry.
-    """
-    for key in ("version", "members", "features", "threshold", "model_sha256"):
-        if key not in meta:
-            raise ValueError(
-                f"lacks the {key!r} entry"
-                + (" (models exported before hamad bound model.onnx to its metadata: "
-                   "train and export again)" if key == "model_sha256" else "")
-            )  # fmt: skip
-    if not isinstance(meta["version"], str) or not meta["version"]:
-        raise ValueError(f"version must be a non-empty string, got {meta['version']!r}")
-    members = meta["members"]
-    if (
-        not isinstance(members, list)
-        or not members
-        or not set(members) <= set(MEMBERS)
-        or len(set(members)) != len(members)
-    ):
-        raise ValueError(f"members must be distinct names from {list(MEMBERS)}, got {members!r}")
-    feats = meta["features"]
-    names = feats.get("names") if isinstance(feats, dict) else None
-    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
-        raise ValueError("features.names must be a non-empty list of feature names")
-    if len(set(names)) != len(names):
-        raise ValueError("features.names lists a feature twice")
-    if not isinstance(feats.get("config", {}), dict):
-        raise ValueError("features.config must be a mapping")
-    explain = meta.get("explain", {})
-    if not isinstance(explain, dict):
-        raise ValueError("explain must be a mapping")
-    for key in ("mean", "scale", "importance"):
-        if key in explain:
-            _finite_numbers(explain[key], len(names), f"explain.{key}")
-    try:
-        AdaptiveThreshold.from_dict(meta["threshold"])
-    except ConfigError as exc:
-        raise ValueError(f"threshold: {exc}") from exc
-    if not isinstance(meta["model_sha256"], str) or len(meta["model_sha256"]) != 64:
-        raise ValueError("model_sha256 must be the 64-hex-digit sha256 of model.onnx")
-
-
-def check_schema(meta: dict[str, Any], fconf: FeatureConfig) -> None:
+def check_schema(manifest: ModelManifest, fconf: FeatureConfig) -> None:
     """Raise SchemaError unless the model's features equal what this code computes."""
-    stored = list(meta["features"].get("names", []))
+    stored = list(manifest.features.names)
     ours = feature_names(fconf)
-    name = meta.get("version", "?")
+    name = manifest.version
     if stored != ours:
         raise SchemaError(
             f"model {name!r} expects {len(stored)} features, but this hamad computes "
             f"{len(ours)} for the same settings ({_schema_diff(stored, ours)}); retrain with "
             "`hamad train` or pass --model for a matching model"
         )
-    want = meta["features"].get("hash")
+    want = manifest.features.hash
     have = schema_hash(fconf)
     if want != have:
         raise SchemaError(

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..core.features import FeatureConfig, FeatureExtractor
 from ..core.jit import njit
+from ..core.manifest import ExplainInfo
 from ..core.records import TS, ConnColumns, ConnRecord
 from ..core.threshold import AdaptiveThreshold
 from ..core.verdict import Verdict, VerdictBatch
@@ -52,26 +53,27 @@ class Pipeline:
         learning: LearningSettings | None = None,
     ) -> None:
         self.model = model
-        self.threshold = threshold or AdaptiveThreshold.from_dict(model.metadata["threshold"])
+        manifest = model.manifest
+        self.threshold = threshold or manifest.threshold.to_threshold()
         fconf = feature_config or model.feature_config
         if list(fconf.scales) != list(model.feature_config.scales):
             fconf = dataclasses.replace(fconf, scales=model.feature_config.scales)
         self.extractor = FeatureExtractor(fconf)
         self.top_k = top_k
-        explain = model.metadata.get("explain", {})
+        ex = manifest.explain or ExplainInfo()
         n = len(model.feature_names)
-        self._mean = np.asarray(explain.get("mean", np.zeros(n)), dtype=np.float32)
-        scale = np.asarray(explain.get("scale", np.ones(n)), dtype=np.float32)
+        self._mean = np.asarray(np.zeros(n) if ex.mean is None else ex.mean, dtype=np.float32)
+        scale = np.asarray(np.ones(n) if ex.scale is None else ex.scale, dtype=np.float32)
         self._inv_scale = 1.0 / np.where(scale > 1e-6, scale, 1.0)
-        self._importance = np.asarray(explain.get("importance", np.ones(n) / n), dtype=np.float32)
+        imp = np.ones(n) / n if ex.importance is None else ex.importance
+        self._importance = np.asarray(imp, dtype=np.float32)
         self._names = model.feature_names
         self._members = model.members
         self.learner: SiteLearner | None = None
         if learning is not None:
             self.learner = SiteLearner(
-                learning, model.version, str(model.metadata["model_sha256"]),
-                self._names, self._members,
-            )  # fmt: skip
+                learning, model.version, manifest.model_sha256, self._names, self._members
+            )
 
     @classmethod
     def load(
@@ -88,8 +90,7 @@ class Pipeline:
     ) -> Pipeline:
         """Load a model directory (None = shipped default) with deployment overrides."""
         model = LoadedModel.load(model_dir)
-        thr = AdaptiveThreshold.from_dict(
-            model.metadata["threshold"],
+        thr = model.manifest.threshold.to_threshold(
             mode=threshold_mode,
             target_fpr=target_fpr,
             override=threshold_override or None,

@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 
 from ...errors import InputFormatError
 from ...offline.ingest import DECOMPRESSION_ERRORS, open_binary
+from ...scoring.model import file_sha256
 
 #: Compression suffixes the loaders accept after a file's documented name.
 COMPRESSED_SUFFIXES: tuple[str, ...] = ("", ".xz", ".gz", ".bz2")
@@ -60,14 +61,11 @@ def read_lines(path: Path, encoding: str = "utf-8") -> list[str]:
 
 def sha256_of_content(path: Path) -> str:
     """sha256 of the *uncompressed* content, comparable with the SOURCE.md hashes."""
-    h = hashlib.sha256()
     try:
         with open_binary(path) as fh:
-            while chunk := fh.read(1 << 20):
-                h.update(chunk)
+            return file_sha256(fh)
     except DECOMPRESSION_ERRORS as exc:
         raise InputFormatError(f"{path}: cannot decompress ({exc})") from exc
-    return h.hexdigest()
 
 
 @dataclass

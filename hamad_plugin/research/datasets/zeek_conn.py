@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ...core.features import feature_names
-from ...errors import ConfigError, InputFormatError
-from ...offline.train import capture_name
+from ...core.features import FeatureConfig, feature_names
+from ...errors import InputFormatError
+from ...offline.captures import UnlabelledCaptureError, capture_name, load_capture
 from .common import RawTable, source_entry
 
 #: The labelled captures of the shared data, by group name -> path relative to the data root.
@@ -58,17 +58,14 @@ def read_labeled_conn_log(
 ) -> RawTable:
     """Features + labels of one labelled capture (Background/unlabelled rows dropped).
 
-    Features come from :func:`hamad_plugin.offline.train.load_capture`, the same code
+    Features come from :func:`hamad_plugin.offline.captures.load_capture`, the same code
     ``hamad train`` uses: one fresh extractor, connections in the order Zeek
     logged them (the order the live worker receives them).
     """
-    from ...core.features import FeatureConfig
-    from ...offline.train import load_capture
-
     config = FeatureConfig() if scales is None else FeatureConfig(scales=tuple(scales))
     try:
         cap = load_capture(path, config)
-    except ConfigError as exc:  # no Benign/Malicious rows
+    except UnlabelledCaptureError as exc:
         raise InputFormatError(
             f"{path}: no Benign/Malicious labels; expected a 'label' column as in IoT-23 or "
             "Stratosphere labelled conn logs"
