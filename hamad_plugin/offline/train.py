@@ -46,16 +46,6 @@ from .ensemble import HamadEnsemble
 from .metrics import binary_metrics
 from .onnx_export import ensemble_to_onnx
 
-__all__ = [
-    "CaptureData",
-    "TrainResult",
-    "capture_name",
-    "library_versions",
-    "load_capture",
-    "time_split",
-    "train_model",
-]
-
 #: Rows per group for the grouped out-of-fold split of the attention gate.
 GROUP_BLOCK = 500
 SPLIT_FRACTIONS = (0.7, 0.1, 0.2)

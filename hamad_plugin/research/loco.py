@@ -32,9 +32,9 @@ import numpy as np
 
 from ..core.features import FeatureConfig
 from ..core.threshold import AdaptiveThreshold
+from ..offline.captures import CaptureData, load_capture
 from ..offline.ensemble import HamadEnsemble
 from ..offline.metrics import average_precision, recall_at_fpr, roc_auc
-from ..offline.train import CaptureData, load_capture
 
 VARIANTS = ("HAMAD (attention)", "mean fusion", "RF alone", "novelty alone")
 #: HAMAD's scores with the run-time adaptive threshold instead of the fixed calibrated one.
