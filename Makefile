@@ -22,12 +22,13 @@ LOCO_DATA  := $(TRAIN_DATA) \
               $(DATA)/iot23/CTU-IoT-Malware-Capture-44-1/conn.log.labeled.xz \
               $(DATA)/stratosphere-labeled-zeek/018-ctu-sme-11-win-remcos.conn.log.labeled.xz
 
-.PHONY: help venv venv-dev run test lint typecheck model eval loco bench report docs clean \
+.PHONY: help venv venv-dev run test test-fast lint typecheck model eval loco bench report docs clean \
         dashboard image-test screenshots
 
 help:
 	@echo "make run     - set up .venv, simulate a short labelled capture, replay it through the shipped model"
 	@echo "make test    - set up .venv with dev extras and run the test suite"
+	@echo "make test-fast - the suite without the tests marked slow"
 	@echo "make model   - retrain models/default from $(DATA) (needs the shared datasets)"
 	@echo "make eval    - LOCO + seed-protocol report into docs/evaluation.md (needs the datasets)"
 	@echo "make bench   - throughput / latency / memory figures"
@@ -68,6 +69,10 @@ dashboard: $(VENV)/.stamp-dashboard
 test: venv-dev
 	$(PY) -m pytest -q -rs
 
+# The edit-test loop: everything but the tests marked slow (training, ../shared, browser).
+test-fast: venv-dev
+	$(PY) -m pytest -q -rs -m "not slow"
+
 lint: venv-dev
 	$(VENV)/bin/ruff check hamad_plugin tests tools
 	$(VENV)/bin/ruff format --check hamad_plugin
@@ -92,7 +97,7 @@ image-test: venv
 
 # Regenerate docs/img/dashboard-*.png (the browser test's screenshots; needs chromium).
 screenshots: venv-dev
-	HAMAD_SCREENSHOTS=docs/img $(PY) -m pytest -q tests/test_dashboard_browser.py
+	HAMAD_SCREENSHOTS=docs/img $(PY) -m pytest -q tests/dashboard/test_app_browser.py
 
 docs: venv-dev
 	$(PY) tools/gen_option_docs.py

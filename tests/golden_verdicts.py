@@ -2,7 +2,7 @@
 
 ``tests/data/golden/<name>.npz`` holds, for a simulated capture, every verdict the
 path computed at commit eed5c87 (before the fast path): score, threshold,
-flags, explanation, attention weights and member scores. ``test_fast_path``
+flags, explanation, attention weights and member scores. ``tests/scoring/test_pipeline.py``
 drives today's code through the same three runs and requires the same verdicts.
 
 Runs: ``replay`` (batches of 1024, no learning, as ``hamad replay``),

@@ -9,7 +9,7 @@ are touched only to score them.
 The single-member and mean-fusion ablations reuse the members of the fitted
 HAMAD ensemble: ``HamadEnsemble(members=("rf",))`` would fit the identical
 forest (same data, same parameters, same seed), and ``fusion="mean"`` the
-identical members with uniform weights (``tests/test_report_smoke.py``
+identical members with uniform weights (``tests/research/test_report.py``
 checks this), so refitting them would only cost time.
 """
 

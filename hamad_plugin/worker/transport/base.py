@@ -3,7 +3,7 @@
 Zeek and the worker talk through events on two topics. The event names, the
 topic layout and the order of the record fields are a contract with the Zeek
 scripts in ``zeek_scripts/``; they live here (names) and in :mod:`.codec`
-(field order) so that ``tests/test_contract.py`` can compare them with the
+(field order) so that ``tests/worker/transport/test_codec_contract.py`` can compare them with the
 script text and a rename on one side fails the build.
 """
 

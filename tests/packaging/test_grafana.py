@@ -16,7 +16,7 @@ from hamad_plugin.worker.loop import Worker
 from hamad_plugin.worker.prometheus import WorkerMetrics
 from hamad_plugin.worker.transport.websocket import WebSocketTransport
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 DASHBOARD = REPO / "packaging" / "grafana" / "hamad-dashboard.json"
 
 

@@ -3,7 +3,7 @@
 The log directory is a simulated gateway capture scored by the replay pipeline
 with a 15-minute learning period, written as zeekctl leaves it (one hamad.log
 rotated and gzipped, the current one, notice.log as JSON). The browser test
-(test_dashboard_browser.py) does the same through a real ``hamad serve``.
+(test_app_browser.py) does the same through a real ``hamad serve``.
 """
 
 from __future__ import annotations

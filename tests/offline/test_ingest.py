@@ -37,6 +37,7 @@ def _shared(rel: str) -> Path:
     return root / rel
 
 
+@pytest.mark.slow
 def test_real_zeek82_tsv_and_json_give_the_same_connections() -> None:
     folder = "zeek-8.2-logs/slips-cc-periodic-2s"
     tsv = list(read_conn_log(_shared(f"{folder}/conn.log.xz")))
@@ -159,6 +160,7 @@ def test_stratosphere_labels_background_is_unknown() -> None:
     assert [r.is_malicious for r in recs] == [None, True, False]
 
 
+@pytest.mark.slow
 def test_real_stratosphere_capture_background_is_unknown() -> None:
     rel = "stratosphere-labeled-zeek/001-njrat-ctu-botnet-230-1.first1000.conn.log.labeled.xz"
     recs = list(read_conn_log(_shared(rel)))
@@ -190,6 +192,7 @@ def test_multi_file_stats_merge(sim_logs: SimLogs) -> None:
     assert n == stats.records == 3 * sim_logs.rows and stats.bad_lines == 0
 
 
+@pytest.mark.slow
 def test_real_shared_logs_parse_without_loss() -> None:
     root = shared_datasets()
     if root is None:

@@ -40,10 +40,13 @@ from hamad_plugin.dashboard.zeeklog import read_logs  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None or CHROMEDRIVER is None,
-    reason="needs Chromium and chromedriver (Debian: apt-get install chromium chromium-driver)",
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        CHROMIUM is None or CHROMEDRIVER is None,
+        reason="needs Chromium and chromedriver (Debian: apt-get install chromium chromium-driver)",
+    ),
+]
 HAMAD = [sys.executable, "-c", "from hamad_plugin.cli import main; main()"]
 DASHBOARD = [*HAMAD, "dashboard"]
 

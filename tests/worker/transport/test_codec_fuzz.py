@@ -1,4 +1,4 @@
-"""Property-based: no frame, value or file can crash the codecs or the conn.log reader.
+"""Property-based: no frame or value can crash the codecs (Broker and WebSocket shapes).
 
 Hypothesis generates hostile input; the only way out of each entry point is
 its documented result (a message, a batch, records) or the one documented
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,8 +18,6 @@ from fake_zeek import make_flat_batch, summaries_frame  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from hamad_plugin.errors import InputFormatError  # noqa: E402
-from hamad_plugin.offline.ingest import ConnLogReader  # noqa: E402
 from hamad_plugin.worker.transport import codec  # noqa: E402
 from hamad_plugin.worker.transport.base import BadMessage, ConfigChange, SummaryBatch  # noqa: E402
 from hamad_plugin.worker.transport.websocket import WebSocketTransport  # noqa: E402
@@ -121,28 +118,3 @@ def test_broker_shaped_values_are_decoded_or_refused(args: list[Any], name: str)
     except codec.WireFormatError:
         return
     _check_inbound(msg)
-
-
-conn_lines = st.lists(
-    st.text(alphabet=st.sampled_from(list('abc-#\t .:{}[]"0123456789TF/\\x')), max_size=80),
-    max_size=20,
-)
-
-
-@FAST
-@given(st.sampled_from(["", "#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\n",
-                        '{"ts": 1.0, "uid": "C", "id.orig_h": "1.1.1.1", "id.orig_p": 1, '
-                        '"id.resp_h": "2.2.2.2", "id.resp_p": 2, "proto": "tcp"}\n']),
-       conn_lines)  # fmt: skip
-def test_any_conn_log_text_is_read_or_refused(
-    tmp_path_factory: Any, head: str, lines: list[str]
-) -> None:
-    path: Path = tmp_path_factory.mktemp("fuzz") / "conn.log"
-    path.write_text(head + "\n".join(lines) + "\n")
-    reader = ConnLogReader(path)
-    try:
-        records = list(reader)
-    except InputFormatError:
-        return
-    assert len(records) == reader.stats.records
-    assert reader.stats.records + reader.stats.bad_lines <= reader.stats.lines

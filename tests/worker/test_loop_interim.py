@@ -7,17 +7,15 @@ import asyncio
 from fake_zeek import (
     PRECISE_TS,
     FakeZeekWS,
-    flat_summary,
-    recorded_conn_infos,
-    summaries_frame,
-    with_uid,
-)
-from test_transport_websocket import (
     collect_answers,
     fast_settings,
+    flat_summary,
+    recorded_conn_infos,
     run,
+    summaries_frame,
     verdict_list,
     verdict_records,
+    with_uid,
 )
 
 from hamad_plugin.scoring.pipeline import Pipeline

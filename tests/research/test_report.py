@@ -19,6 +19,9 @@ from hamad_plugin.research.evaluation.report import ReportOptions, generate_repo
 from hamad_plugin.research.evaluation.store import ProtocolResult, ReportData, merge_report_data
 from hamad_plugin.research.evaluation.tables import DETAIL_MODELS
 
+#: Each test trains small models for the report on synthetic data.
+pytestmark = pytest.mark.slow
+
 pytest.importorskip("sklearn")
 pytest.importorskip("xgboost")
 pytest.importorskip("matplotlib")

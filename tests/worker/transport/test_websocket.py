@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -18,98 +17,28 @@ from fake_zeek import (
     WIRE,
     FakeZeekWS,
     bytes_scorer,
+    collect_answers,
     event_frame,
+    fast_settings,
     flat_summary,
     make_flat_batch,
     recorded_conn_infos,
     recorded_summary_frame,
+    run,
+    start_worker,
     summaries_frame,
     transcript,
+    verdict_list,
+    verdict_records,
     with_uid,
 )
 
-from hamad_plugin.core.settings import ServeSettings
 from hamad_plugin.core.verdict import Verdict
 from hamad_plugin.worker.logs import LogEvent
 from hamad_plugin.worker.loop import Worker
 from hamad_plugin.worker.transport import TransportError, codec
 from hamad_plugin.worker.transport.codec import SUMMARY_FIELDS
 from hamad_plugin.worker.transport.websocket import WebSocketTransport
-
-TIMEOUT = 20.0
-
-
-def run(coro_fn: Callable[[], Awaitable[Any]]) -> Any:
-    """Run one async test body with a hard time limit."""
-
-    async def bounded() -> Any:
-        return await asyncio.wait_for(coro_fn(), TIMEOUT)
-
-    return asyncio.run(bounded())
-
-
-def fast_settings(**kw: Any) -> ServeSettings:
-    base: dict[str, Any] = dict(
-        worker_name="test-worker",
-        heartbeat_interval=0.2,
-        backoff_initial=0.1,
-        backoff_max=0.4,
-        recv_timeout=0.05,
-        drain_timeout=2.0,
-    )
-    base.update(kw)
-    return ServeSettings(**base)
-
-
-async def start_worker(
-    port: int, score: Any = None, on_config: Any = None, batch_size: int = 512, **kw: Any
-) -> tuple[Worker, asyncio.Event, asyncio.Task[Any]]:
-    worker = Worker(
-        lambda: WebSocketTransport("127.0.0.1", port, connect_timeout=2.0),
-        score or bytes_scorer(),
-        fast_settings(**kw),
-        on_config,
-        batch_size=batch_size,
-        model_version="test-bytes-1",
-    )
-    stop = asyncio.Event()
-    task = asyncio.create_task(worker.run(stop))
-    return worker, stop, task
-
-
-async def collect_answers(fake: FakeZeekWS, uids: set[str], timeout: float = 8.0) -> dict[str, str]:
-    """uid -> 'verdict' or the worker_error message, until every uid is answered."""
-    answers: dict[str, str] = {}
-
-    async def _loop() -> None:
-        while not uids <= answers.keys():
-            name, args = await fake.events.get()
-            if name == "HAMAD::verdicts":
-                for rec in args[0]:
-                    answers[rec[0]] = "verdict"
-            elif name == "HAMAD::worker_error":
-                answers.update(dict.fromkeys(args[0], args[1]))
-
-    await asyncio.wait_for(_loop(), timeout)
-    return answers
-
-
-def verdict_list(fake: FakeZeekWS) -> list[dict[str, Any]]:
-    """Every verdict the fake Zeek accepted, in arrival order."""
-    from hamad_plugin.worker.transport.codec import VERDICT_FIELDS
-
-    return [
-        dict(zip(VERDICT_FIELDS, rec, strict=True))
-        for name, args, _ in fake.accepted
-        if name == "HAMAD::verdicts"
-        for rec in args[0]
-    ]
-
-
-def verdict_records(fake: FakeZeekWS) -> dict[str, dict[str, Any]]:
-    """The last verdict per uid."""
-    return {v["uid"]: v for v in verdict_list(fake)}
-
 
 # ---------------------------------------------------------------------------
 

@@ -393,6 +393,7 @@ def _serve_scores(site_log: Path, state_dir: Path, period: str) -> dict[str, dic
     return asyncio.run(asyncio.wait_for(body(), 240))
 
 
+@pytest.mark.slow
 def test_serve_and_replay_decide_alike_and_serve_saves_its_state(
     site_log: Path, tmp_path: Path
 ) -> None:

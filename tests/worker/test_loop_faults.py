@@ -15,15 +15,18 @@ import time
 from collections import Counter
 from typing import Any
 
+import pytest
 from fake_zeek import (
     FakeZeekWS,
     bytes_scorer,
+    collect_answers,
     event_frame,
+    fast_settings,
     make_flat_batch,
+    run,
     serve_process,
     summaries_frame,
 )
-from test_transport_websocket import collect_answers, fast_settings, run
 
 from hamad_plugin.worker.loop import Worker
 from hamad_plugin.worker.transport.codec import SUMMARY_FIELDS
@@ -139,6 +142,7 @@ def stopped_line(stderr: str) -> dict[str, Any]:
     return {k: v for k, v in json.loads(line).items()}
 
 
+@pytest.mark.slow
 def test_a_burst_beyond_the_queue_is_shed_and_reported_not_disconnected() -> None:
     """~10k one-summary events/s at a worker that scores ~1k/s: it keeps reading (and
     answering pings), sheds what does not fit, reports every shed summary to Zeek."""

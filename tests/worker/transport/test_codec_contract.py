@@ -26,7 +26,7 @@ from hamad_plugin.worker.transport.base import (
     verdicts_topic,
 )
 
-SCRIPTS = Path(__file__).resolve().parent.parent / "zeek_scripts"
+SCRIPTS = Path(__file__).resolve().parents[3] / "zeek_scripts"
 MAIN = (SCRIPTS / "main.zeek").read_text()
 TRANSPORT = (SCRIPTS / "transport.zeek").read_text()
 

@@ -82,6 +82,7 @@ def test_eval_writes_metrics_and_pngs(tmp_path: Path, sim_logs: SimLogs) -> None
         assert (tmp_path / png).stat().st_size > 1000
 
 
+@pytest.mark.slow
 def test_train_then_info(tmp_path: Path, sim_logs: SimLogs) -> None:
     pytest.importorskip("xgboost")
     out = tmp_path / "m"
@@ -102,6 +103,7 @@ def test_train_then_info(tmp_path: Path, sim_logs: SimLogs) -> None:
     assert res.exit_code == 0 and "src_10s_log_distinct_ports" in res.output
 
 
+@pytest.mark.slow
 def test_bench_prints_table_and_json(tmp_path: Path) -> None:
     res = run(
         "bench", "--connections", "2000", "--hosts", "2000", "--json-out", str(tmp_path / "b.json")
@@ -152,6 +154,7 @@ def test_replay_output_and_damage_errors_are_one_line(tmp_path: Path, sim_logs: 
     assert out.read_text().count("\n") > 0, "verdicts for what was read are written"
 
 
+@pytest.mark.slow
 def test_loco_writes_a_table(tmp_path: Path, sim_logs: SimLogs) -> None:
     pytest.importorskip("xgboost")
     out = tmp_path / "loco.md"

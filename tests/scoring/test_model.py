@@ -15,6 +15,7 @@ from hamad_plugin.scoring.model import LoadedModel, default_model_dir
 from hamad_plugin.scoring.pipeline import Pipeline
 
 
+@pytest.mark.slow
 def test_onnx_matches_native_ensemble_on_simulated_rows(sample_matrix, tmp_path: Path) -> None:
     """Tolerances: member scores 1e-5 (trees are exact in float32), fused score and
     attention weights 2e-3 (the gate runs in float64 natively, float32 in ONNX)."""
@@ -37,6 +38,7 @@ def test_onnx_matches_native_ensemble_on_simulated_rows(sample_matrix, tmp_path:
     assert weights.std(axis=0).max() > 1e-3
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "fusion,members", [("mean", ("rf", "xgb", "novelty")), ("attention", ("rf",))]
 )
@@ -53,6 +55,7 @@ def test_ablation_variants_export(sample_matrix, tmp_path: Path, fusion: str, me
     assert np.allclose(weights, 1.0 / len(members), atol=1e-6)
 
 
+@pytest.mark.slow
 def test_trained_model_metadata_is_complete(small_model: Path, sim_logs: SimLogs) -> None:
     meta = json.loads((small_model / "metadata.json").read_text())
     for key in ("version", "created", "features", "threshold", "training", "metrics", "libraries"):
@@ -64,6 +67,7 @@ def test_trained_model_metadata_is_complete(small_model: Path, sim_logs: SimLogs
     assert meta["metrics"]["heldout_test"]["overall"]["n"] == meta["training"]["split"]["test_rows"]
 
 
+@pytest.mark.slow
 def test_schema_mismatch_is_refused_with_what_differs(small_model: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad"
     shutil.copytree(small_model, bad)
@@ -79,6 +83,7 @@ def test_schema_mismatch_is_refused_with_what_differs(small_model: Path, tmp_pat
         LoadedModel.load(bad)
 
 
+@pytest.mark.slow
 def test_missing_or_broken_model_files(small_model: Path, tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="does not exist"):
         LoadedModel.load(tmp_path / "nope")

@@ -145,6 +145,7 @@ needs_data = pytest.mark.skipif(
 )
 
 
+@pytest.mark.slow
 @needs_data
 def test_real_nsl_kdd_holdout_protocol_is_disjoint() -> None:
     assert ROOT is not None
@@ -166,6 +167,7 @@ def test_real_nsl_kdd_holdout_protocol_is_disjoint() -> None:
     assert n_unique > 100_000
 
 
+@pytest.mark.slow
 @needs_data
 def test_real_unsw_kfold_and_inner_validation_split_are_disjoint() -> None:
     assert ROOT is not None
@@ -184,6 +186,7 @@ def test_real_unsw_kfold_and_inner_validation_split_are_disjoint() -> None:
     _unique_hashes_disjoint(t, tr, te)
 
 
+@pytest.mark.slow
 @needs_data
 def test_real_leave_one_capture_out_never_trains_on_the_test_capture() -> None:
     assert ROOT is not None

@@ -394,6 +394,7 @@ needs_data = pytest.mark.skipif(
 )
 
 
+@pytest.mark.slow
 @needs_data
 def test_real_nsl_kdd_matches_source_md() -> None:
     assert ROOT is not None
@@ -415,6 +416,7 @@ def test_real_nsl_kdd_matches_source_md() -> None:
             assert t.label_counts()["normal"] == 67_343
 
 
+@pytest.mark.slow
 @needs_data
 def test_real_unsw_nb15_testing_partition() -> None:
     assert ROOT is not None
@@ -429,6 +431,7 @@ def test_real_unsw_nb15_testing_partition() -> None:
 CIC_IMPROVED = None if ROOT is None else ROOT / "cicids2017-improved"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     CIC_IMPROVED is None or not CIC_IMPROVED.is_dir(),
     reason="reads ../shared/datasets/cicids2017-improved (or $HAMAD_DATA_ROOT/...): not found",
@@ -458,6 +461,7 @@ def test_real_cicids2017_improved_sample_matches_its_readme() -> None:
     }
 
 
+@pytest.mark.slow
 @needs_data
 def test_real_labelled_conn_logs() -> None:
     assert ROOT is not None
