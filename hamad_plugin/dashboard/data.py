@@ -36,14 +36,18 @@ import pandas as pd
 from ..core.manifest import ModelManifest
 from .zeeklog import LogStats, find_logs, read_log
 
-#: hamad.log's columns and Zeek types (docs/zeek.md, "hamad.log").
-HAMAD_COLUMNS: list[tuple[str, str]] = [
+#: The columns both logs start with: when, which connection, between whom.
+_CONN_ID_COLUMNS: list[tuple[str, str]] = [
     ("ts", "time"),
     ("uid", "string"),
     ("id.orig_h", "addr"),
     ("id.orig_p", "port"),
     ("id.resp_h", "addr"),
     ("id.resp_p", "port"),
+]
+#: hamad.log's columns and Zeek types (docs/zeek.md, "hamad.log").
+HAMAD_COLUMNS: list[tuple[str, str]] = [
+    *_CONN_ID_COLUMNS,
     ("score", "double"),
     ("threshold", "double"),
     ("anomalous", "bool"),
@@ -56,12 +60,7 @@ HAMAD_COLUMNS: list[tuple[str, str]] = [
 ]
 #: The notice.log columns HAMAD's notices fill (Zeek's others are unset for them).
 NOTICE_COLUMNS: list[tuple[str, str]] = [
-    ("ts", "time"),
-    ("uid", "string"),
-    ("id.orig_h", "addr"),
-    ("id.orig_p", "port"),
-    ("id.resp_h", "addr"),
-    ("id.resp_p", "port"),
+    *_CONN_ID_COLUMNS,
     ("proto", "enum"),
     ("note", "enum"),
     ("msg", "string"),

@@ -115,6 +115,18 @@ def plot_multiclass_confusion(
     return _save(fig, Path(path))
 
 
+def _finish_curves(
+    fig: Any, ax: Any, xlabel: str, ylabel: str, legend_at: str, title: str, path: str | Path
+) -> Path:
+    """Labels, grid, legend and title of a curve plot, then save it."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=7, loc=legend_at)
+    ax.set_title(title, fontsize=9)
+    return _save(fig, Path(path))
+
+
 def plot_roc_curves(
     curves: Mapping[str, tuple[ArrayLike, ArrayLike]], path: str | Path, title: str
 ) -> Path:
@@ -136,13 +148,9 @@ def plot_roc_curves(
         floor = 0.5 / max(n_neg, 1)
         ax.plot(np.maximum(fpr, floor), tpr, label=f"{name} (AUC {auc:.4f})", lw=1.3)
     ax.set_xscale("log")
-    ax.set_xlabel("false-positive rate (log)")
-    ax.set_ylabel("true-positive rate (recall)")
     ax.set_ylim(0.0, 1.01)
-    ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
-    ax.set_title(title, fontsize=9)
-    return _save(fig, Path(path))
+    return _finish_curves(fig, ax, "false-positive rate (log)", "true-positive rate (recall)",
+                          "lower right", title, path)  # fmt: skip
 
 
 def plot_pr_curves(
@@ -159,14 +167,9 @@ def plot_pr_curves(
             continue
         precision, recall, _ = pr_curve(y, s)
         ax.step(recall, precision, where="post", label=f"{name} (AP {ap:.4f})", lw=1.3)
-    ax.set_xlabel("recall")
-    ax.set_ylabel("precision")
     ax.set_xlim(0.0, 1.01)
     ax.set_ylim(0.0, 1.01)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7, loc="lower left")
-    ax.set_title(title, fontsize=9)
-    return _save(fig, Path(path))
+    return _finish_curves(fig, ax, "recall", "precision", "lower left", title, path)
 
 
 def plot_score_hist(
