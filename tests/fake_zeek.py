@@ -341,9 +341,9 @@ async def serve_process(port: int, *flags: str) -> asyncio.subprocess.Process:
     """A real ``hamad serve --transport websocket`` process for a fake Zeek on ``port``
     (stderr piped; the tests' modules importable, e.g. for ``--score-fn fake_zeek:...``)."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "tests"), str(REPO)]))
-    code = "from hamad_plugin.cli.serve import serve_command; serve_command()"
+    code = "from hamad_plugin.cli import main; main()"
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-c", code, "--transport", "websocket", "--port", str(port), *flags,
+        sys.executable, "-c", code, "serve", "--transport", "websocket", "--port", str(port), *flags,
         env=env, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
 

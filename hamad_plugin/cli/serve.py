@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import click
 
 from ..core.settings import Settings
-from ..errors import ConfigError, HamadError
+from ..errors import ConfigError
 from ..worker.logs import LOG_FORMATS, SERVE_LOGGER, LogEvent, setup_logging
 from ..worker.loop import ConfigFn, HealthFn, ScoreFn, Worker, run_worker
 from ..worker.transport import TRANSPORTS, Transport, make_transport
@@ -180,29 +180,24 @@ def serve_command(
     """
     from ..core.settings import load_settings, with_overrides
 
-    try:
-        s = with_overrides(
-            load_settings(config_path),
-            model=model,
-            batch_size=batch_size,
-            threshold__override=threshold,
-            serve__transport=transport,
-            serve__host=host,
-            serve__port=port,
-            serve__topic_prefix=topic_prefix,
-            serve__queue_size=queue_size,
-            serve__heartbeat_interval=heartbeat_interval,
-            serve__backoff_max=max_backoff,
-            serve__max_connect_failures=max_connect_failures,
-            serve__worker_name=worker_name,
-            serve__metrics_port=metrics_port,
-            serve__metrics_host=metrics_host,
-            learning__period=learning_period,
-            learning__state_dir=state_dir,
-        )
-        setup_logging(log_level, log_format)
-        _serve(s, _scoring(s, score_fn))
-    except HamadError as exc:
-        # click prints "Error: ..." and exits with the class's exit_code
-        cls = type("HamadCliError", (click.ClickException,), {"exit_code": exc.exit_code})
-        raise cls(str(exc)) from exc
+    s = with_overrides(
+        load_settings(config_path),
+        model=model,
+        batch_size=batch_size,
+        threshold__override=threshold,
+        serve__transport=transport,
+        serve__host=host,
+        serve__port=port,
+        serve__topic_prefix=topic_prefix,
+        serve__queue_size=queue_size,
+        serve__heartbeat_interval=heartbeat_interval,
+        serve__backoff_max=max_backoff,
+        serve__max_connect_failures=max_connect_failures,
+        serve__worker_name=worker_name,
+        serve__metrics_port=metrics_port,
+        serve__metrics_host=metrics_host,
+        learning__period=learning_period,
+        learning__state_dir=state_dir,
+    )
+    setup_logging(log_level, log_format)
+    _serve(s, _scoring(s, score_fn))

@@ -23,6 +23,7 @@ from fake_zeek import (
     summaries_frame,
 )
 
+from hamad_plugin.cli import cli
 from hamad_plugin.cli.serve import serve_command
 from hamad_plugin.core.records import ConnRecord
 from hamad_plugin.core.settings import ServeSettings
@@ -159,13 +160,13 @@ def test_the_shipped_pipeline_scores_decoded_zeek_records(tmp_path: Path) -> Non
 def test_cli_rejects_unknown_config_keys(tmp_path: Path) -> None:
     cfg = tmp_path / "c.yaml"
     cfg.write_text("serve:\n  queue_sise: 3\n")
-    res = CliRunner().invoke(serve_command, ["--config", str(cfg)])
+    res = CliRunner().invoke(cli, ["serve", "--config", str(cfg)])
     assert res.exit_code == 2
     assert "queue_sise" in res.output and "queue_size" in res.output
 
 
 def test_cli_rejects_unknown_transport() -> None:
-    res = CliRunner().invoke(serve_command, ["--transport", "carrier-pigeon"])
+    res = CliRunner().invoke(cli, ["serve", "--transport", "carrier-pigeon"])
     assert res.exit_code == 2 and "carrier-pigeon" in res.output
 
 
@@ -173,8 +174,8 @@ def test_cli_gives_up_with_a_clear_error_when_zeek_is_absent(tmp_path: Path) -> 
     cfg = tmp_path / "c.yaml"
     cfg.write_text(f"serve:\n  transport: websocket\n  port: {free_port()}\n")
     res = CliRunner().invoke(
-        serve_command,
-        ["--config", str(cfg), "--max-connect-failures", "1",
+        cli,
+        ["serve", "--config", str(cfg), "--max-connect-failures", "1",
          "--score-fn", "fake_zeek:bytes_scorer"],
     )  # fmt: skip
     assert res.exit_code == 1
