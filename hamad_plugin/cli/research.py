@@ -35,6 +35,14 @@ from .common import data_option, model_option, progress
     help="Also score each held-out capture as a new deployment that learns on this share "
     "of its time span first (repeat for several; the first is the headline).",
 )
+@click.option(
+    "--neutralize",
+    "neutralize",
+    multiple=True,
+    metavar="PREFIX",
+    help="Ablation: hold the features whose names start with PREFIX (dst_, src_30m_, ...) "
+    "at 0 in training and scoring (repeat for several).",
+)
 def loco(
     data: tuple[str, ...],
     out: str,
@@ -42,6 +50,7 @@ def loco(
     n_estimators: int,
     seed: int,
     learn: tuple[float, ...],
+    neutralize: tuple[str, ...],
 ) -> None:
     """Leave-one-capture-out evaluation: train on the others, score the held-out capture.
 
@@ -67,6 +76,7 @@ def loco(
         n_estimators=n_estimators,
         seed=seed,
         learn=learn,
+        neutralize=neutralize,
         progress=on_progress,
     )
     bar.close()
@@ -74,7 +84,9 @@ def loco(
     names = " ".join(f"--data DATA/{Path(p).resolve().relative_to(root)}" for p in data)
     cmd = (
         f"hamad loco {names} --target-fpr {target_fpr:g} "
-        f"--n-estimators {n_estimators} --seed {seed}" + "".join(f" --learn {f:g}" for f in learn)
+        f"--n-estimators {n_estimators} --seed {seed}"
+        + "".join(f" --learn {f:g}" for f in learn)
+        + "".join(f" --neutralize {p}" for p in neutralize)
     )
     img_dir = Path(out).parent / "img"
     Path(out).parent.mkdir(parents=True, exist_ok=True)
@@ -87,6 +99,7 @@ def loco(
         data_note=os.path.relpath(root),
         pr_image=f"img/{img.name}" if img else None,
         learning_image=f"img/{limg.name}" if limg else None,
+        neutralized=neutralize,
     )  # fmt: skip
     Path(out).write_text(text)
     click.echo(text)

@@ -32,6 +32,7 @@ import numpy as np
 
 from ..core.features import FeatureConfig
 from ..core.threshold import AdaptiveThreshold
+from ..errors import ConfigError
 from ..offline.captures import CaptureData, load_capture
 from ..offline.ensemble import HamadEnsemble
 from ..offline.metrics import average_precision, recall_at_fpr, roc_auc
@@ -152,6 +153,29 @@ def _fold(
     )
 
 
+def neutral_columns(config: FeatureConfig, prefixes: Sequence[str]) -> np.ndarray:
+    """Mask of the features whose names start with one of ``prefixes`` (the ablation).
+
+    Held at a constant, a feature carries no information but keeps its place
+    in the vector, so the fold's model still fits the serving pipeline.
+    """
+    from ..core.features import KEY_KINDS, feature_names
+
+    names = feature_names(config)
+    mask = np.zeros(len(names), dtype=bool)
+    for prefix in prefixes:
+        hit = np.array([n.startswith(prefix) for n in names], dtype=bool)
+        if not prefix or not hit.any():
+            parts = [n.split("_") for n in names if n.split("_")[0] in KEY_KINDS]
+            groups = sorted({f"{p[0]}_" for p in parts} | {f"{p[0]}_{p[1]}_" for p in parts})
+            raise ConfigError(
+                f"--neutralize {prefix!r} names no feature; feature names start with e.g. "
+                f"{', '.join(groups[:12])} (hamad info --features lists them all)"
+            )
+        mask |= hit
+    return mask
+
+
 def run_loco(
     paths: Sequence[str | Path],
     *,
@@ -160,22 +184,28 @@ def run_loco(
     seed: int = 0,
     learn: Sequence[float] = (),
     config: FeatureConfig | None = None,
+    neutralize: Sequence[str] = (),
     progress: Callable[[str], None] | None = None,
 ) -> list[FoldResult]:
     """One fold per capture; returns the per-fold results.
 
     ``learn`` (fractions of each held-out capture's time span): also score the
     held-out capture as a new deployment that learns on its first part, with
-    the same fold model (see :func:`learn_fold`).
+    the same fold model (see :func:`learn_fold`). ``neutralize`` (feature-name
+    prefixes) is the ablation: those features are held at 0 in training and
+    in scoring, so a fold learns without them (:func:`neutral_columns`).
     """
     from ..offline.ingest import read_conn_log
 
     config = config or FeatureConfig()
+    mask = neutral_columns(config, neutralize)
     caps = []
     for p in paths:
         if progress:
             progress(f"features {Path(p).name}")
-        caps.append(load_capture(p, config))
+        cap = load_capture(p, config)
+        cap.X[:, mask] = 0.0
+        caps.append(cap)
     results = []
     for i, held in enumerate(caps):
         if progress:
@@ -193,7 +223,7 @@ def run_loco(
             records = list(reader)
             reader.stats.raise_if_damaged()
             res.learning = learn_fold(
-                records, _fold_model(ens, config, thr, X_benign), config, learn
+                records, _fold_model(ens, config, thr, X_benign, mask), config, learn
             )
         res.seconds = time.perf_counter() - t0
         results.append(res)
@@ -294,6 +324,7 @@ def render_markdown(
     data_note: str | None = None,
     pr_image: str | None = None,
     learning_image: str | None = None,
+    neutralized: Sequence[str] = (),
 ) -> str:
     """The docs/loco.md report: one table per held-out capture, plus a summary.
 
@@ -302,9 +333,17 @@ def render_markdown(
     goes under the title as ``DATA = `...```. ``pr_image`` (the PR curves) and
     ``learning_image`` (the ``--learn`` plot) are link targets relative to the
     Markdown file, e.g. ``img/loco_pr.png``: the learning plot goes right before
-    the per-capture section, the PR curves at the end.
+    the per-capture section, the PR curves at the end. ``neutralized``: the
+    feature prefixes the run held at 0 (``--neutralize``), said under the method.
     """
     lines = _header(command, target_fpr, n_estimators, seed, versions, data_note)
+    if neutralized:
+        held = ", ".join(f"`{p}*`" for p in neutralized)
+        lines += [
+            f"**Ablation:** the features {held} are held at 0 in training and scoring, so "
+            "every fold learns and decides without them.",
+            "",
+        ]
     learning = render_learning(results) if any(r.learning for r in results) else []
     if learning_image is not None:
         learning += ["", f"![false alarms and recall after learning]({learning_image})"]
@@ -397,18 +436,26 @@ class _EnsembleSession:
     """The onnxruntime call :class:`~hamad_plugin.scoring.model.LoadedModel` makes, answered by an
     in-memory ensemble: LOCO fold models run through the real Pipeline without an export."""
 
-    def __init__(self, ens: HamadEnsemble) -> None:
+    def __init__(self, ens: HamadEnsemble, neutral: np.ndarray | None = None) -> None:
         self.ens = ens
+        self.neutral = neutral
 
     def run(self, _outputs: Any, feed: dict[str, np.ndarray]) -> list[np.ndarray]:
         X = feed["features"]
+        if self.neutral is not None and self.neutral.any():
+            X = X.copy()
+            X[:, self.neutral] = 0.0
         S = self.ens.base_scores(X)
         W = self.ens.attention_weights(X, S)
         return [(W * S).sum(axis=1), W, S]
 
 
 def _fold_model(
-    ens: HamadEnsemble, config: FeatureConfig, thr: AdaptiveThreshold, X_benign: np.ndarray
+    ens: HamadEnsemble,
+    config: FeatureConfig,
+    thr: AdaptiveThreshold,
+    X_benign: np.ndarray,
+    neutral: np.ndarray | None = None,
 ) -> Any:
     """A LoadedModel for a fold's in-memory ensemble and calibrated threshold."""
     from ..core.features import feature_names
@@ -428,7 +475,7 @@ def _fold_model(
         ),
         model_sha256="0" * 64,
     )
-    return LoadedModel(Path("<loco fold>"), manifest, _EnsembleSession(ens), config)
+    return LoadedModel(Path("<loco fold>"), manifest, _EnsembleSession(ens, neutral), config)
 
 
 @dataclass

@@ -100,3 +100,55 @@ def test_render_markdown_without_learning_or_images_is_the_plain_report() -> Non
     assert plain.startswith(TITLE + "\n\nProduced by `hamad loco --data X` on ")
     with_pr = _render(False, data_note="data", pr_image="img/loco_pr.png")
     assert with_pr == _patched_like_the_cli(plain, "data", "img/loco_pr.png", None)
+
+
+# -- the feature-group ablation (--neutralize) ----------------------------------------
+
+
+def test_neutral_columns_cover_exactly_the_named_groups() -> None:
+    from hamad_plugin.core.features import FeatureConfig, feature_names
+    from hamad_plugin.research.loco import neutral_columns
+
+    config = FeatureConfig()
+    names = feature_names(config)
+    mask = neutral_columns(config, ("dst_", "src_30m_"))
+    held = {n for n, m in zip(names, mask, strict=True) if m}
+    assert held and all(n.startswith(("dst_", "src_30m_")) for n in held)
+    assert held == {n for n in names if n.startswith(("dst_", "src_30m_"))}
+    assert not neutral_columns(config, ()).any()
+
+
+def test_a_prefix_that_names_no_feature_is_refused_with_the_groups() -> None:
+    import pytest
+
+    from hamad_plugin.core.features import FeatureConfig
+    from hamad_plugin.errors import ConfigError
+    from hamad_plugin.research.loco import neutral_columns
+
+    with pytest.raises(ConfigError, match="dst_30m_"):
+        neutral_columns(FeatureConfig(), ("dts_",))
+
+
+def test_a_neutralized_group_plays_no_part_in_a_fold(sim_logs: object) -> None:
+    """The fold's trees never split on a neutralized feature, and scoring ignores its values."""
+    import pytest
+
+    pytest.importorskip("xgboost")
+    from hamad_plugin.core.features import FeatureConfig
+    from hamad_plugin.offline.captures import load_capture
+    from hamad_plugin.research.loco import _EnsembleSession, _fit_fold, neutral_columns
+
+    config = FeatureConfig()
+    mask = neutral_columns(config, ("dst_",))
+    caps = [load_capture(p, config) for p in (sim_logs.tsv, sim_logs.other)]  # type: ignore[attr-defined]
+    for c in caps:
+        c.X[:, mask] = 0.0
+    ens, _, _, _ = _fit_fold(caps, n_estimators=5, seed=0)
+    assert ens.feature_importances()[mask].sum() == 0.0
+    X = caps[0].X[:200].copy()
+    noisy = X.copy()
+    noisy[:, mask] = 7.0  # what the serving pipeline would compute for these columns
+    session = _EnsembleSession(ens, mask)
+    a = session.run(None, {"features": X})[0]
+    b = session.run(None, {"features": noisy})[0]
+    assert np.array_equal(a, b)
