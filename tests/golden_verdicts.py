@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from hamad_plugin.scoring.model import file_sha256
+from hamad_plugin.core.digest import file_sha256
 
 REPO = Path(__file__).resolve().parent.parent
 GOLDEN = REPO / "tests" / "data" / "golden"

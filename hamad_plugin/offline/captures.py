@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.digest import file_sha256
 from ..core.features import FeatureConfig, FeatureExtractor
 from ..errors import InputFormatError
-from ..scoring.model import file_sha256
 from .ingest import read_conn_log
 
 #: Connections between two ``progress`` calls of :func:`load_capture`.

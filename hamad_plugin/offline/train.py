@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
+from ..core.digest import file_sha256
 from ..core.features import FeatureConfig, FeatureSchema
 from ..core.manifest import (
     ExplainInfo,
@@ -38,7 +39,6 @@ from ..core.manifest import (
 )
 from ..core.threshold import AdaptiveThreshold
 from ..errors import ConfigError, DataError
-from ..scoring.model import file_sha256
 
 # research/loco.py imports these from here; they live in captures.
 from .captures import CaptureData, capture_name, load_capture

@@ -15,16 +15,16 @@ non-finite numbers, non-UTF-8 text).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
+from ..core.digest import file_sha256
 from ..core.features import FeatureConfig, feature_names, schema_hash
 from ..core.manifest import ModelManifest
 from ..errors import ModelError, SchemaError
@@ -160,23 +160,6 @@ def _check_session(session: Any, manifest: ModelManifest, onnx_path: Path) -> No
                 f"{onnx_path} outputs {k} members ({out.name}) but its metadata lists "
                 f"{list(manifest.members)}; the directory mixes two models"
             )
-
-
-def file_sha256(source: str | Path | IO[bytes]) -> str:
-    """sha256 of a file's bytes, or of what a binary stream yields (read to its end).
-
-    The one hash of HAMAD's provenance: it binds model.onnx to its metadata and
-    names every training capture.
-    """
-    h = hashlib.sha256()
-    if isinstance(source, (str, Path)):
-        with open(source, "rb") as fh:
-            while chunk := fh.read(1 << 20):
-                h.update(chunk)
-    else:
-        while chunk := source.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def read_manifest(meta_path: Path) -> ModelManifest:

@@ -25,7 +25,7 @@ from golden_verdicts import (
     run_records,
 )
 
-from hamad_plugin.scoring.model import file_sha256
+from hamad_plugin.core.digest import file_sha256
 
 TOL = 1e-6
 

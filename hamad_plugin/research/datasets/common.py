@@ -22,9 +22,9 @@ from typing import IO, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ...core.digest import file_sha256
 from ...errors import InputFormatError
 from ...offline.ingest import DECOMPRESSION_ERRORS, open_binary
-from ...scoring.model import file_sha256
 
 #: Compression suffixes the loaders accept after a file's documented name.
 COMPRESSED_SUFFIXES: tuple[str, ...] = ("", ".xz", ".gz", ".bz2")
