@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from hamad_plugin.research.datasets import default_data_root
+
 REPO = Path(__file__).resolve().parent.parent
 #: Connections in each simulated capture (training reads them row by row: keep it small).
 SIM_ROWS = 3000
@@ -29,6 +31,15 @@ def shared_datasets() -> Path | None:
         if cand.is_dir():
             return cand
     return None
+
+
+#: The shared datasets where the product itself looks for them (``default_data_root``).
+DATA_ROOT = default_data_root()
+#: Skips a test that reads them when they are absent.
+needs_data = pytest.mark.skipif(
+    DATA_ROOT is None or not DATA_ROOT.is_dir(),
+    reason="shared datasets not found: set HAMAD_DATA_ROOT or use <repo>/../shared/datasets",
+)
 
 
 def free_port() -> int:

@@ -644,11 +644,11 @@ def broker_flat_summary(
 TIMEOUT = 20.0
 
 
-def run(coro_fn: Callable[[], Awaitable[Any]]) -> Any:
+def run(coro_fn: Callable[[], Awaitable[Any]], timeout: float = TIMEOUT) -> Any:
     """Run one async test body with a hard time limit."""
 
     async def bounded() -> Any:
-        return await asyncio.wait_for(coro_fn(), TIMEOUT)
+        return await asyncio.wait_for(coro_fn(), timeout)
 
     return asyncio.run(bounded())
 

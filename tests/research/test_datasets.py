@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import DATA_ROOT as ROOT
+from conftest import needs_data
 from synth_datasets import (
     CIC_IMPROVED_HEADER,
     cicids_improved_csv,
@@ -31,7 +33,6 @@ from hamad_plugin.cli import cli
 from hamad_plugin.errors import InputFormatError
 from hamad_plugin.research.datasets import (
     TabularEncoder,
-    default_data_root,
     load_cicids2017,
     load_cicids2017_improved,
     load_conn_dir,
@@ -386,12 +387,6 @@ def test_prepare_cli_missing_file_is_one_clear_error(tmp_path: Path) -> None:
 
 
 # ----------------------------------------------------------------------------- real data
-
-ROOT = default_data_root()
-needs_data = pytest.mark.skipif(
-    ROOT is None or not ROOT.is_dir(),
-    reason="shared datasets not found: set HAMAD_DATA_ROOT or use <repo>/../shared/datasets",
-)
 
 
 @pytest.mark.slow

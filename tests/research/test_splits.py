@@ -12,9 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import DATA_ROOT as ROOT
+from conftest import needs_data
 
 from hamad_plugin.errors import ConfigError
-from hamad_plugin.research.datasets import default_data_root, load_known_captures, load_unsw_nb15
+from hamad_plugin.research.datasets import load_known_captures, load_unsw_nb15
 from hamad_plugin.research.datasets.common import RawTable
 from hamad_plugin.research.evaluation.protocols import nsl_kdd_protocols
 from hamad_plugin.research.evaluation.splits import (
@@ -136,13 +138,6 @@ def _unique_hashes_disjoint(table: RawTable, tr: np.ndarray, te: np.ndarray) -> 
     both = set(h[tr][unique[tr]].tolist()) & set(h[te][unique[te]].tolist())
     assert not both, f"{len(both)} rows on both sides"
     return int(unique.sum())
-
-
-ROOT = default_data_root()
-needs_data = pytest.mark.skipif(
-    ROOT is None or not ROOT.is_dir(),
-    reason="shared datasets not found: set HAMAD_DATA_ROOT or use <repo>/../shared/datasets",
-)
 
 
 @pytest.mark.slow

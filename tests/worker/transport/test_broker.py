@@ -14,7 +14,7 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -25,9 +25,10 @@ from fake_zeek import (
     broker_conn_info,
     broker_flat_summary,
     bytes_scorer,
+    fast_settings,
+    run,
 )
 
-from hamad_plugin.core.settings import ServeSettings
 from hamad_plugin.errors import DependencyError
 from hamad_plugin.worker.loop import Worker
 from hamad_plugin.worker.transport.broker import BROKER_PATH_ENV, BrokerTransport, load_broker
@@ -48,31 +49,15 @@ def _broker() -> Any:
 pytestmark = pytest.mark.broker
 
 
-def run(coro_fn: Callable[[], Awaitable[Any]], timeout: float = 25.0) -> Any:
-    async def bounded() -> Any:
-        return await asyncio.wait_for(coro_fn(), timeout)
-
-    return asyncio.run(bounded())
-
-
-def settings(**kw: Any) -> ServeSettings:
-    base: dict[str, Any] = dict(
-        worker_name="broker-test",
-        heartbeat_interval=0.2,
-        backoff_initial=0.1,
-        backoff_max=0.4,
-        recv_timeout=0.1,
-        drain_timeout=2.0,
-    )
-    base.update(kw)
-    return ServeSettings(**base)
+#: Broker peering and teardown are slower than the WebSocket fake's: a longer bound.
+BROKER_TIMEOUT = 25.0
 
 
 def start(bk: Any, port: int, score: Any = None) -> tuple[Worker, asyncio.Event, asyncio.Task[Any]]:
     worker = Worker(
         lambda: BrokerTransport("127.0.0.1", port, connect_timeout=3.0, broker_module=bk),
         score or bytes_scorer(),
-        settings(),
+        fast_settings(worker_name="broker-test", recv_timeout=0.1),
     )
     stop = asyncio.Event()
     return worker, stop, asyncio.create_task(worker.run(stop))
@@ -136,7 +121,7 @@ def test_summaries_round_trip_with_zeek_types() -> None:
         assert v["Cflat2"][interim] is True and v["Cflat1"][interim] is False
         assert c.received == 3 == c.verdicts_sent and c.bad_events == 0
 
-    run(body)
+    run(body, BROKER_TIMEOUT)
 
 
 def test_wrong_shapes_are_counted_and_survived() -> None:
@@ -163,7 +148,7 @@ def test_wrong_shapes_are_counted_and_survived() -> None:
         assert c.bad_events == 3 and c.rejected == 1  # 3 bad events + 1 bad record
         assert c.received == 3 and c.verdicts_sent == 2 and c.unaccounted() == 0
 
-    run(body)
+    run(body, BROKER_TIMEOUT)
 
 
 def test_zeek_restart_reconnects() -> None:
