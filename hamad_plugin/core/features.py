@@ -67,6 +67,9 @@ FAILED_STATES: frozenset[str] = frozenset({"S0", "REJ", "RSTOS0", "RSTRH", "SH",
 HISTORY_FLAGS: tuple[str, ...] = ("S", "H", "A", "D", "F", "R", "T", "W")
 SERVICES: tuple[str, ...] = ("dns", "http", "ssl", "ssh", "dhcp", "ntp", "irc", "smtp", "ftp")
 KEY_KINDS: tuple[str, ...] = ("src", "dst", "pair")
+#: Site-wide keys whose windows only feed the relative features, never a column of their own:
+#: ``svc`` a service (transport and responder port), ``site`` every connection at once.
+SITE_KINDS: tuple[str, ...] = ("svc", "site")
 _PROTOS = {"tcp": 0, "udp": 1, "icmp": 2}
 
 #: A connection ending more than this many seconds after the event clock is a time jump.
@@ -77,8 +80,15 @@ MAX_TIME_JUMP = 3600.0
 JUMP_CONFIRMATIONS = 3
 
 #: (name suffix, meaning) of the context statistics, same for every key and scale.
+#: No absolute count: how many connections a key makes in 2 or 30 minutes describes how
+#: busy the capture was (an IoT camera, a flood), not the behaviour, and did not transfer
+#: between captures (docs/ablation.md). The share of the site's traffic does.
 _CONTEXT_STATS: tuple[tuple[str, str], ...] = (
-    ("log_count", "log1p of the decayed number of connections"),
+    (
+        "log_share",
+        "log of this key's share of all the site's connections in the window "
+        "(decayed counts; 0 = all of them)",
+    ),
     ("fail_share", "share of failed/rejected/half-open connections (S0, REJ, SH, ...)"),
     (
         "log_distinct_peers",
@@ -91,6 +101,25 @@ _CONTEXT_STATS: tuple[tuple[str, str], ...] = (
     ("mean_log_duration", "mean of log1p(duration)"),
     ("mean_log_iat", "mean log inter-arrival time (s) between this key's connections"),
     ("std_log_iat", "std of the log inter-arrival time: near 0 for a regular beacon"),
+)
+#: Floor of the share features (log 1e-4): a key with almost none of the traffic.
+_SHARE_FLOOR = math.log(1e-4)
+#: (name, meaning) of the site-relative features, one set per scale, after the key blocks.
+_SITE_STATS: tuple[tuple[str, str], ...] = (
+    (
+        "dst_{lab}_host_share",
+        "share of the site's originators in the window that talked to this responder "
+        "(a resolver every host uses is near 1)",
+    ),
+    (
+        "svc_{lab}_log_share",
+        "log of this service's (transport, responder port) share of the "
+        "site's connections in the window",
+    ),
+    (
+        "svc_{lab}_host_share",
+        "share of the site's originators in the window that used this service",
+    ),
 )
 
 
@@ -208,6 +237,19 @@ def feature_specs(config: FeatureConfig) -> list[tuple[str, str]]:
             lab = _scale_label(scale)
             for stat, meaning in _CONTEXT_STATS:
                 specs.append((f"{kind}_{lab}_{stat}", f"{kind} key, {lab} scale: {meaning}"))
+    short = _scale_label(config.scales[0])
+    for kind in KEY_KINDS:
+        specs.append(
+            (
+                f"{kind}_{short}_log_count",
+                f"{kind} key: log1p of the decayed number of connections at the shortest "
+                "scale (a flood or a fast scan is busy on any network)",
+            )
+        )
+    for scale in config.scales:
+        lab = _scale_label(scale)
+        for name, meaning in _SITE_STATS:
+            specs.append((name.format(lab=lab), f"{lab} scale: {meaning}"))
     return specs
 
 
@@ -260,6 +302,11 @@ class FeatureExtractor:
         n = len(self.config.scales)
         self.tables: dict[str, SlotTable] = {
             kind: SlotTable(self.config.max_keys, n) for kind in KEY_KINDS
+        }
+        #: Windows of the services and of the whole site (see :data:`SITE_KINDS`).
+        self.site_tables: dict[str, SlotTable] = {
+            "svc": SlotTable(self.config.max_keys, n),
+            "site": SlotTable(1, n),
         }
         self._clock = -math.inf
         #: Connections whose end lay more than MAX_TIME_JUMP past the clock and were
@@ -368,6 +415,12 @@ class FeatureExtractor:
     def _context(
         self, cols: ConnColumns, t: np.ndarray, out: np.ndarray, update: bool = True
     ) -> None:
+        """Context columns of a batch: the key blocks, short counts, then the site block.
+
+        Five key kinds run through the same kernel (src, dst, pair and the
+        site-wide svc and site); what is written is relative to the site
+        wherever the absolute figure would describe the capture's size.
+        """
         num = cols.num
         num0 = np.nan_to_num(num)  # one call for every column (numpy calls cost per call)
         total = num0[:, _OB] + num0[:, _RB]
@@ -375,19 +428,28 @@ class FeatureExtractor:
         lb = np.log1p(np.maximum(total, 0.0))
         ld = np.log1p(np.maximum(num0[:, _DUR], 0.0))
         port_slot = PORT_SLOTS[num[:, _RP].astype(np.int64) & 0xFFFF]
-        width = len(self.config.scales) * len(_CONTEXT_STATS)
+        n_stats = len(_CONTEXT_STATS)
+        width = len(self.config.scales) * n_stats
         orig, resp = cols.orig_h, cols.resp_h
-        plan: list[tuple[str, list[Any], np.ndarray]] = [
-            ("src", orig, self._slots(resp)),
-            ("dst", resp, self._slots(orig)),
+        orig_slot = self._slots(orig)
+        resp_p = cols.ports[1]
+        plan: list[tuple[SlotTable, list[Any], np.ndarray]] = [
+            (self.tables["src"], orig, self._slots(resp)),
+            (self.tables["dst"], resp, orig_slot),
             (
-                "pair",
+                self.tables["pair"],
                 list(zip(orig, resp, strict=True)),
                 PORT_SLOTS[num[:, _OP].astype(np.int64) & 0xFFFF],
             ),
+            (
+                self.site_tables["svc"],
+                [f"{p}/{q}" for p, q in zip(cols.proto, resp_p, strict=True)],
+                orig_slot,
+            ),
+            (self.site_tables["site"], ["*"] * len(orig), orig_slot),
         ]
-        for j, (kind, keys, peer_slot) in enumerate(plan):
-            table = self.tables[kind]
+        raw = np.zeros((len(orig), len(plan) * width))
+        for j, (table, keys, peer_slot) in enumerate(plan):
             slots, fresh = table.assign(keys, allocate=update)
             # A key without state starts fresh at its first connection of the batch.
             uniq, first, inverse = np.unique(slots, return_index=True, return_inverse=True)
@@ -400,7 +462,27 @@ class FeatureExtractor:
                 rows, stats = inverse.reshape(-1), table.stats[src]
                 last, sketch = table.last[src], table.sketch[src]
             context_kernel(rows, new, t, failed, lb, ld, peer_slot, port_slot, self._scales,
-                            stats, last, sketch, out[:, j * width : (j + 1) * width])  # fmt: skip
+                            stats, last, sketch, raw[:, j * width : (j + 1) * width])  # fmt: skip
+        self._relative(raw, out, width, n_stats)
+
+    def _relative(self, raw: np.ndarray, out: np.ndarray, width: int, n_stats: int) -> None:
+        """Write the feature columns from the kernel's raw per-kind statistics."""
+        n_scales = len(self.config.scales)
+        blocks = raw.reshape(len(raw), 5, n_scales, n_stats)
+        # log of the decayed counts (each >= 1: the connection itself is counted)
+        log_cnt = np.log(np.maximum(np.expm1(blocks[:, :, :, 0]), 1.0))
+        site_cnt = log_cnt[:, 4:5, :]
+        keys = blocks[:, :3].copy()
+        keys[:, :, :, 0] = np.clip(log_cnt[:, :3] - site_cnt, _SHARE_FLOOR, 0.0)
+        n_key = 3 * width
+        out[:, :n_key] = keys.reshape(len(raw), n_key)
+        out[:, n_key : n_key + 3] = blocks[:, :3, 0, 0]
+        site_hosts = np.maximum(np.expm1(blocks[:, 4, :, 2]), 1.0)
+        extra = np.empty((len(raw), n_scales, len(_SITE_STATS)))
+        extra[:, :, 0] = np.clip(np.expm1(blocks[:, 1, :, 2]) / site_hosts, 0.0, 1.0)
+        extra[:, :, 1] = np.clip(log_cnt[:, 3] - log_cnt[:, 4], _SHARE_FLOOR, 0.0)
+        extra[:, :, 2] = np.clip(np.expm1(blocks[:, 3, :, 2]) / site_hosts, 0.0, 1.0)
+        out[:, n_key + 3 :] = extra.reshape(len(raw), -1)
 
     def _own(self, cols: ConnColumns) -> np.ndarray:
         num = cols.num

@@ -13,8 +13,12 @@ The rule (also in the README):
    ``clip(threshold_ + (q_recent - reference_), lower, upper)``: when this
    network's bulk scores sit higher than the calibration data (a noisy
    deployment, a traffic peak) the threshold rises by the same amount, when
-   they sit lower it tightens. The bounds keep a flood of attack traffic from
-   lifting the threshold without limit.
+   they sit lower it tightens. Only scores the threshold in force did *not*
+   flag join the running distribution (and, where the caller knows better,
+   only connections it calls clean): a burst that is being flagged never
+   lifts the threshold, so a scan an hour after a flood is judged against
+   the same level as before it. The bounds keep anything else that scores
+   high from lifting the threshold without limit.
 3. ``mode="fixed"`` always uses ``threshold_`` (or an operator override).
 """
 
@@ -173,9 +177,10 @@ class AdaptiveThreshold:
         the start, whatever the batches: each step uses the threshold in force
         before it, then (if ``observe``) its scores join the running
         distribution. So replay (batches of 1024) and serve (Zeek's batches)
-        decide alike. ``learn_from`` (a mask) limits what joins the
-        distribution, e.g. to connections the site learner calls clean, so an
-        attack cannot lift the threshold by flooding it.
+        decide alike. Flagged scores never join the distribution (an attack
+        cannot lift the threshold by flooding it, and the threshold does not
+        stay up after a burst); ``learn_from`` (a mask) limits it further, e.g.
+        to connections the supervised members do not call malicious.
         """
         s = np.asarray(scores, dtype=np.float64)
         n = len(s)
@@ -191,9 +196,10 @@ class AdaptiveThreshold:
             if observe:
                 self._rows += end - start
                 if self.mode == "adaptive":
-                    self._pending.append(
-                        part if learn_from is None else part[learn_from[start:end]]
-                    )
+                    keep = part < thr
+                    if learn_from is not None:
+                        keep &= learn_from[start:end]
+                    self._pending.append(part[keep])
                     if self._rows % self.step == 0:
                         self.observe(np.concatenate(self._pending))
                         self._pending = []

@@ -26,7 +26,7 @@ import numpy as np
 
 from .. import __version__
 from ..core.digest import file_sha256
-from ..core.features import FeatureConfig, FeatureSchema
+from ..core.features import FeatureConfig, FeatureSchema, feature_names
 from ..core.manifest import (
     ExplainInfo,
     FeaturesInfo,
@@ -42,12 +42,10 @@ from ..errors import ConfigError, DataError
 
 # research/loco.py imports these from here; they live in captures.
 from .captures import CaptureData, capture_name, load_capture
-from .ensemble import HamadEnsemble
+from .ensemble import HamadEnsemble, protocol_columns
 from .metrics import binary_metrics
 from .onnx_export import ensemble_to_onnx
 
-#: Rows per group for the grouped out-of-fold split of the attention gate.
-GROUP_BLOCK = 500
 SPLIT_FRACTIONS = (0.7, 0.1, 0.2)
 
 
@@ -101,7 +99,7 @@ class _Split:
 
     X_train: np.ndarray
     y_train: np.ndarray
-    #: Group of each training row (capture, block of GROUP_BLOCK rows) for the gate's folds.
+    #: Capture of each training row: the gate's folds hold whole captures out.
     groups: np.ndarray
     X_cal: np.ndarray
     y_cal: np.ndarray
@@ -116,7 +114,7 @@ class _Split:
             tr, ca, te = time_split(len(cap.y))
             parts["Xtr"].append(cap.X[tr])
             parts["ytr"].append(cap.y[tr])
-            parts["gtr"].append(ci * 100000 + np.arange(tr.stop - tr.start) // GROUP_BLOCK)
+            parts["gtr"].append(np.full(tr.stop - tr.start, ci))
             parts["Xca"].append(cap.X[ca])
             parts["yca"].append(cap.y[ca])
             test.append((cap, te))
@@ -163,9 +161,11 @@ def train_model(
     if progress:
         progress("ensemble", 0, 1)
     t0 = time.perf_counter()
-    ens = HamadEnsemble(n_estimators=n_estimators, random_state=seed).fit(
-        split.X_train, split.y_train, groups=split.groups
-    )
+    ens = HamadEnsemble(
+        n_estimators=n_estimators,
+        random_state=seed,
+        gate_columns=protocol_columns(feature_names(config)),
+    ).fit(split.X_train, split.y_train, groups=split.groups)
     fit_s = time.perf_counter() - t0
     if progress:
         progress("ensemble", 1, 1)
@@ -181,7 +181,7 @@ def train_model(
         hamad_version=__version__,
         created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         members=tuple(ens.members),
-        fusion=ens.fusion,
+        fusion=ens.fusion_,
         features=_features_info(config),
         explain=_explain_info(ens, split.X_train[split.y_train == 0]),
         threshold=ThresholdInfo.from_threshold(thr),

@@ -30,14 +30,14 @@ from typing import Any
 
 import numpy as np
 
-from ..core.features import FeatureConfig
+from ..core.features import FeatureConfig, feature_names
 from ..core.threshold import AdaptiveThreshold
 from ..errors import ConfigError
 from ..offline.captures import CaptureData, load_capture
-from ..offline.ensemble import HamadEnsemble
+from ..offline.ensemble import HamadEnsemble, protocol_columns
 from ..offline.metrics import average_precision, recall_at_fpr, roc_auc
 
-VARIANTS = ("HAMAD (attention)", "mean fusion", "RF alone", "novelty alone")
+VARIANTS = ("HAMAD", "attention gate", "mean fusion", "RF alone", "XGB alone", "novelty alone")
 #: HAMAD's scores with the run-time adaptive threshold instead of the fixed calibrated one.
 ADAPTIVE = "HAMAD + adaptive threshold"
 #: Share of each training capture (its end, in time) kept back for threshold calibration.
@@ -60,22 +60,30 @@ class FoldResult:
     scores: np.ndarray | None = None
     #: With ``hamad loco --learn``: the capture as a new deployment, per learning fraction.
     learning: list[LearnResult] = field(default_factory=list)
+    #: The fusion the fold's model ships (chosen on out-of-capture scores inside training)
+    #: and the evidence it was chosen on.
+    fusion: str = ""
+    fusion_evidence: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 def _variant_scores(ens: HamadEnsemble, X: np.ndarray) -> dict[str, np.ndarray]:
     S = ens.base_scores(X)
     W = ens.attention_weights(X, S)
+    gate = ens.attention_gate_
+    G = W if gate is None else gate.weights(X, S)
     idx = {m: i for i, m in enumerate(ens.members)}
     return {
         VARIANTS[0]: (W * S).sum(axis=1),
-        VARIANTS[1]: S.mean(axis=1),
-        VARIANTS[2]: S[:, idx["rf"]],
-        VARIANTS[3]: S[:, idx["novelty"]],
+        VARIANTS[1]: (G * S).sum(axis=1),
+        VARIANTS[2]: S.mean(axis=1),
+        VARIANTS[3]: S[:, idx["rf"]],
+        VARIANTS[4]: S[:, idx["xgb"]],
+        VARIANTS[5]: S[:, idx["novelty"]],
     }
 
 
 def _fit_fold(
-    others: Sequence[CaptureData], n_estimators: int, seed: int
+    others: Sequence[CaptureData], n_estimators: int, seed: int, config: FeatureConfig
 ) -> tuple[HamadEnsemble, np.ndarray, str, np.ndarray]:
     """Train on the other captures' first 85 % (time order).
 
@@ -87,11 +95,15 @@ def _fit_fold(
         cut = int(len(c.y) * (1 - CALIBRATION_TAIL))
         Xtr.append(c.X[:cut])
         ytr.append(c.y[:cut])
-        gtr.append(ci * 100000 + np.arange(cut) // 500)
+        gtr.append(np.full(cut, ci))
         Xca.append(c.X[cut:])
         yca.append(c.y[cut:])
     X, y, g = np.vstack(Xtr), np.concatenate(ytr), np.concatenate(gtr)
-    ens = HamadEnsemble(n_estimators=n_estimators, random_state=seed).fit(X, y, groups=g)
+    ens = HamadEnsemble(
+        n_estimators=n_estimators,
+        random_state=seed,
+        gate_columns=protocol_columns(feature_names(config)),
+    ).fit(X, y, groups=g)
     Xc, yc = np.vstack(Xca), np.concatenate(yca)
     calibration = FoldResult.calibration
     benign_cal = Xc[yc == 0]
@@ -159,7 +171,7 @@ def neutral_columns(config: FeatureConfig, prefixes: Sequence[str]) -> np.ndarra
     Held at a constant, a feature carries no information but keeps its place
     in the vector, so the fold's model still fits the serving pipeline.
     """
-    from ..core.features import KEY_KINDS, feature_names
+    from ..core.features import KEY_KINDS
 
     names = feature_names(config)
     mask = np.zeros(len(names), dtype=bool)
@@ -211,8 +223,9 @@ def run_loco(
         if progress:
             progress(f"fold {i + 1}/{len(caps)}: hold out {held.name}")
         t0 = time.perf_counter()
-        fitted = _fit_fold([c for j, c in enumerate(caps) if j != i], n_estimators, seed)
+        fitted = _fit_fold([c for j, c in enumerate(caps) if j != i], n_estimators, seed, config)
         res = _fold(held, fitted, target_fpr)
+        res.fusion, res.fusion_evidence = fitted[0].fusion_, dict(fitted[0].fusion_evidence_)
         if learn:
             if progress:
                 progress(f"fold {i + 1}/{len(caps)}: {held.name} as a new deployment")
@@ -272,17 +285,18 @@ def _header(
 def _summary(results: Sequence[FoldResult]) -> list[str]:
     """One row per held-out capture: HAMAD (attention fusion) at its calibrated threshold."""
     summary = [
-        "## Summary (HAMAD attention fusion)",
+        "## Summary (HAMAD: the fusion each fold ships)",
         "",
-        "| held-out capture | benign | malicious | recall@cal | FPR@cal | false alarms /10k | "
-        "ROC-AUC | PR-AUC | R@1e-4 |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| held-out capture | benign | malicious | fusion | recall@cal | FPR@cal | "
+        "false alarms /10k | ROC-AUC | PR-AUC | R@1e-4 |",
+        "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         h = r.rows[VARIANTS[0]]
         fa = None if h["fpr"] is None else h["fpr"] * 10000
         summary.append(
-            f"| {r.capture} | {r.n_benign} | {r.n_malicious} | {_f(h['recall'], True)} | "
+            f"| {r.capture} | {r.n_benign} | {r.n_malicious} | {r.fusion or 'attention'} | "
+            f"{_f(h['recall'], True)} | "
             f"{_f(h['fpr'], True)} | {'n/a' if fa is None else f'{fa:.0f}'} | {_f(h['roc_auc'])} | "
             f"{_f(h['pr_auc'])} | {_f(h['recall_at_1e-4'], True)} |"
         )
@@ -296,7 +310,14 @@ def _detail(r: FoldResult) -> list[str]:
         f"### held out: {r.capture}",
         "",
         f"{r.n_benign} benign, {r.n_malicious} malicious ({fams}); threshold calibrated "
-        f"on {r.calibration}; fold took {r.seconds:.0f} s.",
+        f"on {r.calibration}; fold took {r.seconds:.0f} s. "
+        f"HAMAD ships `{r.fusion or 'attention'}`: out-of-capture recall at 1e-3 inside "
+        "training: "
+        + (
+            ", ".join(f"{k} {100 * v['recall_at_1e-3']:.1f}%" for k, v in r.fusion_evidence.items())
+            or "n/a"
+        )
+        + ".",
         "",
         "| scorer | threshold | recall@cal | FPR@cal | ROC-AUC | PR-AUC | R@1e-4 | "
         "recall by family @cal |",
@@ -364,6 +385,11 @@ def _fa_recall(row: dict[str, Any]) -> str:
     return f"{fa} · {_f(row['recall'], True)}"
 
 
+def _inside(inside: tuple[int, int]) -> str:
+    total, caught = inside
+    return "none" if total == 0 else f"{caught} / {total} ({100 * caught / total:.1f}%)"
+
+
 def render_learning(results: Sequence[FoldResult]) -> list[str]:
     """The ``--learn`` section: each held-out capture as a new deployment."""
     fracs = sorted(lr.fraction for lr in results[0].learning)
@@ -385,12 +411,17 @@ def render_learning(results: Sequence[FoldResult]) -> list[str]:
         "the threshold to the site's scores (connections not kept out), the product's first "
         "design. `learned, no guards` switches the guards off, to show what they are for. "
         "`max benign` is the highest benign score after learning and `R@0 FA` the "
-        "recall a threshold just above it would get (an oracle: the ranking's limit).",
+        "recall a threshold just above it would get (an oracle: the ranking's limit). "
+        "`began inside` is the poisoning case: the malicious rows after learning of every attack "
+        "(label family) whose first connection lay inside the learning window, and the share "
+        "`learned` still flags. `guarded` counts connections the behaviour guards (failing, "
+        "fanning out, flooding, periodic) kept from being learned or familiar.",
         "",
         "| held-out capture | learning window: benign / malicious | scored after: benign / "
         "malicious | today (fixed) | today (adaptive) | learned | learned, adaptive threshold | "
-        "learned, no guards | kept out | familiar | max benign | R@0 FA |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "learned, no guards | began inside: flagged | kept out | guarded | familiar | "
+        "max benign | R@0 FA |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         lr = r.learning[0]
@@ -400,7 +431,8 @@ def render_learning(results: Sequence[FoldResult]) -> list[str]:
             f"{lr.scored_rows[1]} | {_fa_recall(rows[NO_LEARNING[1]])} | "
             f"{_fa_recall(rows[NO_LEARNING[0]])} | **{_fa_recall(rows[LEARN_VARIANTS[0]])}** | "
             f"{_fa_recall(rows[LEARN_VARIANTS[1]])} | "
-            f"{_fa_recall(rows[LEARN_VARIANTS[2]])} | {lr.learner['kept_out']} | "
+            f"{_fa_recall(rows[LEARN_VARIANTS[2]])} | {_inside(lr.inside)} | "
+            f"{lr.learner['kept_out']} | {lr.learner.get('guarded', 0)} | "
             f"{lr.learner['familiar']} | {_f(lr.max_benign)} | {_f(lr.recall_at_zero_fa, True)} |"
         )
     if len(fracs) > 1:
@@ -495,6 +527,9 @@ class LearnResult:
     #: Highest benign score after learning, and the recall a threshold just above it gets.
     max_benign: float | None = None
     recall_at_zero_fa: float | None = None
+    #: Malicious rows after learning of the attacks (label families) that began inside the
+    #: learning window, and how many of them ``learned`` flagged: the poisoning case.
+    inside: tuple[int, int] = (0, 0)
 
 
 def _stream(pipe: Any, records: Sequence[Any], batch: int = 1024) -> list[Any]:
@@ -544,6 +579,7 @@ def learn_fold(
         if pipe.learner is not None and not guards:
             pipe.learner.guard = math.inf
             pipe.learner.rate_cap = math.inf
+            pipe.learner.behaviour_guards = False
         verdicts = _stream(pipe, records)
         run.learner = pipe.learner  # type: ignore[attr-defined]
         return verdicts
@@ -570,6 +606,22 @@ def learn_fold(
         ):
             flags = np.array([v.anomalous for v in vs])[after]
             rows[name] = _rates(flags, y)
+        first: dict[str, int] = {}
+        for i, r in enumerate(records):
+            if y_all[i] == 1:
+                first.setdefault(r.detailed_label or r.label or "", i)
+        began = {fam for fam, i in first.items() if not after[i]}
+        inside_rows = (
+            np.array(
+                [
+                    y_all[i] == 1 and (r.detailed_label or r.label or "") in began
+                    for i, r in enumerate(records)
+                ]  # fmt: skip
+            )
+            & after
+        )
+        g_flags = np.array([v.anomalous for v in guarded])
+        inside = (int(inside_rows.sum()), int((g_flags & inside_rows).sum()))
         scores = np.array([v.score for v in guarded])[after]
         ben, mal = scores[y == 0], scores[y == 1]
         learn_y = y_all[~after]
@@ -585,6 +637,7 @@ def learn_fold(
                 recall_at_zero_fa=float((mal > ben.max()).mean())
                 if len(ben) and len(mal)
                 else None,
+                inside=inside,
             )
         )
     return out

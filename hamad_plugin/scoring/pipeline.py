@@ -20,7 +20,7 @@ from ..core.manifest import ExplainInfo
 from ..core.records import TS, ConnColumns, ConnRecord
 from ..core.threshold import AdaptiveThreshold
 from ..core.verdict import Verdict, VerdictBatch
-from .learning import SiteLearner, load_state, save_state
+from .learning import SUPERVISED, SiteLearner, load_state, save_state
 from .model import LoadedModel
 
 if TYPE_CHECKING:
@@ -69,6 +69,7 @@ class Pipeline:
         self._importance = np.asarray(imp, dtype=np.float32)
         self._names = model.feature_names
         self._members = model.members
+        self._supervised = [i for i, m in enumerate(self._members) if m in SUPERVISED]
         self.learner: SiteLearner | None = None
         if learning is not None:
             self.learner = SiteLearner(
@@ -182,7 +183,7 @@ class Pipeline:
         score, weights, members = self.score_matrix(X)
         learner = self.learner
         clean = learner.clean(members) if learner is not None else None
-        learn_from = clean
+        learn_from = clean if clean is not None else self._clean(members)
         if learner is not None and learner.enabled and not learner.adapt_threshold:
             learn_from = np.zeros(len(score), dtype=bool)  # hold the calibrated threshold
         flags, used = self.threshold.decide(score, observe=update_state, learn_from=learn_from)
@@ -200,6 +201,13 @@ class Pipeline:
             learning=learning, familiar=familiar, feature_names=self._names,
             member_names=self._members, model_version=self.model.version,
         )  # fmt: skip
+
+    def _clean(self, members: np.ndarray) -> np.ndarray | None:
+        """Without a site learner: rows the supervised members do not both call malicious
+        (what may move the adaptive threshold; None if the model has no such members)."""
+        if not self._supervised:
+            return None
+        return np.asarray(np.asarray(members)[:, self._supervised].min(axis=1) < 0.5)
 
     def _top(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The ``top_k`` features of :meth:`explain` per row, largest first (ties: lower index)."""

@@ -256,3 +256,38 @@ def test_scoring_without_update_leaves_no_trace() -> None:
     commit.transform(seq)
     assert np.abs(peek - commit.transform(probe)).max() < 1e-6
     assert fx.tracked_keys == ref.tracked_keys
+
+
+def _site(rate_scale: float, hosts: int = 8, seconds: float = 1800.0) -> list[ConnRecord]:
+    """Every host asks the resolver every 20 s and one host browses a web server; ``rate_scale``
+    makes the whole site busier or quieter without changing what anyone does."""
+    recs = []
+    step = 20.0 / rate_scale
+    for k in range(int(seconds / step)):
+        t = k * step
+        for h in range(hosts):
+            recs.append(conn(t + h * 0.01, src=f"10.0.0.{10 + h}", dst="10.0.0.1", dport=53))
+        recs.append(conn(t + 0.5, src="10.0.0.10", dst="93.184.216.34", dport=443))
+    return recs
+
+
+def test_shares_describe_behaviour_not_how_busy_the_site_is() -> None:
+    """The long-window features of the same behaviour at twice the traffic stay put, while an
+    absolute count would move by log 2; a resolver every host uses has host share ~1."""
+    rows = {}
+    for busy in (1.0, 2.0):
+        fx = FeatureExtractor()
+        recs = _site(busy)
+        X = fx.transform(recs)
+        rows[busy] = (fx, X[-2], X[-1])  # last resolver query, last web connection
+    for name in ("dst_30m_log_share", "svc_30m_log_share", "dst_30m_host_share"):
+        fx, dns1, web1 = rows[1.0]
+        _, dns2, web2 = rows[2.0]
+        i = fx.feature_names.index(name)
+        assert dns1[i] == pytest.approx(dns2[i], abs=0.05), name
+        assert web1[i] == pytest.approx(web2[i], abs=0.05), name
+    fx, dns, web = rows[1.0]
+    assert value(fx, list(dns), "dst_30m_host_share") == pytest.approx(1.0, abs=0.1)
+    assert value(fx, list(web), "dst_30m_host_share") == pytest.approx(1 / 8, abs=0.05)
+    assert value(fx, list(dns), "dst_30m_log_share") == pytest.approx(math.log(8 / 9), abs=0.05)
+    assert value(fx, list(web), "svc_30m_log_share") == pytest.approx(math.log(1 / 9), abs=0.05)

@@ -39,9 +39,10 @@ def test_adaptive_rises_on_noisier_network_and_falls_on_quieter() -> None:
 
 
 def test_adaptation_is_bounded() -> None:
-    thr = AdaptiveThreshold(target_fpr=1e-3, min_samples=100, upper=0.6).fit(benign())
-    thr.decide(np.ones(50000))  # a flood of maximal scores
-    assert thr.current() == pytest.approx(0.6)
+    thr = AdaptiveThreshold(target_fpr=1e-3, min_samples=100).fit(benign())
+    thr.upper = thr.threshold_ + 0.02
+    thr.decide(np.full(50000, thr.threshold_ - 0.001))  # a flood just under the threshold
+    assert thr.current() == pytest.approx(thr.threshold_ + 0.02)
     lo, _ = thr.bounds
     thr2 = AdaptiveThreshold(target_fpr=1e-3, min_samples=100).fit(benign())
     thr2.decide(np.zeros(50000))
@@ -74,3 +75,25 @@ def test_errors() -> None:
         AdaptiveThreshold().fit(np.array([np.nan]))
     with pytest.raises(ConfigError, match="unusable"):
         AdaptiveThreshold.from_dict({"mode": "fixed"})
+
+
+def test_a_flagged_burst_does_not_make_the_threshold_deaf() -> None:
+    """A flood the threshold flags never lifts it: a scan after it meets the same threshold."""
+    thr = AdaptiveThreshold(target_fpr=1e-3, min_samples=500).fit(benign())
+    thr.decide(benign(seed=5))
+    before = thr.current()
+    flags, _ = thr.decide(np.full(30000, 0.97))  # the flood: flagged throughout
+    assert flags.all()
+    assert thr.current() == pytest.approx(before, abs=0.01)
+    thr.decide(benign(n=3000, seed=6))  # an hour of ordinary traffic
+    scan = np.full(50, before + 0.05)
+    flags, used = thr.decide(scan)
+    assert flags.all() and used.max() < before + 0.02
+
+
+def test_what_the_caller_calls_malicious_does_not_move_it_either() -> None:
+    thr = AdaptiveThreshold(target_fpr=1e-3, min_samples=500).fit(benign())
+    t0 = thr.current()
+    high = np.full(20000, thr.threshold_ - 0.01)  # under the threshold, but not clean
+    thr.decide(high, learn_from=np.zeros(len(high), dtype=bool))
+    assert thr.current() == t0

@@ -272,9 +272,7 @@ def test_a_pipe_or_fifo_is_read_like_a_file(sim_logs: SimLogs, tmp_path: Path) -
 
     threading.Thread(target=feed, daemon=True).start()
     assert [r.uid for r in read_conn_log(fifo)] == expected
-    code = (
-        "from hamad_plugin.offline.ingest import read_conn_log; print(sum(1 for _ in read_conn_log('-')))"
-    )
+    code = "from hamad_plugin.offline.ingest import read_conn_log; print(sum(1 for _ in read_conn_log('-')))"
     out = subprocess.run([sys.executable, "-c", code], input=sim_logs.tsv.read_bytes(),
                          capture_output=True, check=True)  # fmt: skip
     assert int(out.stdout) == len(expected)

@@ -154,6 +154,57 @@ def test_after_learning_alarms_never_teach_themselves() -> None:
     assert _apply(lr, [402.0], port=5222).familiar.all()  # 3.0: familiar
 
 
+@pytest.mark.parametrize("start", [0.0, 250.0, 750.0])
+def test_a_beacon_that_starts_inside_learning_is_still_flagged_after_it(start: float) -> None:
+    """A regular check-in the supervised members do not recognise, starting at 0 %, 25 % or
+    75 % of the learning period, is never learned as the site's service."""
+    lr = _learner(period="1000s")
+    _apply(lr, [0.0], orig="10.0.0.77", flagged=False)  # the site's first connection
+    beacon = [start + 30.0 * k for k in range(int((2000 - start) / 30))]
+    out = _apply(lr, beacon)
+    after = ~out.learning
+    assert after.sum() > 20 and out.flags[after].all() and not out.familiar.any()
+    assert lr.counts["guarded_periodic"] >= len(beacon) - 10
+
+
+def test_the_same_service_used_irregularly_is_learned() -> None:
+    rng = np.random.default_rng(0)
+    times = np.cumsum(rng.exponential(30.0, 60)).tolist()
+    lr = _learner(period=f"{times[30]}s")
+    out = _apply(lr, times)
+    after = ~out.learning
+    assert after.sum() > 20 and out.familiar[after].mean() > 0.9
+
+
+def test_failing_fanning_out_and_flooding_behaviour_is_never_learned() -> None:
+    names = ["src_10s_log_count", "src_2m_fail_share", "src_2m_log_distinct_ports",
+             "src_2m_log_distinct_peers", "dst_10s_log_count", "resp_multicast"]  # fmt: skip
+    lr = SiteLearner(LearningSettings(period="100s"), "v1", "ab" * 32, names, MEMBERS)
+    rows = {  # one row per behaviour, every one of them flagged and clean
+        "failing": ([0.0, 0.8, 0.0, 0.0, 0.0, 0.0], "REJ"),
+        "fanout": ([0.0, 0.0, np.log1p(40), 0.0, 0.0, 0.0], "SF"),
+        "flood": ([0.0, 0.0, 0.0, 0.0, np.log1p(500), 0.0], "SF"),
+        "ordinary": ([0.0, 0.0, 0.0, 0.0, 0.0, 0.0], "SF"),
+    }
+    rng = np.random.default_rng(1)
+    for port, (name, (x, state)) in enumerate(rows.items()):
+        times = np.cumsum(rng.exponential(10.0, 40))
+        recs = [ConnRecord(ts=t, uid=f"C{name}{i}", orig_h=f"10.0.0.{port + 1}", orig_p=40000,
+                           resp_h="203.0.113.9", resp_p=1000 + port, proto="tcp",
+                           conn_state=state) for i, t in enumerate(times)]  # fmt: skip
+        n = len(recs)
+        members = np.tile([0.1, 0.1, 0.9], (n, 1))
+        out = lr.apply(recs, times, np.tile(x, (n, 1)), np.full(n, 0.9), lr.clean(members),
+                       np.ones(n, bool))  # fmt: skip
+        after = ~out.learning
+        assert after.any()
+        if name == "ordinary":
+            assert out.familiar[after].all(), name
+        else:
+            assert not out.familiar.any() and out.flags.all(), name
+            assert lr.counts[f"guarded_{name}"] == n, name
+
+
 def test_interim_summaries_are_judged_but_not_learned() -> None:
     lr = _learner()
     out = _apply(lr, [0.0, 1.0, 2.0], update=False)
@@ -191,7 +242,7 @@ def test_decisions_do_not_depend_on_batch_boundaries() -> None:
 def test_memory_is_bounded_and_forgetting_is_counted() -> None:
     lr = _learner(max_services=20)
     for k in range(50):
-        _apply(lr, [float(k)], port=1000 + k)
+        _apply(lr, [float(k)], port=1000 + k, orig=f"10.0.1.{k}")
     assert len(lr.services) <= 20 and lr.counts["forgotten"] >= 30
 
 
