@@ -9,18 +9,18 @@ DATA   ?= ../shared/datasets
 RUN_OUT := run-out
 RUN_SIM := --seed 0 --connections 5000 --hosts 16 --duration 1h
 
-# Labelled captures the shipped model is trained on (see models/README.md).
-TRAIN_DATA := $(DATA)/iot23/CTU-IoT-Malware-Capture-34-1/conn.log.labeled.xz \
+# The nine labelled captures: LOCO holds each out in turn; the shipped model trains on all of
+# them (see models/README.md).
+LOCO_DATA  := $(DATA)/iot23/CTU-IoT-Malware-Capture-34-1/conn.log.labeled.xz \
               $(DATA)/iot23/CTU-Honeypot-Capture-4-1/conn.log.labeled.xz \
               $(DATA)/iot23/CTU-Honeypot-Capture-5-1/conn.log.labeled.xz \
               $(DATA)/stratosphere-labeled-zeek/001-njrat-ctu-botnet-230-1.first1000.conn.log.labeled.xz \
               $(DATA)/stratosphere-labeled-zeek/008-ctu-normal-40-day1.conn.log.labeled.xz \
-              $(DATA)/stratosphere-labeled-zeek/010-ctu-normal-42-day2.conn.log.labeled.xz
-# LOCO also holds out captures the shipped model never trained on.
-LOCO_DATA  := $(TRAIN_DATA) \
+              $(DATA)/stratosphere-labeled-zeek/010-ctu-normal-42-day2.conn.log.labeled.xz \
               $(DATA)/iot23/CTU-IoT-Malware-Capture-8-1/conn.log.labeled.xz \
               $(DATA)/iot23/CTU-IoT-Malware-Capture-44-1/conn.log.labeled.xz \
               $(DATA)/stratosphere-labeled-zeek/018-ctu-sme-11-win-remcos.conn.log.labeled.xz
+TRAIN_DATA := $(LOCO_DATA)
 
 .PHONY: help venv venv-dev run test test-fast lint typecheck model eval loco bench report docs clean \
         dashboard image-test screenshots

@@ -43,6 +43,14 @@ from .common import data_option, model_option, progress
     help="Ablation: hold the features whose names start with PREFIX (dst_, src_30m_, ...) "
     "at 0 in training and scoring (repeat for several).",
 )
+@click.option(
+    "--train-extra",
+    "train_extra",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Labelled conn log added to every fold's training and never held out (e.g. a "
+    "simulated capture from a seed no evaluation uses; repeat for several).",
+)
 def loco(
     data: tuple[str, ...],
     out: str,
@@ -51,6 +59,7 @@ def loco(
     seed: int,
     learn: tuple[float, ...],
     neutralize: tuple[str, ...],
+    train_extra: tuple[str, ...],
 ) -> None:
     """Leave-one-capture-out evaluation: train on the others, score the held-out capture.
 
@@ -77,6 +86,7 @@ def loco(
         seed=seed,
         learn=learn,
         neutralize=neutralize,
+        train_extra=train_extra,
         progress=on_progress,
     )
     bar.close()
@@ -87,6 +97,7 @@ def loco(
         f"--n-estimators {n_estimators} --seed {seed}"
         + "".join(f" --learn {f:g}" for f in learn)
         + "".join(f" --neutralize {p}" for p in neutralize)
+        + "".join(f" --train-extra {Path(p).name}" for p in train_extra)
     )
     img_dir = Path(out).parent / "img"
     Path(out).parent.mkdir(parents=True, exist_ok=True)
@@ -100,6 +111,7 @@ def loco(
         pr_image=f"img/{img.name}" if img else None,
         learning_image=f"img/{limg.name}" if limg else None,
         neutralized=neutralize,
+        train_extra=[Path(p).name for p in train_extra],
     )  # fmt: skip
     Path(out).write_text(text)
     click.echo(text)

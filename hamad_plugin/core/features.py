@@ -16,6 +16,20 @@ and it only ever looks at *event time* (``ts + duration``, the moment Zeek
 logs the connection), never the wall clock, so a pcap replay behaves exactly
 like live traffic.
 
+Relative as well as absolute. How many connections a key made in 2 or 30
+minutes also describes how busy the network is: on a network the model never
+saw, a desktop's resolver traffic after an idle night looked like a flood
+target (``dst_30m_log_count`` was the top feature of nearly every false
+alarm). So beside each key's count stands its *share* of the site's
+connections in the same window (``*_log_share``), and two site-wide tables
+say how ordinary a responder and a service are *here*: the share of the
+site's originators that talk to this responder (``dst_*_host_share``: a
+resolver every host uses is near 1) and that use this service, and the
+service's share of the traffic (``svc_*``). The counts stay because the
+leave-one-capture-out ablation says they carry detection to unseen captures:
+without them two captures' C&C was no longer caught at all
+(docs/ablation.md).
+
 Cost and memory: O(#keys x #scales) = O(1) work per connection. Counters are
 exponentially decayed with time constant = scale, distinct peers/ports use a
 128-bit linear-counting sketch over two tumbling buckets. State lives in flat
@@ -80,10 +94,10 @@ MAX_TIME_JUMP = 3600.0
 JUMP_CONFIRMATIONS = 3
 
 #: (name suffix, meaning) of the context statistics, same for every key and scale.
-#: No absolute count: how many connections a key makes in 2 or 30 minutes describes how
-#: busy the capture was (an IoT camera, a flood), not the behaviour, and did not transfer
-#: between captures (docs/ablation.md). The share of the site's traffic does.
+#: The absolute count stays beside the share: without it the C&C of two held-out captures
+#: was no longer caught at all (docs/ablation.md, "counts and shares").
 _CONTEXT_STATS: tuple[tuple[str, str], ...] = (
+    ("log_count", "log1p of the decayed number of connections"),
     (
         "log_share",
         "log of this key's share of all the site's connections in the window "
@@ -237,15 +251,6 @@ def feature_specs(config: FeatureConfig) -> list[tuple[str, str]]:
             lab = _scale_label(scale)
             for stat, meaning in _CONTEXT_STATS:
                 specs.append((f"{kind}_{lab}_{stat}", f"{kind} key, {lab} scale: {meaning}"))
-    short = _scale_label(config.scales[0])
-    for kind in KEY_KINDS:
-        specs.append(
-            (
-                f"{kind}_{short}_log_count",
-                f"{kind} key: log1p of the decayed number of connections at the shortest "
-                "scale (a flood or a fast scan is busy on any network)",
-            )
-        )
     for scale in config.scales:
         lab = _scale_label(scale)
         for name, meaning in _SITE_STATS:
@@ -428,7 +433,7 @@ class FeatureExtractor:
         lb = np.log1p(np.maximum(total, 0.0))
         ld = np.log1p(np.maximum(num0[:, _DUR], 0.0))
         port_slot = PORT_SLOTS[num[:, _RP].astype(np.int64) & 0xFFFF]
-        n_stats = len(_CONTEXT_STATS)
+        n_stats = len(_CONTEXT_STATS) - 1  # the kernel's; the share is derived from them
         width = len(self.config.scales) * n_stats
         orig, resp = cols.orig_h, cols.resp_h
         orig_slot = self._slots(orig)
@@ -472,17 +477,18 @@ class FeatureExtractor:
         # log of the decayed counts (each >= 1: the connection itself is counted)
         log_cnt = np.log(np.maximum(np.expm1(blocks[:, :, :, 0]), 1.0))
         site_cnt = log_cnt[:, 4:5, :]
-        keys = blocks[:, :3].copy()
-        keys[:, :, :, 0] = np.clip(log_cnt[:, :3] - site_cnt, _SHARE_FLOOR, 0.0)
-        n_key = 3 * width
+        keys = np.empty((len(raw), 3, n_scales, n_stats + 1))
+        keys[..., 0] = blocks[:, :3, :, 0]
+        keys[..., 1] = np.clip(log_cnt[:, :3] - site_cnt, _SHARE_FLOOR, 0.0)
+        keys[..., 2:] = blocks[:, :3, :, 1:]
+        n_key = keys[0].size
         out[:, :n_key] = keys.reshape(len(raw), n_key)
-        out[:, n_key : n_key + 3] = blocks[:, :3, 0, 0]
         site_hosts = np.maximum(np.expm1(blocks[:, 4, :, 2]), 1.0)
         extra = np.empty((len(raw), n_scales, len(_SITE_STATS)))
         extra[:, :, 0] = np.clip(np.expm1(blocks[:, 1, :, 2]) / site_hosts, 0.0, 1.0)
         extra[:, :, 1] = np.clip(log_cnt[:, 3] - log_cnt[:, 4], _SHARE_FLOOR, 0.0)
         extra[:, :, 2] = np.clip(np.expm1(blocks[:, 3, :, 2]) / site_hosts, 0.0, 1.0)
-        out[:, n_key + 3 :] = extra.reshape(len(raw), -1)
+        out[:, n_key:] = extra.reshape(len(raw), -1)
 
     def _own(self, cols: ConnColumns) -> np.ndarray:
         num = cols.num

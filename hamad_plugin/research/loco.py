@@ -34,8 +34,9 @@ from ..core.features import FeatureConfig, feature_names
 from ..core.threshold import AdaptiveThreshold
 from ..errors import ConfigError
 from ..offline.captures import CaptureData, load_capture
-from ..offline.ensemble import HamadEnsemble, protocol_columns
+from ..offline.ensemble import HamadEnsemble
 from ..offline.metrics import average_precision, recall_at_fpr, roc_auc
+from ..offline.train import block_groups
 
 VARIANTS = ("HAMAD", "attention gate", "mean fusion", "RF alone", "XGB alone", "novelty alone")
 #: HAMAD's scores with the run-time adaptive threshold instead of the fixed calibrated one.
@@ -83,7 +84,7 @@ def _variant_scores(ens: HamadEnsemble, X: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def _fit_fold(
-    others: Sequence[CaptureData], n_estimators: int, seed: int, config: FeatureConfig
+    others: Sequence[CaptureData], n_estimators: int, seed: int
 ) -> tuple[HamadEnsemble, np.ndarray, str, np.ndarray]:
     """Train on the other captures' first 85 % (time order).
 
@@ -95,15 +96,12 @@ def _fit_fold(
         cut = int(len(c.y) * (1 - CALIBRATION_TAIL))
         Xtr.append(c.X[:cut])
         ytr.append(c.y[:cut])
-        gtr.append(np.full(cut, ci))
+        gtr.append(block_groups(ci, cut))
         Xca.append(c.X[cut:])
         yca.append(c.y[cut:])
     X, y, g = np.vstack(Xtr), np.concatenate(ytr), np.concatenate(gtr)
-    ens = HamadEnsemble(
-        n_estimators=n_estimators,
-        random_state=seed,
-        gate_columns=protocol_columns(feature_names(config)),
-    ).fit(X, y, groups=g)
+    ens = HamadEnsemble(n_estimators=n_estimators, random_state=seed, select_fusion=False)
+    ens.fit(X, y, groups=g)
     Xc, yc = np.vstack(Xca), np.concatenate(yca)
     calibration = FoldResult.calibration
     benign_cal = Xc[yc == 0]
@@ -197,6 +195,7 @@ def run_loco(
     learn: Sequence[float] = (),
     config: FeatureConfig | None = None,
     neutralize: Sequence[str] = (),
+    train_extra: Sequence[str | Path] = (),
     progress: Callable[[str], None] | None = None,
 ) -> list[FoldResult]:
     """One fold per capture; returns the per-fold results.
@@ -206,6 +205,7 @@ def run_loco(
     the same fold model (see :func:`learn_fold`). ``neutralize`` (feature-name
     prefixes) is the ablation: those features are held at 0 in training and
     in scoring, so a fold learns without them (:func:`neutral_columns`).
+    ``train_extra``: labelled captures every fold also trains on, never held out.
     """
     from ..offline.ingest import read_conn_log
 
@@ -218,12 +218,20 @@ def run_loco(
         cap = load_capture(p, config)
         cap.X[:, mask] = 0.0
         caps.append(cap)
+    extra = []
+    for p in train_extra:
+        if progress:
+            progress(f"features {Path(p).name} (training only)")
+        cap = load_capture(p, config)
+        cap.X[:, mask] = 0.0
+        extra.append(cap)
     results = []
     for i, held in enumerate(caps):
         if progress:
             progress(f"fold {i + 1}/{len(caps)}: hold out {held.name}")
         t0 = time.perf_counter()
-        fitted = _fit_fold([c for j, c in enumerate(caps) if j != i], n_estimators, seed, config)
+        others = [c for j, c in enumerate(caps) if j != i] + extra
+        fitted = _fit_fold(others, n_estimators, seed)
         res = _fold(held, fitted, target_fpr)
         res.fusion, res.fusion_evidence = fitted[0].fusion_, dict(fitted[0].fusion_evidence_)
         if learn:
@@ -346,6 +354,7 @@ def render_markdown(
     pr_image: str | None = None,
     learning_image: str | None = None,
     neutralized: Sequence[str] = (),
+    train_extra: Sequence[str] = (),
 ) -> str:
     """The docs/loco.md report: one table per held-out capture, plus a summary.
 
@@ -355,7 +364,8 @@ def render_markdown(
     ``learning_image`` (the ``--learn`` plot) are link targets relative to the
     Markdown file, e.g. ``img/loco_pr.png``: the learning plot goes right before
     the per-capture section, the PR curves at the end. ``neutralized``: the
-    feature prefixes the run held at 0 (``--neutralize``), said under the method.
+    feature prefixes the run held at 0 (``--neutralize``), said under the method;
+    ``train_extra``: the training-only captures (``--train-extra``), likewise.
     """
     lines = _header(command, target_fpr, n_estimators, seed, versions, data_note)
     if neutralized:
@@ -363,6 +373,13 @@ def render_markdown(
         lines += [
             f"**Ablation:** the features {held} are held at 0 in training and scoring, so "
             "every fold learns and decides without them.",
+            "",
+        ]
+    if train_extra:
+        lines += [
+            "**Training-only captures:** every fold also trains on "
+            + ", ".join(f"`{p}`" for p in train_extra)
+            + " (never held out, never scored here).",
             "",
         ]
     learning = render_learning(results) if any(r.learning for r in results) else []

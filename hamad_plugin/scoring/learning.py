@@ -35,8 +35,8 @@ sighting; the threshold never drops below the shipped calibration's bounds.
 
 Behaviour guards (a beacon, a brute force or a scan that starts *inside* the
 learning period must still be flagged after it): a connection whose recent
-behaviour is *failing* (it failed, and so did at least half of its client's
-connections in the last 2 minutes), *fanning out* (its client reached at
+behaviour is *failing* (a TCP connection that failed, from a client at least
+half of whose connections in the last 2 minutes failed), *fanning out* (its client reached at
 least :data:`FANOUT_PORTS` responder ports or :data:`FANOUT_PEERS` responders
 in 2 minutes), *flooding* (its client or its responder above ``rate_floor``
 connections per 10 s) or *periodic* (the pair's last :data:`PERIODIC_MIN`
@@ -288,7 +288,9 @@ class SiteLearner:
             j = col[key]
             return np.full(n, default) if j is None else np.asarray(X[:, j], dtype=np.float64)
 
-        failed = np.array([s in _FAILED for s in cols.conn_state], dtype=bool).reshape(-1)
+        # TCP only: a UDP query without an answer (mDNS, SSDP, a broadcast) is S0 too.
+        tcp = np.array([p == "tcp" for p in cols.proto], dtype=bool).reshape(-1)
+        failed = tcp & np.array([s in _FAILED for s in cols.conn_state], dtype=bool).reshape(-1)
         failing = failed & (feat("src_fail", 0.0) >= FAILING_SHARE)
         fanout = (feat("src_ports", 0.0) >= math.log1p(FANOUT_PORTS)) | (
             feat("src_peers", 0.0) >= math.log1p(FANOUT_PEERS)

@@ -143,7 +143,7 @@ def test_a_neutralized_group_plays_no_part_in_a_fold(sim_logs: object) -> None:
     caps = [load_capture(p, config) for p in (sim_logs.tsv, sim_logs.other)]  # type: ignore[attr-defined]
     for c in caps:
         c.X[:, mask] = 0.0
-    ens, _, _, _ = _fit_fold(caps, n_estimators=5, seed=0, config=config)
+    ens, _, _, _ = _fit_fold(caps, n_estimators=5, seed=0)
     assert ens.feature_importances()[mask].sum() == 0.0
     X = caps[0].X[:200].copy()
     noisy = X.copy()

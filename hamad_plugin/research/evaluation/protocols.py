@@ -98,7 +98,7 @@ def out_of_family_groups(family: NDArray[np.str_], benign: str, n: int = 3) -> N
     which is what the held-out family will look like. Benign rows are dealt
     round-robin into ``n`` groups so every fold keeps benign rows to learn on.
     """
-    groups = np.asarray(family).astype(str).copy()
+    groups: NDArray[np.str_] = np.asarray(family).astype(str)
     is_benign = groups == benign
     groups[is_benign] = [f"{benign}/{k % n}" for k in range(int(is_benign.sum()))]
     return groups
