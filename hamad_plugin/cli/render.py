@@ -121,4 +121,6 @@ def _labelled_lines(d: dict[str, Any]) -> list[str]:
             f"{a['n_neg']} benign): recall={fmt(a['recall'])}, {a['fp']} false alarms "
             f"= {fa} per 10,000 benign"
         )
+        if a["n"]:
+            lines += ["  " + line for line in label_table(d.get("per_label_after_learning", []), a)]
     return lines

@@ -151,6 +151,8 @@ class ReplaySummary:
     familiar: int = 0
     #: Labelled rows scored after the learning period (with ``--learn``).
     after_learning: LabelledCounts | None = None
+    #: The same rows per label: what was caught of each attack once learning was over.
+    by_label_after: LabelBreakdown = field(default_factory=LabelBreakdown)
 
     @property
     def rate(self) -> float:
@@ -183,6 +185,7 @@ class ReplaySummary:
             d["per_label"] = self.by_label.rows()
         if self.after_learning is not None:
             d["metrics_after_learning"] = self.after_learning.metrics()
+            d["per_label_after_learning"] = self.by_label_after.rows()
         return d
 
 
@@ -305,6 +308,10 @@ def _account(
             summary.after_learning = LabelledCounts()
         m2 = ~verdicts.learning[idx]
         summary.after_learning.add(ys[m2], scores[m2], fl[m2])
+        after = zip(ys[m2].tolist(), [n for n, a in zip(names, m2, strict=True) if a],
+                    fl[m2].tolist(), strict=True)  # fmt: skip
+        for (m, name, f), c in Counter(after).items():
+            summary.by_label_after.add_many(bool(m), name, c, c if f else 0)
 
 
 _LABEL_CACHE: dict[str, bool | None] = {}

@@ -66,6 +66,7 @@ from ..core.durations import format_duration, parse_duration
 from ..core.features import FAILED_STATES as _FAILED
 from ..core.records import ConnColumns, ConnRecord
 from ..errors import ConfigError, HamadError
+from .site_novelty import SiteNovelty, service_classes
 
 if TYPE_CHECKING:
     from ..core.settings import LearningSettings
@@ -174,6 +175,11 @@ class SiteLearner:
         self._rate_col = names.get(RATE_FEATURE)
         self._group_col = names.get(GROUP_FEATURE)
         self._guard_cols = {k: names.get(v) for k, v in GUARD_FEATURES.items()}
+        #: The connection's own features come before the first context feature.
+        self.n_own = next(
+            (i for i, n in enumerate(self.feature_names) if n.startswith("src_")),
+            len(self.feature_names),
+        )
         #: The behaviour guards (off only to measure what they are for: ``hamad loco``).
         self.behaviour_guards = True
         self.reset()
@@ -193,6 +199,8 @@ class SiteLearner:
              "guarded_fanout", "guarded_flood", "guarded_periodic"), 0)  # fmt: skip
         #: (orig_h, resp_h) -> [last time, intervals, mean log interval, M2] (Welford).
         self.pairs: dict[tuple[str, str], list[float]] = {}
+        #: How the site uses each service, learned from what is learned (not persisted).
+        self.novelty = SiteNovelty(self.n_own)
         n = len(self.feature_names)
         self._fsum = np.zeros(n)
         self._fsq = np.zeros(n)
@@ -268,12 +276,31 @@ class SiteLearner:
         take = ok & (learning | ~out_flags) if update else np.zeros(n, dtype=bool)
         self._judge_and_learn(cols, times, X, learning, judge, take, out_flags, familiar)
         if update:
+            self._learn_novelty(cols, X, take & learning, learning)
             self._count(learning, clean, flags, take, familiar)
             if len(self.services) > self.max_services:
                 self._forget()
             self._observe(X, scores)
             self.clock = float(times[-1])
         return LearnOutcome(out_flags, learning, familiar)
+
+    def site_novelty(self, cols: ConnColumns, X: np.ndarray) -> np.ndarray | None:
+        """The site novelty of each row (NaN: service not learned), None before it is ready."""
+        if not self.novelty.ready:
+            return None
+        return self.novelty.score(service_classes(cols.proto, cols.ports[1]), X[:, : self.n_own])
+
+    def _learn_novelty(
+        self, cols: ConnColumns, X: np.ndarray, learned: np.ndarray, learning: np.ndarray
+    ) -> None:
+        if self.novelty.ready:
+            return
+        if learned.any():
+            classes = service_classes(cols.proto, cols.ports[1])
+            self.novelty.learn([classes[i] for i in np.flatnonzero(learned)],
+                               X[learned, : self.n_own])  # fmt: skip
+        if not learning.all():
+            self.novelty.freeze()
 
     def _guarded(
         self, cols: ConnColumns, times: np.ndarray, X: np.ndarray, update: bool

@@ -70,6 +70,7 @@ class Pipeline:
         self._names = model.feature_names
         self._members = model.members
         self._supervised = [i for i, m in enumerate(self._members) if m in SUPERVISED]
+        self._novelty = self._members.index("novelty") if "novelty" in self._members else None
         self.learner: SiteLearner | None = None
         if learning is not None:
             self.learner = SiteLearner(
@@ -182,6 +183,8 @@ class Pipeline:
         times = self.extractor.last_times
         score, weights, members = self.score_matrix(X)
         learner = self.learner
+        if learner is not None and self._novelty is not None:
+            score, members = self._with_site_novelty(learner, cols, X, score, weights, members)
         clean = learner.clean(members) if learner is not None else None
         learn_from = clean if clean is not None else self._clean(members)
         if learner is not None and learner.enabled and not learner.adapt_threshold:
@@ -201,6 +204,31 @@ class Pipeline:
             learning=learning, familiar=familiar, feature_names=self._names,
             member_names=self._members, model_version=self.model.version,
         )  # fmt: skip
+
+    def _with_site_novelty(
+        self,
+        learner: SiteLearner,
+        cols: ConnColumns,
+        X: np.ndarray,
+        score: np.ndarray,
+        weights: np.ndarray,
+        members: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Once the site is learned, its novelty takes the novelty member's place in the
+        fused score, with the weight the gate gave that member (services not learned keep
+        the shipped member's score): :mod:`hamad_plugin.scoring.site_novelty`."""
+        site = learner.site_novelty(cols, X)
+        if site is None:
+            return score, members
+        j = self._novelty
+        known = np.isfinite(site)
+        if not known.any():
+            return score, members
+        members = np.array(members, dtype=np.float32, copy=True)
+        new = np.where(known, site, members[:, j]).astype(np.float32)
+        score = (score + np.asarray(weights)[:, j] * (new - members[:, j])).astype(score.dtype)
+        members[:, j] = new
+        return np.clip(score, 0.0, 1.0), members
 
     def _clean(self, members: np.ndarray) -> np.ndarray | None:
         """Without a site learner: rows the supervised members do not both call malicious

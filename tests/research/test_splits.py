@@ -215,3 +215,18 @@ def test_protocol_folds_on_synthetic_data_are_disjoint(tmp_path: Path) -> None:
         assert fold.train_index is not None and fold.test_index is not None
         assert len(np.intersect1d(fold.train_index, fold.test_index)) == 0
         assert fold.X_alt is not None and fold.X_alt.shape[0] == fold.X.shape[0]
+
+
+def test_gate_folds_hold_whole_families_out_and_keep_benign_on_both_sides() -> None:
+    from sklearn.model_selection import GroupKFold
+
+    from hamad_plugin.research.evaluation.protocols import out_of_family_groups
+
+    fam = np.array(["BENIGN"] * 600 + ["DoS"] * 300 + ["PortScan"] * 200 + ["Botnet"] * 20)
+    groups = out_of_family_groups(fam, "BENIGN")
+    assert set(groups.tolist()) == {"DoS", "PortScan", "Botnet"}
+    assert (groups[fam != "BENIGN"] == fam[fam != "BENIGN"]).all()
+    for tr, va in GroupKFold(n_splits=3).split(fam, groups=groups):
+        attacks_tr, attacks_va = set(fam[tr]) - {"BENIGN"}, set(fam[va]) - {"BENIGN"}
+        assert attacks_va and not attacks_tr & attacks_va
+        assert (fam[tr] == "BENIGN").any() and (fam[va] == "BENIGN").any()

@@ -90,17 +90,19 @@ class Protocol:
     choice: str = ""
 
 
-def out_of_family_groups(family: NDArray[np.str_], benign: str, n: int = 3) -> NDArray[np.str_]:
+def out_of_family_groups(family: NDArray[np.str_], benign: str) -> NDArray[np.str_]:
     """Gate folds for a family that is never trained on: whole attack families out.
 
     HAMAD's gate is trained on out-of-fold member scores; grouped by family,
     each attack row's scores come from members that never saw its family,
     which is what the held-out family will look like. Benign rows are dealt
-    round-robin into ``n`` groups so every fold keeps benign rows to learn on.
+    round-robin to the attack families' groups, so whichever families a fold
+    holds out, both sides keep benign rows.
     """
     groups: NDArray[np.str_] = np.asarray(family).astype(str)
     is_benign = groups == benign
-    groups[is_benign] = [f"{benign}/{k % n}" for k in range(int(is_benign.sum()))]
+    names = sorted(set(groups[~is_benign].tolist())) or [benign]
+    groups[is_benign] = [names[k % len(names)] for k in range(int(is_benign.sum()))]
     return groups
 
 
