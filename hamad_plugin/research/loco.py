@@ -596,7 +596,7 @@ def learn_fold(
         if pipe.learner is not None and not guards:
             pipe.learner.guard = math.inf
             pipe.learner.rate_cap = math.inf
-            pipe.learner.behaviour_guards = False
+            pipe.learner.guards.enabled = False
         verdicts = _stream(pipe, records)
         run.learner = pipe.learner  # type: ignore[attr-defined]
         return verdicts

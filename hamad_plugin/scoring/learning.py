@@ -33,16 +33,10 @@ flood on a known port is never familiar; after the learning period only
 connections below the threshold are learned, each counting a fifth of a
 sighting; the threshold never drops below the shipped calibration's bounds.
 
-Behaviour guards (a beacon, a brute force or a scan that starts *inside* the
-learning period must still be flagged after it): a connection whose recent
-behaviour is *failing* (a TCP connection that failed, from a client at least
-half of whose connections in the last 2 minutes failed), *fanning out* (its client reached at
-least :data:`FANOUT_PORTS` responder ports or :data:`FANOUT_PEERS` responders
-in 2 minutes), *flooding* (its client or its responder above ``rate_floor``
-connections per 10 s) or *periodic* (the pair's last :data:`PERIODIC_MIN`
-intervals within about 35 % of each other, to a responder fewer than half
-of the site's hosts use) is never learned and never familiar. What is
-periodic and site-wide (a resolver, an NTP server) stays learnable.
+Behaviour guards (:mod:`hamad_plugin.scoring.guards`): a connection whose
+recent behaviour is failing, fanning out, flooding or periodic is never
+learned and never familiar, so a beacon, brute force or scan that starts
+inside the learning period is still flagged after it.
 
 The state is one JSON file per model version (:func:`state_path`), bound to
 the model's version and sha256, saved atomically, reloaded on restart.
@@ -63,9 +57,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..core.durations import format_duration, parse_duration
-from ..core.features import FAILED_STATES as _FAILED
 from ..core.records import ConnColumns, ConnRecord
 from ..errors import ConfigError, HamadError
+from .guards import GUARD_COUNTS, BehaviourGuards
 from .site_novelty import SiteNovelty, service_classes
 
 if TYPE_CHECKING:
@@ -86,25 +80,6 @@ RATE_MARGIN = 1.0
 ADAPT_WEIGHT = 0.2
 #: Score histogram resolution for the drift report.
 SCORE_BINS = 100
-#: Fan-out guard: distinct responder ports / responders of one client in 2 minutes.
-FANOUT_PORTS = 16
-FANOUT_PEERS = 64
-#: Failing guard: share of failed connections of the client in 2 minutes.
-FAILING_SHARE = 0.5
-#: Periodic guard: intervals seen and the spread of their logs (0.3 ~ +-35 %).
-PERIODIC_MIN = 6
-PERIODIC_SPREAD = 0.3
-#: Pairs whose intervals are tracked; the least recently seen are dropped first.
-MAX_PAIRS = 100_000
-#: Features the behaviour guards read (a guard is off when its feature is absent).
-GUARD_FEATURES = {
-    "src_fail": "src_2m_fail_share",
-    "src_ports": "src_2m_log_distinct_ports",
-    "src_peers": "src_2m_log_distinct_peers",
-    "src_rate": "src_10s_log_count",
-    "dst_rate": "dst_10s_log_count",
-    "dst_hosts": "dst_30m_host_share",
-}
 
 
 class StateError(HamadError):
@@ -174,14 +149,13 @@ class SiteLearner:
         names = {n: i for i, n in enumerate(self.feature_names)}
         self._rate_col = names.get(RATE_FEATURE)
         self._group_col = names.get(GROUP_FEATURE)
-        self._guard_cols = {k: names.get(v) for k, v in GUARD_FEATURES.items()}
+        #: The behaviour guards (failing, fanning out, flooding, periodic).
+        self.guards = BehaviourGuards(self.feature_names, self.rate_cap)
         #: The connection's own features come before the first context feature.
         self.n_own = next(
             (i for i, n in enumerate(self.feature_names) if n.startswith("src_")),
             len(self.feature_names),
         )
-        #: The behaviour guards (off only to measure what they are for: ``hamad loco``).
-        self.behaviour_guards = True
         self.reset()
 
     def reset(self) -> None:
@@ -195,10 +169,9 @@ class SiteLearner:
         self.services: dict[tuple[str, str, int, str], list[float]] = {}
         self.counts: dict[str, int] = dict.fromkeys(
             ("seen", "learned", "kept_out", "kept_out_flagged", "flagged_while_learning",
-             "adapted", "familiar", "forgotten", "guarded", "guarded_failing",
-             "guarded_fanout", "guarded_flood", "guarded_periodic"), 0)  # fmt: skip
-        #: (orig_h, resp_h) -> [last time, intervals, mean log interval, M2] (Welford).
-        self.pairs: dict[tuple[str, str], list[float]] = {}
+             "adapted", "familiar", "forgotten", "guarded", *GUARD_COUNTS), 0)  # fmt: skip
+        if hasattr(self, "guards"):
+            self.guards.reset()
         #: How the site uses each service, learned from what is learned (not persisted).
         self.novelty = SiteNovelty(self.n_own)
         n = len(self.feature_names)
@@ -267,7 +240,11 @@ class SiteLearner:
         until = self.learning_until
         learning = np.ones(n, dtype=bool) if until is None else np.asarray(times < until)
         clean = np.asarray(clean, dtype=bool)
-        guarded = self._guarded(cols, times, X, update)
+        guarded, counts = self.guards.check(cols, times, X, update)
+        if update:
+            for k, v in counts.items():
+                self.counts[k] += v
+            self.counts["guarded"] += int(guarded.sum())
         ok = clean & ~guarded
         # Only flagged, clean connections after learning can be familiar. While
         # learning every clean connection is learned; afterwards clean ones below
@@ -301,82 +278,6 @@ class SiteLearner:
                                X[learned, : self.n_own])  # fmt: skip
         if not learning.all():
             self.novelty.freeze()
-
-    def _guarded(
-        self, cols: ConnColumns, times: np.ndarray, X: np.ndarray, update: bool
-    ) -> np.ndarray:
-        """Rows whose behaviour is failing, fanning out, flooding or periodic (counted)."""
-        n = len(cols)
-        if not self.behaviour_guards:
-            return np.zeros(n, dtype=bool)
-        col = self._guard_cols
-
-        def feat(key: str, default: float) -> np.ndarray:
-            j = col[key]
-            return np.full(n, default) if j is None else np.asarray(X[:, j], dtype=np.float64)
-
-        # TCP only: a UDP query without an answer (mDNS, SSDP, a broadcast) is S0 too.
-        tcp = np.array([p == "tcp" for p in cols.proto], dtype=bool).reshape(-1)
-        failed = tcp & np.array([s in _FAILED for s in cols.conn_state], dtype=bool).reshape(-1)
-        failing = failed & (feat("src_fail", 0.0) >= FAILING_SHARE)
-        fanout = (feat("src_ports", 0.0) >= math.log1p(FANOUT_PORTS)) | (
-            feat("src_peers", 0.0) >= math.log1p(FANOUT_PEERS)
-        )
-        flood = (feat("src_rate", 0.0) > self.rate_cap) | (feat("dst_rate", 0.0) > self.rate_cap)
-        rare = feat("dst_hosts", 0.0) < 0.5
-        periodic = self._periodic(cols, times, update) & rare
-        if update:
-            c = self.counts
-            c["guarded_failing"] += int(failing.sum())
-            c["guarded_fanout"] += int(fanout.sum())
-            c["guarded_flood"] += int(flood.sum())
-            c["guarded_periodic"] += int(periodic.sum())
-        out = failing | fanout | flood | periodic
-        if update:
-            self.counts["guarded"] += int(out.sum())
-        return np.asarray(out)
-
-    def _periodic(self, cols: ConnColumns, times: np.ndarray, update: bool) -> np.ndarray:
-        """Rows whose pair's recent intervals are regular (a beacon's signature).
-
-        The spread is a decayed standard deviation of the log interval (each new
-        interval weighs a quarter), so a pair that turns regular is recognised
-        within a handful of connections and one that stops being regular is
-        released as quickly.
-        """
-        n = len(cols)
-        out = np.zeros(n, dtype=bool)
-        pairs = self.pairs
-        tl = times.tolist()
-        spread2 = PERIODIC_SPREAD * PERIODIC_SPREAD
-        for i, key in enumerate(zip(cols.orig_h, cols.resp_h, strict=True)):
-            p = pairs.get(key)
-            t = tl[i]
-            if p is None:
-                if update:
-                    pairs[key] = [t, 0.0, 0.0, 0.0]
-                continue
-            gap = t - p[0]
-            if gap < 0.5:  # the same burst (parallel connections), not a new interval
-                out[i] = p[1] >= PERIODIC_MIN and p[3] <= spread2
-                continue
-            x = math.log(gap)
-            k, m, v = p[1], p[2], p[3]
-            if k == 0:
-                m, v = x, 0.0
-            else:
-                d = x - m
-                m += 0.25 * d
-                v = 0.75 * (v + 0.25 * d * d)
-            out[i] = k + 1 >= PERIODIC_MIN and v <= spread2
-            if update:
-                p[0], p[1], p[2], p[3] = t, k + 1, m, v
-        if update and len(pairs) > MAX_PAIRS:
-            for key in sorted(pairs, key=lambda q: pairs[q][0])[
-                : len(pairs) - int(MAX_PAIRS * 0.9)
-            ]:
-                del pairs[key]
-        return out
 
     def _judge_and_learn(
         self,

@@ -147,7 +147,11 @@ def _hamad_size(
 ) -> tuple[int, str, dict[str, Any]]:
     """(size, size kind, extra) of the ensemble: its ONNX export when ``cfg.onnx``, else pickle."""
     size, kind = _pickle_size(ens), "pickle"
-    extra: dict[str, Any] = {"fit_seconds": dict(ens.fit_seconds_)}
+    extra: dict[str, Any] = {
+        "fit_seconds": dict(ens.fit_seconds_),
+        "fusion": getattr(ens, "fusion_", None),
+        "fusion_evidence": dict(getattr(ens, "fusion_evidence_", {})),
+    }
     if cfg.onnx:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "hamad.onnx"

@@ -1,0 +1,147 @@
+"""Behaviour the learning period must never make familiar.
+
+A beacon, a brute force or a scan that starts *inside* the learning period
+would otherwise be learned as one of the site's services and never flagged
+again (measured before these guards: a C&C heartbeat starting inside the
+window was caught 1 time in 328 afterwards). The supervised members keep out
+what they recognise; these guards keep out what a behaviour gives away,
+whatever the members think:
+
+* **failing**: a TCP connection that failed (S0, REJ, ...) from a client at
+  least half of whose connections in the last 2 minutes failed (UDP without
+  an answer is ordinary: mDNS, SSDP, broadcasts);
+* **fanning out**: the client reached at least :data:`FANOUT_PORTS` responder
+  ports or :data:`FANOUT_PEERS` responders in 2 minutes;
+* **flooding**: the client or the responder above the learner's rate cap
+  (``learning.rate_floor`` connections per 10 s);
+* **periodic**: the pair's last :data:`PERIODIC_MIN` intervals within about
+  35 % of each other, to a responder fewer than half of the site's hosts use
+  (a resolver or NTP server everyone polls stays learnable).
+
+A guarded connection is neither learned nor familiar. The price, measured in
+docs/loco.md: a benign keep-alive to a rare cloud address is periodic too, so
+when the model flags it, it stays flagged.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..core.features import FAILED_STATES
+from ..core.records import ConnColumns
+
+#: Fan-out guard: distinct responder ports / responders of one client in 2 minutes.
+FANOUT_PORTS = 16
+FANOUT_PEERS = 64
+#: Failing guard: share of failed connections of the client in 2 minutes.
+FAILING_SHARE = 0.5
+#: Periodic guard: intervals seen and the spread of their logs (0.3 ~ +-35 %).
+PERIODIC_MIN = 6
+PERIODIC_SPREAD = 0.3
+#: Pairs whose intervals are tracked; the least recently seen are dropped first.
+MAX_PAIRS = 100_000
+#: Features the behaviour guards read (a guard is off when its feature is absent).
+GUARD_FEATURES = {
+    "src_fail": "src_2m_fail_share",
+    "src_ports": "src_2m_log_distinct_ports",
+    "src_peers": "src_2m_log_distinct_peers",
+    "src_rate": "src_10s_log_count",
+    "dst_rate": "dst_10s_log_count",
+    "dst_hosts": "dst_30m_host_share",
+}
+#: Counter names, one per guard.
+GUARD_COUNTS = ("guarded_failing", "guarded_fanout", "guarded_flood", "guarded_periodic")
+
+
+class BehaviourGuards:
+    """The four guards over a model's feature columns, and the pairs' interval tracker.
+
+    Parameters
+    ----------
+    feature_names : sequence of str
+        The model's features (a guard whose feature is absent is off).
+    rate_cap : float
+        log1p of the busiest rate per 10 s that is not a flood.
+    """
+
+    def __init__(self, feature_names: Sequence[str], rate_cap: float) -> None:
+        names = {n: i for i, n in enumerate(feature_names)}
+        self._cols = {k: names.get(v) for k, v in GUARD_FEATURES.items()}
+        self.rate_cap = rate_cap
+        #: Off only to measure what the guards are for (``hamad loco``'s "no guards").
+        self.enabled = True
+        self.reset()
+
+    def reset(self) -> None:
+        #: (orig_h, resp_h) -> [last time, intervals, mean log interval, spread^2] (decayed).
+        self.pairs: dict[tuple[str, str], list[float]] = {}
+
+    def check(
+        self, cols: ConnColumns, times: np.ndarray, X: np.ndarray, update: bool
+    ) -> tuple[np.ndarray, dict[str, int]]:
+        """Rows whose behaviour is failing, fanning out, flooding or periodic, and how many
+        each guard caught (``update=False``: judged, the pair tracker left as it is)."""
+        n = len(cols)
+        if not self.enabled:
+            return np.zeros(n, dtype=bool), dict.fromkeys(GUARD_COUNTS, 0)
+
+        def feat(key: str) -> np.ndarray:
+            j = self._cols[key]
+            return np.zeros(n) if j is None else np.asarray(X[:, j], dtype=np.float64)
+
+        tcp = np.array([p == "tcp" for p in cols.proto], dtype=bool).reshape(-1)
+        failed = tcp & np.array([s in FAILED_STATES for s in cols.conn_state], bool).reshape(-1)
+        failing = failed & (feat("src_fail") >= FAILING_SHARE)
+        fanout = (feat("src_ports") >= math.log1p(FANOUT_PORTS)) | (
+            feat("src_peers") >= math.log1p(FANOUT_PEERS)
+        )
+        flood = (feat("src_rate") > self.rate_cap) | (feat("dst_rate") > self.rate_cap)
+        periodic = self._periodic(cols, times, update) & (feat("dst_hosts") < 0.5)
+        caught = (failing, fanout, flood, periodic)
+        counts = {k: int(m.sum()) for k, m in zip(GUARD_COUNTS, caught, strict=True)}
+        return np.asarray(failing | fanout | flood | periodic), counts
+
+    def _periodic(self, cols: ConnColumns, times: np.ndarray, update: bool) -> np.ndarray:
+        """Rows whose pair's recent intervals are regular (a beacon's signature).
+
+        The spread is a decayed standard deviation of the log interval (each new
+        interval weighs a quarter), so a pair that turns regular is recognised
+        within a handful of connections and one that stops being regular is
+        released as quickly.
+        """
+        n = len(cols)
+        out = np.zeros(n, dtype=bool)
+        pairs = self.pairs
+        tl = times.tolist()
+        spread2 = PERIODIC_SPREAD * PERIODIC_SPREAD
+        for i, key in enumerate(zip(cols.orig_h, cols.resp_h, strict=True)):
+            p = pairs.get(key)
+            t = tl[i]
+            if p is None:
+                if update:
+                    pairs[key] = [t, 0.0, 0.0, 0.0]
+                continue
+            gap = t - p[0]
+            if gap < 0.5:  # the same burst (parallel connections), not a new interval
+                out[i] = p[1] >= PERIODIC_MIN and p[3] <= spread2
+                continue
+            x = math.log(gap)
+            k, m, v = p[1], p[2], p[3]
+            if k == 0:
+                m, v = x, 0.0
+            else:
+                d = x - m
+                m += 0.25 * d
+                v = 0.75 * (v + 0.25 * d * d)
+            out[i] = k + 1 >= PERIODIC_MIN and v <= spread2
+            if update:
+                p[0], p[1], p[2], p[3] = t, k + 1, m, v
+        if update and len(pairs) > MAX_PAIRS:
+            for key in sorted(pairs, key=lambda q: pairs[q][0])[
+                : len(pairs) - int(MAX_PAIRS * 0.9)
+            ]:
+                del pairs[key]
+        return out
