@@ -81,8 +81,8 @@ typecheck: venv-dev
 	$(VENV)/bin/mypy hamad_plugin
 
 model: venv-dev
-	$(HAMAD) train --data $(TRAIN_DATA) --out models/default --n-estimators 100 --seed 0 --name default-$$(date +%Y.%m.%d)
-	$(HAMAD) eval --model models/default --data $(TRAIN_DATA) --out models/default/eval-all-captures
+	$(HAMAD) train $(foreach f,$(TRAIN_DATA),--data $(f)) --out models/default --n-estimators 100 --seed 0 --name default-$$(date +%Y.%m.%d)
+	$(HAMAD) eval --model models/default $(foreach f,$(TRAIN_DATA),--data $(f)) --out models/default/eval-all-captures
 
 eval report: venv-dev
 	$(HAMAD) report --data-root $(DATA) --out docs

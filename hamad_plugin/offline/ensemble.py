@@ -9,20 +9,24 @@ through :mod:`hamad_plugin.scoring.model` with onnxruntime + numpy.
   benign rows only, mapped to [0, 1) by ``e / (e + c)`` with ``c`` the 99th
   percentile of benign training error. It scores what the supervised members
   never saw: the attack families missing from the training data.
-* attention  a small softmax gate that sees the members' logits and the
-  connection's protocol and service (``gate_columns``) and outputs one weight
-  per member and sample; the fused score is ``sum_k w_k * s_k``. It is trained
-  on *out-of-capture* member scores: with ``groups`` (one per training
-  capture) each member's score on a row comes from a copy trained without
-  that row's capture, so the gate learns how far to trust each member on a
-  network it never saw, not on later rows of the same capture (which every
-  tree member gets right, and a gate trained on those collapses onto XGBoost).
-* fusion choice  the gate must earn its place: on the same out-of-capture
-  scores, the gate, plain averaging and each supervised member alone are
-  compared by recall at a 1e-3 benign false-positive rate (ROC-AUC breaks
-  ties), and the best is what the model ships (``fusion_``, with the figures
-  in ``fusion_evidence_``). A single member or the mean is expressed as a gate
-  with constant weights, so the served graph is the same either way.
+* attention  a small softmax gate that sees the (standardised) features, or
+  only ``gate_columns`` of them, and the members' logits, and outputs one
+  weight per member and sample; the fused score is ``sum_k w_k * s_k``. It is
+  trained on *out-of-fold* member scores, grouped by ``groups``: each
+  member's score on a row comes from a copy trained without that row's
+  group. What a group is, is the caller's choice and matters: whole attack
+  families for leave-one-family-out (the gate learns which member to trust
+  on an attack it never saw); blocks of neighbouring rows for conn-log
+  captures (with the few captures there are, whole-capture groups made a
+  worse gate on every unseen capture; :func:`hamad_plugin.offline.train.block_groups`).
+* fusion choice  the gate must earn its place (``select_fusion``): on the
+  same out-of-fold scores, the gate, plain averaging and each supervised
+  member alone are compared by recall at the benign false-positive rate the
+  model will run at (``fusion_fpr``; per group holding attacks, then
+  averaged; ROC-AUC breaks ties), and the best is what the model ships
+  (``fusion_``, with the figures in ``fusion_evidence_``). A single member
+  or the mean is expressed as a gate with constant weights, so the served
+  graph is the same either way.
 """
 
 from __future__ import annotations
@@ -198,7 +202,8 @@ def protocol_columns(feature_names: Sequence[str]) -> list[int]:
     return [i for i, n in enumerate(feature_names) if n.startswith(GATE_FEATURE_PREFIXES)]
 
 
-#: Benign false-positive rate at which out-of-capture recall decides the fusion.
+#: Default benign false-positive rate at which out-of-fold recall decides the fusion
+#: (:class:`HamadEnsemble` ``fusion_fpr``: set it to the rate the model will run at).
 FUSION_FPR = 1e-3
 
 
@@ -241,9 +246,10 @@ def _choose_fusion(
     y: np.ndarray,
     members: Sequence[str],
     groups: np.ndarray | None = None,
+    fpr: float = FUSION_FPR,
 ) -> tuple[AttentionGate, str, dict[str, dict[str, float]]]:
-    """The gate, the mean or one supervised member: whichever is best out of capture
-    (recall at :data:`FUSION_FPR`, per group of ``groups`` then averaged)."""
+    """The gate, the mean or one supervised member: whichever is best out of fold
+    (recall at ``fpr``, per group of ``groups`` then averaged)."""
     k = len(members)
     candidates: dict[str, AttentionGate] = {
         "attention": gate,
@@ -256,8 +262,8 @@ def _choose_fusion(
     best, best_key = "attention", (-1.0, -1.0)
     for name, g in candidates.items():
         fused = (g.weights(X, oof) * oof).sum(axis=1)
-        rec, auc = _group_recall(y, fused, groups, FUSION_FPR), _auc(y, fused)
-        evidence[name] = {"recall_at_1e-3": round(rec, 4), "roc_auc": round(auc, 4)}
+        rec, auc = _group_recall(y, fused, groups, fpr), _auc(y, fused)
+        evidence[name] = {"recall": round(rec, 4), "fpr": fpr, "roc_auc": round(auc, 4)}
         key = (round(rec, 3), round(auc, 4))
         if key > best_key:
             best, best_key = name, key
@@ -284,7 +290,9 @@ class HamadEnsemble:
         Feature columns the gate sees besides the member logits (None: all).
     select_fusion : bool, default=True
         Ship whichever of gate, mean and single supervised member scores best
-        on the out-of-capture scores (see the module docstring).
+        on the out-of-fold scores (see the module docstring).
+    fusion_fpr : float, default=1e-3
+        Benign false-positive rate at which that choice is made.
     random_state : int, default=0
     n_jobs : int, default=2
     """
@@ -300,6 +308,7 @@ class HamadEnsemble:
         n_jobs: int = 2,
         gate_columns: Sequence[int] | None = None,
         select_fusion: bool = True,
+        fusion_fpr: float = FUSION_FPR,
     ) -> None:
         self.members = tuple(members)
         self.fusion = fusion
@@ -310,6 +319,7 @@ class HamadEnsemble:
         self.n_jobs = n_jobs
         self.gate_columns = gate_columns
         self.select_fusion = select_fusion
+        self.fusion_fpr = fusion_fpr
 
     def _validate(self) -> None:
         bad = [m for m in self.members if m not in MEMBERS]
@@ -403,8 +413,9 @@ class HamadEnsemble:
             self.gate_: AttentionGate | None = gate
             if self.select_fusion:
                 self.gate_, self.fusion_, self.fusion_evidence_ = _choose_fusion(
-                    gate, X, oof, y, self.members, None if groups is None else np.asarray(groups)
-                )
+                    gate, X, oof, y, self.members,
+                    None if groups is None else np.asarray(groups), self.fusion_fpr,
+                )  # fmt: skip
             self.fit_seconds_["gate"] = time.perf_counter() - t0
         else:
             self.gate_ = self.attention_gate_ = None

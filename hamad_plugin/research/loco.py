@@ -319,11 +319,12 @@ def _detail(r: FoldResult) -> list[str]:
         "",
         f"{r.n_benign} benign, {r.n_malicious} malicious ({fams}); threshold calibrated "
         f"on {r.calibration}; fold took {r.seconds:.0f} s. "
-        f"HAMAD ships `{r.fusion or 'attention'}`: out-of-capture recall at 1e-3 inside "
-        "training: "
+        f"HAMAD ships `{r.fusion or 'attention'}`"
         + (
-            ", ".join(f"{k} {100 * v['recall_at_1e-3']:.1f}%" for k, v in r.fusion_evidence.items())
-            or "n/a"
+            ": out-of-fold recall inside training "
+            + ", ".join(f"{k} {100 * v['recall']:.1f}%" for k, v in r.fusion_evidence.items())
+            if r.fusion_evidence
+            else ""
         )
         + ".",
         "",

@@ -257,7 +257,7 @@ def _threshold() -> AdaptiveThreshold:
 def test_unclean_connections_cannot_lift_the_threshold() -> None:
     t = _threshold()
     before = t.current()
-    flood = np.full(20_000, 0.99)
+    flood = np.full(20_000, before - 0.01)  # just under the threshold: not flagged
     t.decide(flood, learn_from=np.zeros(len(flood), dtype=bool))
     assert t.current() == before
     t.decide(flood)  # the same flood, if it were learned from, moves it

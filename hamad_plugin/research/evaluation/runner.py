@@ -128,7 +128,12 @@ def _fit_hamad(
     from ...offline.ensemble import HamadEnsemble
 
     y = fold.y
-    ens = HamadEnsemble(n_estimators=cfg.n_estimators, random_state=cfg.seed, n_jobs=cfg.n_jobs)
+    ens = HamadEnsemble(
+        n_estimators=cfg.n_estimators,
+        random_state=cfg.seed,
+        n_jobs=cfg.n_jobs,
+        fusion_fpr=cfg.target_fpr,
+    )
     t0 = time.perf_counter()
     groups = None if fold.groups is None else fold.groups[fit_idx]
     ens.fit(X[fit_idx], y[fit_idx], groups=groups)
