@@ -150,7 +150,9 @@ class SiteLearner:
         self._rate_col = names.get(RATE_FEATURE)
         self._group_col = names.get(GROUP_FEATURE)
         #: The behaviour guards (failing, fanning out, flooding, periodic).
-        self.guards = BehaviourGuards(self.feature_names, self.rate_cap)
+        self.guards = BehaviourGuards(
+            self.feature_names, self.rate_cap, periodic=bool(settings.guard_periodic)
+        )
         #: The connection's own features come before the first context feature.
         self.n_own = next(
             (i for i, n in enumerate(self.feature_names) if n.startswith("src_")),

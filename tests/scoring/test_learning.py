@@ -156,21 +156,26 @@ def test_after_learning_alarms_never_teach_themselves() -> None:
 
 @pytest.mark.parametrize("start", [0.0, 250.0, 750.0])
 def test_a_beacon_that_starts_inside_learning_is_still_flagged_after_it(start: float) -> None:
-    """A regular check-in the supervised members do not recognise, starting at 0 %, 25 % or
-    75 % of the learning period, is never learned as the site's service."""
-    lr = _learner(period="1000s")
+    """With the periodic guard on, a regular check-in the supervised members do not
+    recognise, starting at 0 %, 25 % or 75 % of the learning period, is never learned as the
+    site's service; with it off (the default) it is."""
+    lr = _learner(period="1000s", guard_periodic=True)
     _apply(lr, [0.0], orig="10.0.0.77", flagged=False)  # the site's first connection
     beacon = [start + 30.0 * k for k in range(int((2000 - start) / 30))]
     out = _apply(lr, beacon)
     after = ~out.learning
     assert after.sum() > 20 and out.flags[after].all() and not out.familiar.any()
     assert lr.counts["guarded_periodic"] >= len(beacon) - 10
+    default = _learner(period="1000s")
+    _apply(default, [0.0], orig="10.0.0.77", flagged=False)
+    out = _apply(default, beacon)
+    assert out.familiar[~out.learning].all() and default.counts["guarded_periodic"] == 0
 
 
 def test_the_same_service_used_irregularly_is_learned() -> None:
     rng = np.random.default_rng(0)
     times = np.cumsum(rng.exponential(30.0, 60)).tolist()
-    lr = _learner(period=f"{times[30]}s")
+    lr = _learner(period=f"{times[30]}s", guard_periodic=True)
     out = _apply(lr, times)
     after = ~out.learning
     assert after.sum() > 20 and out.familiar[after].mean() > 0.9
