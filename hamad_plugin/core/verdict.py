@@ -7,8 +7,10 @@ in one module with no heavy imports.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -125,6 +127,20 @@ class VerdictBatch:
     feature_names: list[str]
     member_names: list[str]
     model_version: str
+
+    @classmethod
+    def concat(cls, parts: Sequence[VerdictBatch]) -> VerdictBatch:
+        """Consecutive batches as one (the pipeline splits a batch at the end of learning)."""
+        kw: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            vals = [getattr(p, f.name) for p in parts]
+            if f.name in ("feature_names", "member_names", "model_version"):
+                kw[f.name] = vals[0]
+            elif isinstance(vals[0], np.ndarray):
+                kw[f.name] = np.concatenate(vals)
+            else:
+                kw[f.name] = [x for v in vals for x in v]
+        return cls(**kw)
 
     def __len__(self) -> int:
         return len(self.uid)

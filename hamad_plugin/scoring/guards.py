@@ -12,8 +12,9 @@ whatever the members think:
   an answer is ordinary: mDNS, SSDP, broadcasts);
 * **fanning out**: the client reached at least :data:`FANOUT_PORTS` responder
   ports or :data:`FANOUT_PEERS` responders in 2 minutes;
-* **flooding**: the client or the responder above the learner's rate cap
-  (``learning.rate_floor`` connections per 10 s);
+* **flooding**: the client, or a responder fewer than half of the site's
+  hosts use, above the learner's rate cap (``learning.rate_floor``
+  connections per 10 s; a resolver everyone uses is busy, not flooded);
 * **periodic** (``learning.guard_periodic``, off by default): the pair's last
   :data:`PERIODIC_MIN` intervals within about 35 % of each other, to a
   responder fewer than half of the site's hosts use (a resolver or NTP server
@@ -108,10 +109,11 @@ class BehaviourGuards:
         fanout = (feat("src_ports") >= math.log1p(FANOUT_PORTS)) | (
             feat("src_peers") >= math.log1p(FANOUT_PEERS)
         )
-        flood = (feat("src_rate") > self.rate_cap) | (feat("dst_rate") > self.rate_cap)
+        shared = feat("dst_hosts") >= 0.5  # a responder most of the site uses (a resolver)
+        flood = (feat("src_rate") > self.rate_cap) | ((feat("dst_rate") > self.rate_cap) & ~shared)
         periodic = np.zeros(n, dtype=bool)
         if self.periodic:
-            periodic = self._periodic(cols, times, update) & (feat("dst_hosts") < 0.5)
+            periodic = self._periodic(cols, times, update) & ~shared
         caught = (failing, fanout, flood, periodic)
         counts = {k: int(m.sum()) for k, m in zip(GUARD_COUNTS, caught, strict=True)}
         return np.asarray(failing | fanout | flood | periodic), counts

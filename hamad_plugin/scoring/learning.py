@@ -255,7 +255,7 @@ class SiteLearner:
         take = ok & (learning | ~out_flags) if update else np.zeros(n, dtype=bool)
         self._judge_and_learn(cols, times, X, learning, judge, take, out_flags, familiar)
         if update:
-            self._learn_novelty(cols, X, take & learning, learning)
+            self._learn_novelty(cols, X, take & learning)
             self._count(learning, clean, flags, take, familiar)
             if len(self.services) > self.max_services:
                 self._forget()
@@ -263,23 +263,28 @@ class SiteLearner:
             self.clock = float(times[-1])
         return LearnOutcome(out_flags, learning, familiar)
 
-    def site_novelty(self, cols: ConnColumns, X: np.ndarray) -> np.ndarray | None:
-        """The site novelty of each row (NaN: service not learned), None before it is ready."""
+    def site_novelty(
+        self, cols: ConnColumns, X: np.ndarray, times: np.ndarray
+    ) -> np.ndarray | None:
+        """The site novelty of each row (NaN: service not learned), None before it is ready.
+
+        The pipeline hands over batches that lie wholly inside or after the learning
+        period; the first one after it freezes what was learned, before it is scored.
+        """
+        until = self.learning_until
+        if not self.novelty.ready and until is not None and len(times) and times[0] >= until:
+            self.novelty.freeze()
         if not self.novelty.ready:
             return None
         return self.novelty.score(service_classes(cols.proto, cols.ports[1]), X[:, : self.n_own])
 
-    def _learn_novelty(
-        self, cols: ConnColumns, X: np.ndarray, learned: np.ndarray, learning: np.ndarray
-    ) -> None:
+    def _learn_novelty(self, cols: ConnColumns, X: np.ndarray, learned: np.ndarray) -> None:
         if self.novelty.ready:
             return
         if learned.any():
             classes = service_classes(cols.proto, cols.ports[1])
             self.novelty.learn([classes[i] for i in np.flatnonzero(learned)],
                                X[learned, : self.n_own])  # fmt: skip
-        if not learning.all():
-            self.novelty.freeze()
 
     def _judge_and_learn(
         self,

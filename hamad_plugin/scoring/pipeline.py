@@ -181,10 +181,38 @@ class Pipeline:
         """:meth:`score` of a columnar batch, as columns (``hamad replay``'s path)."""
         X = self.extractor.transform_columns(cols, update=update_state)
         times = self.extractor.last_times
+        k = self._learning_ends_at(times) if update_state else None
+        if k is None:
+            return self._judge(cols, X, times, update_state)
+        # The end of learning is a batch boundary whatever the batches (replay's 1024
+        # rows, Zeek's), so what is frozen then, and every decision after, is the same.
+        n = len(cols)
+        return VerdictBatch.concat(
+            [self._judge(cols.part(0, k), X[:k], times[:k], update_state),
+             self._judge(cols.part(k, n), X[k:], times[k:], update_state)]
+        )  # fmt: skip
+
+    def _learning_ends_at(self, times: np.ndarray) -> int | None:
+        """Row of the batch where the learning period ends, if it ends inside the batch."""
+        learner = self.learner
+        if learner is None or not learner.enabled or not len(times):
+            return None
+        until = learner.learning_until
+        if until is None:
+            until = float(times[0]) + learner.period
+        k = int(np.searchsorted(times, until, side="left"))
+        return k if 0 < k < len(times) else None
+
+    def _judge(
+        self, cols: ConnColumns, X: np.ndarray, times: np.ndarray, update_state: bool
+    ) -> VerdictBatch:
+        """Score, threshold and learner for rows whose features are computed."""
         score, weights, members = self.score_matrix(X)
         learner = self.learner
         if learner is not None and self._novelty is not None:
-            score, members = self._with_site_novelty(learner, cols, X, score, weights, members)
+            score, members = self._with_site_novelty(
+                learner, cols, X, times, score, weights, members
+            )
         clean = learner.clean(members) if learner is not None else None
         learn_from = clean if clean is not None else self._clean(members)
         if learner is not None and learner.enabled and not learner.adapt_threshold:
@@ -210,6 +238,7 @@ class Pipeline:
         learner: SiteLearner,
         cols: ConnColumns,
         X: np.ndarray,
+        times: np.ndarray,
         score: np.ndarray,
         weights: np.ndarray,
         members: np.ndarray,
@@ -217,7 +246,7 @@ class Pipeline:
         """Once the site is learned, its novelty takes the novelty member's place in the
         fused score, with the weight the gate gave that member (services not learned keep
         the shipped member's score): :mod:`hamad_plugin.scoring.site_novelty`."""
-        site = learner.site_novelty(cols, X)
+        site = learner.site_novelty(cols, X, times)
         if site is None:
             return score, members
         j = self._novelty

@@ -25,6 +25,7 @@ member is used until the next learning period.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -52,6 +53,9 @@ class _ClassStats:
     n: int
     sum: np.ndarray
     sumsq: np.ndarray
+    #: Each class draws from its own generator, seeded by its name: the reservoir depends
+    #: only on the class's rows in stream order, never on how the stream was batched.
+    rng: np.random.Generator
     reservoir: list[np.ndarray] = field(default_factory=list)
     offered: int = 0
 
@@ -59,9 +63,8 @@ class _ClassStats:
 class SiteNovelty:
     """Per-service distance to the site's learned traffic (see the module docstring)."""
 
-    def __init__(self, n_features: int, seed: int = 0) -> None:
+    def __init__(self, n_features: int) -> None:
         self.n_features = n_features
-        self._rng = np.random.default_rng(seed)
         self._stats: dict[str, _ClassStats] = {}
         #: class -> (mean, sd, c) once frozen
         self.frozen: dict[str, tuple[np.ndarray, np.ndarray, float]] = {}
@@ -83,7 +86,8 @@ class SiteNovelty:
                 if len(self._stats) >= MAX_CLASSES:
                     continue
                 zeros = np.zeros(self.n_features)
-                st = self._stats[cls] = _ClassStats(0, zeros, zeros.copy())
+                rng = np.random.default_rng(zlib.crc32(cls.encode()))
+                st = self._stats[cls] = _ClassStats(0, zeros, zeros.copy(), rng)
             st.n += len(rows)
             st.sum += rows.sum(axis=0)
             st.sumsq += (rows * rows).sum(axis=0)
@@ -92,7 +96,7 @@ class SiteNovelty:
                 if len(st.reservoir) < RESERVOIR:
                     st.reservoir.append(row)
                 else:
-                    j = int(self._rng.integers(st.offered))
+                    j = int(st.rng.integers(st.offered))
                     if j < RESERVOIR:
                         st.reservoir[j] = row
 
