@@ -497,3 +497,30 @@ def test_a_restarted_worker_resumes_learning_and_reset_starts_over(
     third = PipelineScorer(settings)
     assert third.pipe.learner is not None and third.pipe.learner.counts["seen"] == 0
     assert again.state_path.with_name(again.state_path.name + ".unusable").exists()
+
+
+def test_a_learned_service_of_a_responder_most_hosts_use_can_be_familiar_however_it_scores() -> (
+    None
+):
+    """The site's resolver: its service was learned clean, and later queries that RF and
+    XGBoost both call malicious (its busy counts look like a flood target to them) are
+    familiar; the same scores towards a responder few hosts use stay flagged."""
+    names = ["src_10s_log_count", "dst_30m_host_share", "dst_30m_log_distinct_peers",
+             "resp_multicast"]  # fmt: skip
+    lr = SiteLearner(LearningSettings(period="100s"), "v1", "ab" * 32, names, MEMBERS)
+    rng = np.random.default_rng(2)
+
+    def batch(times: np.ndarray, share: float, rf_xgb: float, resp: str, hosts: int = 8) -> Any:
+        recs = [ConnRecord(ts=t, uid=f"C{resp}{t}", orig_h="10.0.0.5", orig_p=40000,
+                           resp_h=resp, resp_p=53, proto="udp") for t in times]  # fmt: skip
+        n = len(recs)
+        X = np.tile([0.5, share, np.log1p(hosts), 0.0], (n, 1))
+        members = np.tile([rf_xgb, rf_xgb, 0.5], (n, 1))
+        return lr.apply(recs, times, X, np.full(n, 0.9), lr.clean(members), np.ones(n, bool))
+
+    batch(np.cumsum(rng.exponential(10.0, 20)), 0.9, 0.1, "10.0.0.1")  # learned clean
+    later = 300.0 + np.cumsum(rng.exponential(10.0, 10))
+    assert batch(later, 0.9, 0.9, "10.0.0.1").familiar.all()
+    assert not batch(later + 200, 0.1, 0.9, "10.0.0.1").familiar.any()
+    # on a one-host network every responder is "most of the site's": not shared
+    assert not batch(later + 400, 1.0, 0.9, "10.0.0.1", hosts=1).familiar.any()
