@@ -23,8 +23,9 @@ whatever the members think:
 A guarded connection is neither learned nor familiar. Why the periodic guard
 is off: a benign keep-alive to a rare cloud address is periodic too, so when
 the model flags it, it stays flagged. Measured on the simulator (seed 271, 64
-hosts, 24 h, 6 h learning; before the shared-responder rule of the learner): with it, 364 false alarms per 10,000 benign after
-learning and 10.4 % of the C&C heartbeat flagged; without it, 201 and 1.2 %:
+hosts, 24 h, 6 h learning; before the learner's shared-responder rule): with
+it, 364 false alarms per 10,000 benign after learning and 10.4 % of the C&C
+heartbeat flagged; without it, 201 and 1.2 %:
 the model flags too few beacon connections for the guard to pay. Beacons need
 their own evidence (a periodicity detector), not a veto on learning.
 """
