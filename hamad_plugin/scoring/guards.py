@@ -59,6 +59,8 @@ GUARD_FEATURES = {
     "dst_rate": "dst_10s_log_count",
     "dst_hosts": "dst_30m_host_share",
 }
+#: Share of the site's hosts above which a responder is the site's own (a resolver).
+SHARED_HOST_SHARE = 0.5
 #: Counter names, one per guard.
 GUARD_COUNTS = ("guarded_failing", "guarded_fanout", "guarded_flood", "guarded_periodic")
 
@@ -110,7 +112,7 @@ class BehaviourGuards:
         fanout = (feat("src_ports") >= math.log1p(FANOUT_PORTS)) | (
             feat("src_peers") >= math.log1p(FANOUT_PEERS)
         )
-        shared = feat("dst_hosts") >= 0.5  # a responder most of the site uses (a resolver)
+        shared = feat("dst_hosts") >= SHARED_HOST_SHARE  # a responder most of the site uses
         flood = (feat("src_rate") > self.rate_cap) | ((feat("dst_rate") > self.rate_cap) & ~shared)
         periodic = np.zeros(n, dtype=bool)
         if self.periodic:

@@ -63,7 +63,7 @@ import numpy as np
 from ..core.durations import format_duration, parse_duration
 from ..core.records import ConnColumns, ConnRecord
 from ..errors import ConfigError, HamadError
-from .guards import GUARD_COUNTS, BehaviourGuards
+from .guards import GUARD_COUNTS, GUARD_FEATURES, SHARED_HOST_SHARE, BehaviourGuards
 from .site_novelty import SiteNovelty, service_classes
 
 if TYPE_CHECKING:
@@ -86,6 +86,16 @@ ADAPT_WEIGHT = 0.2
 SHARED_MIN_HOSTS = 3
 #: Score histogram resolution for the drift report.
 SCORE_BINS = 100
+
+
+def supervised_index(members: Sequence[str]) -> list[int]:
+    """Positions of the supervised members (:data:`SUPERVISED`) among a model's members."""
+    return [i for i, m in enumerate(members) if m in SUPERVISED]
+
+
+def clean_rows(members: np.ndarray, supervised: Sequence[int], guard: float) -> np.ndarray:
+    """Connections the supervised members (columns ``supervised``) do not all score >= guard."""
+    return np.asarray(np.asarray(members)[:, list(supervised)].min(axis=1) < guard)
 
 
 class StateError(HamadError):
@@ -146,7 +156,7 @@ class SiteLearner:
         self.model_version = model_version
         self.model_sha256 = model_sha256
         self.feature_names = list(feature_names)
-        self._supervised = [i for i, m in enumerate(members) if m in SUPERVISED]
+        self._supervised = supervised_index(members)
         if not self._supervised:
             raise ConfigError(
                 f"learning needs a supervised member ({', '.join(SUPERVISED)}) to keep attack "
@@ -154,7 +164,7 @@ class SiteLearner:
             )
         names = {n: i for i, n in enumerate(self.feature_names)}
         self._rate_col = names.get(RATE_FEATURE)
-        self._shared_col = names.get("dst_30m_host_share")
+        self._shared_col = names.get(GUARD_FEATURES["dst_hosts"])
         self._peers_col = names.get("dst_30m_log_distinct_peers")
         self._group_col = names.get(GROUP_FEATURE)
         #: The behaviour guards (failing, fanning out, flooding, periodic).
@@ -180,8 +190,7 @@ class SiteLearner:
         self.counts: dict[str, int] = dict.fromkeys(
             ("seen", "learned", "kept_out", "kept_out_flagged", "flagged_while_learning",
              "adapted", "familiar", "forgotten", "guarded", *GUARD_COUNTS), 0)  # fmt: skip
-        if hasattr(self, "guards"):
-            self.guards.reset()
+        self.guards.reset()
         #: How the site uses each service, learned from what is learned (not persisted).
         self.novelty = SiteNovelty(self.n_own)
         n = len(self.feature_names)
@@ -218,8 +227,7 @@ class SiteLearner:
 
     def clean(self, members: np.ndarray) -> np.ndarray:
         """Connections the supervised members do not both call malicious."""
-        sup = np.asarray(members)[:, self._supervised]
-        return np.asarray(sup.min(axis=1) < self.guard)
+        return clean_rows(members, self._supervised, self.guard)
 
     def apply(
         self,
@@ -278,7 +286,8 @@ class SiteLearner:
         j, k = self._shared_col, self._peers_col
         if j is None or k is None:
             return np.zeros(len(X), dtype=bool)
-        return np.asarray((X[:, j] >= 0.5) & (X[:, k] >= math.log1p(SHARED_MIN_HOSTS) - 1e-9))
+        many = X[:, k] >= math.log1p(SHARED_MIN_HOSTS) - 1e-9
+        return np.asarray((X[:, j] >= SHARED_HOST_SHARE) & many)
 
     def site_novelty(
         self, cols: ConnColumns, X: np.ndarray, times: np.ndarray

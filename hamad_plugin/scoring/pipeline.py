@@ -18,13 +18,14 @@ from ..core.features import FeatureConfig, FeatureExtractor
 from ..core.jit import njit
 from ..core.manifest import ExplainInfo
 from ..core.records import TS, ConnColumns, ConnRecord
+from ..core.settings import LearningSettings
 from ..core.threshold import AdaptiveThreshold
 from ..core.verdict import Verdict, VerdictBatch
-from .learning import SUPERVISED, SiteLearner, load_state, save_state
+from .learning import SiteLearner, clean_rows, load_state, save_state, supervised_index
 from .model import LoadedModel
 
 if TYPE_CHECKING:
-    from ..core.settings import LearningSettings, Settings
+    from ..core.settings import Settings
 
 
 class Pipeline:
@@ -69,7 +70,7 @@ class Pipeline:
         self._importance = np.asarray(imp, dtype=np.float32)
         self._names = model.feature_names
         self._members = model.members
-        self._supervised = [i for i, m in enumerate(self._members) if m in SUPERVISED]
+        self._supervised = supervised_index(self._members)
         self._novelty = self._members.index("novelty") if "novelty" in self._members else None
         self.learner: SiteLearner | None = None
         if learning is not None:
@@ -264,7 +265,7 @@ class Pipeline:
         (what may move the adaptive threshold; None if the model has no such members)."""
         if not self._supervised:
             return None
-        return np.asarray(np.asarray(members)[:, self._supervised].min(axis=1) < 0.5)
+        return clean_rows(members, self._supervised, LearningSettings.guard)
 
     def _top(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The ``top_k`` features of :meth:`explain` per row, largest first (ties: lower index)."""
