@@ -115,6 +115,12 @@ class LabelBreakdown:
         c[0] += rows
         c[1] += flagged
 
+    def add_rows(self, malicious: np.ndarray, names: list[str], flagged: np.ndarray) -> None:
+        """Count a batch of labelled rows (aligned arrays), one update per distinct label."""
+        rows = zip(malicious.tolist(), names, flagged.tolist(), strict=True)
+        for (m, name, f), c in Counter(rows).items():
+            self.add_many(bool(m), name, c, c if f else 0)
+
     def rows(self) -> list[dict[str, Any]]:
         """Benign labels first, then malicious ones, each by row count (largest first)."""
         order = sorted(self.counts.items(), key=lambda kv: (kv[0][0], -kv[1][0], kv[0][1]))
@@ -297,8 +303,7 @@ def _account(
     ys = np.asarray([mal[i] for i in keep], dtype=np.int64)
     names = [batch.detailed_label[i] or labels[i] or "" for i in keep]
     fl = flags[idx]
-    for (m, name, f), c in Counter(zip(ys.tolist(), names, fl.tolist(), strict=True)).items():
-        summary.by_label.add_many(bool(m), name, c, c if f else 0)
+    summary.by_label.add_rows(ys, names, fl)
     if summary.labelled is None:
         summary.labelled = LabelledCounts()
     scores = verdicts.score[idx].astype(np.float64)
@@ -308,10 +313,8 @@ def _account(
             summary.after_learning = LabelledCounts()
         m2 = ~verdicts.learning[idx]
         summary.after_learning.add(ys[m2], scores[m2], fl[m2])
-        after = zip(ys[m2].tolist(), [n for n, a in zip(names, m2, strict=True) if a],
-                    fl[m2].tolist(), strict=True)  # fmt: skip
-        for (m, name, f), c in Counter(after).items():
-            summary.by_label_after.add_many(bool(m), name, c, c if f else 0)
+        kept = [n for n, a in zip(names, m2.tolist(), strict=True) if a]
+        summary.by_label_after.add_rows(ys[m2], kept, fl[m2])
 
 
 _LABEL_CACHE: dict[str, bool | None] = {}

@@ -211,20 +211,16 @@ def run_loco(
 
     config = config or FeatureConfig()
     mask = neutral_columns(config, neutralize)
-    caps = []
-    for p in paths:
+
+    def load(p: str | Path, note: str = "") -> CaptureData:
         if progress:
-            progress(f"features {Path(p).name}")
+            progress(f"features {Path(p).name}{note}")
         cap = load_capture(p, config)
         cap.X[:, mask] = 0.0
-        caps.append(cap)
-    extra = []
-    for p in train_extra:
-        if progress:
-            progress(f"features {Path(p).name} (training only)")
-        cap = load_capture(p, config)
-        cap.X[:, mask] = 0.0
-        extra.append(cap)
+        return cap
+
+    caps = [load(p) for p in paths]
+    extra = [load(p, " (training only)") for p in train_extra]
     results = []
     for i, held in enumerate(caps):
         if progress:
