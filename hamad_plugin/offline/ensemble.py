@@ -207,14 +207,6 @@ def protocol_columns(feature_names: Sequence[str]) -> list[int]:
 FUSION_FPR = 1e-3
 
 
-def _recall_at(y: np.ndarray, s: np.ndarray, fpr: float) -> float:
-    benign = s[y == 0]
-    if not len(benign) or not (y == 1).any():
-        return 0.0
-    thr = float(np.quantile(benign, 1.0 - fpr, method="higher"))
-    return float((s[y == 1] > thr).mean())
-
-
 def _auc(y: np.ndarray, s: np.ndarray) -> float:
     pos, neg = s[y == 1], s[y == 0]
     if not len(pos) or not len(neg):
@@ -228,15 +220,15 @@ def _auc(y: np.ndarray, s: np.ndarray) -> float:
 def _group_recall(y: np.ndarray, s: np.ndarray, groups: np.ndarray | None, fpr: float) -> float:
     """Recall at ``fpr``, averaged over the groups holding attacks (each unseen family or
     capture counts once, as in a leave-one-out report), or pooled without groups."""
-    if groups is None:
-        return _recall_at(y, s, fpr)
     benign = s[y == 0]
-    if not len(benign):
+    if not len(benign) or not (y == 1).any():
         return 0.0
     thr = float(np.quantile(benign, 1.0 - fpr, method="higher"))
+    if groups is None:
+        return float((s[y == 1] > thr).mean())
     per = [float((s[(groups == g) & (y == 1)] > thr).mean())
            for g in np.unique(groups[y == 1])]  # fmt: skip
-    return float(np.mean(per)) if per else 0.0
+    return float(np.mean(per))
 
 
 def _choose_fusion(
