@@ -15,6 +15,11 @@ from ...core.verdict import Verdict
 from . import codec
 from .base import EVENT_HEARTBEAT, EVENT_HELLO, EVENT_VERDICTS, EVENT_WORKER_ERROR
 
+#: Verdicts per ``HAMAD::verdicts`` event. A WebSocket verdict is about 1.3 kB of JSON, so a
+#: full worker batch (1,024) would pass the 1 MiB a WebSocket peer commonly accepts per
+#: message; smaller events also keep Zeek's event queue moving between them.
+MAX_VERDICTS_PER_EVENT = 256
+
 
 class EventSender:
     """The ``send_*`` half of :class:`~.base.Transport` on top of one ``_send``."""
@@ -24,8 +29,13 @@ class EventSender:
         raise NotImplementedError
 
     async def send_verdicts(self, verdicts: Sequence[Verdict], withheld: int = 0) -> None:
-        """Publish ``HAMAD::verdicts``."""
-        await self._send(EVENT_VERDICTS, codec.verdicts_args(verdicts, withheld))
+        """Publish ``HAMAD::verdicts``, in events of at most :data:`MAX_VERDICTS_PER_EVENT`
+        (the withheld count rides on the last one)."""
+        n = len(verdicts)
+        for s in range(0, max(n, 1), MAX_VERDICTS_PER_EVENT):
+            last = s + MAX_VERDICTS_PER_EVENT >= n
+            part = verdicts[s : s + MAX_VERDICTS_PER_EVENT]
+            await self._send(EVENT_VERDICTS, codec.verdicts_args(part, withheld if last else 0))
 
     async def send_hello(self, worker: str, version: str, model_version: str) -> None:
         """Publish ``HAMAD::hello``."""
