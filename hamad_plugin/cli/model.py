@@ -133,7 +133,7 @@ def eval_cmd(
     per_file: dict[str, Any] = {}
     bar = progress(None, "eval")
     for path in data:
-        pipe.extractor.reset()
+        pipe.reset_windows()
         reader = read_conn_log(path)
         fy: list[int] = []
         fs: list[float] = []

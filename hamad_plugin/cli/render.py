@@ -58,7 +58,8 @@ def label_table(rows: list[dict[str, Any]], m: dict[str, Any]) -> list[str]:
 
 def service_line(key: tuple[str, str, int, str]) -> str:
     kind, addr, port, proto = key
-    return f"{'client' if kind == 'c' else 'group':<6} {addr:<39} {f'{port}/{proto}':<11}"
+    who = {"c": "client", "g": "group", "s": "site", "r": "server"}.get(kind, kind)
+    return f"{who:<6} {addr or '(any)':<39} {f'{port}/{proto}':<11}"
 
 
 def replay_summary(d: dict[str, Any], model_version: str, mode: str) -> list[str]:
@@ -88,9 +89,36 @@ def replay_summary(d: dict[str, Any], model_version: str, mode: str) -> list[str
             f"  {d['scored_while_learning']} connections scored while learning, "
             f"{d['familiar']} not flagged afterwards as familiar services"
         )
+    lines += incident_lines(d["incidents"], d["incidents_noticed"])
     if "metrics" in d:
         lines += _labelled_lines(d)
     return lines
+
+
+def incident_lines(incidents: list[dict[str, Any]], noticed: int, n: int = 10) -> list[str]:
+    """The incidents of a replay, the largest first: what an operator would read."""
+    if not incidents:
+        return ["incidents: none"]
+    lines = [
+        f"incidents: {len(incidents)} ({noticed} raised as HAMAD::Incident on Zeek's defaults: "
+        "at least 3 anomalous connections after learning); largest:"
+    ]
+    for i in sorted(incidents, key=lambda x: (-x["connections"], x["first"]))[:n]:
+        first, last = (_utc(i["first"]), _utc(i["last"]))
+        lines.append(
+            f"  {i['orig_h']:<15} {i['behaviour']:<17} {i['connections']:>6} conns to "
+            f"{i['peers']:>4} responders ({', '.join(i['services'][:3])})  {first}..{last}  "
+            f"score {i['score']:.3f}"
+            + (f"  ({i['while_learning']} while learning)" if i["while_learning"] else "")
+        )
+    return lines
+
+
+def _utc(ts: float) -> str:
+    """24-hour UTC, the date only when it is not obvious."""
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%m-%d %H:%M")
 
 
 def _anomaly_line(v: dict[str, Any]) -> str:

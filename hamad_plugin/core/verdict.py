@@ -51,6 +51,19 @@ class Verdict:
     #: The score reached the threshold, but the connection belongs to a service this
     #: site uses routinely (learned), so it is not anomalous.
     familiar: bool = False
+    #: The behaviour evidence names (``password-guessing``, ``scan``, ``dns-tunnel``,
+    #: ``beacon``: :mod:`hamad_plugin.scoring.behaviours`); "" when there is none.
+    behaviour: str = ""
+    #: Id of the incident an anomalous connection belongs to (originator/behaviour/first
+    #: second; "" when not anomalous): :mod:`hamad_plugin.scoring.incidents`.
+    incident: str = ""
+    #: The incident so far: connections, distinct responders, first connection time,
+    #: highest score, the first few uids.
+    incident_count: int = 0
+    incident_peers: int = 0
+    incident_first: float = 0.0
+    incident_score: float = 0.0
+    incident_uids: list[str] = field(default_factory=list)
 
     @property
     def top_model(self) -> str:
@@ -84,6 +97,13 @@ class Verdict:
             "interim": self.interim,
             "learning": self.learning,
             "familiar": self.familiar,
+            "behaviour": self.behaviour,
+            "incident": self.incident,
+            "incident_count": self.incident_count,
+            "incident_peers": self.incident_peers,
+            "incident_first": self.incident_first,
+            "incident_score": round(self.incident_score, 6),
+            "incident_uids": list(self.incident_uids),
         }
 
 
@@ -124,6 +144,13 @@ class VerdictBatch:
     members: np.ndarray
     learning: np.ndarray
     familiar: np.ndarray
+    behaviour: list[str]
+    incident: list[str]
+    incident_count: np.ndarray
+    incident_peers: np.ndarray
+    incident_first: np.ndarray
+    incident_score: np.ndarray
+    incident_uids: list[list[str]]
     feature_names: list[str]
     member_names: list[str]
     model_version: str
@@ -159,6 +186,10 @@ class VerdictBatch:
             self.score[ix].tolist(), self.threshold[ix].tolist(), self.anomalous[ix].tolist(),
             self.top[ix].tolist(), self.top_val[ix].tolist(), self.weights[ix].tolist(),
             self.members[ix].tolist(), self.learning[ix].tolist(), self.familiar[ix].tolist(),
+            [self.behaviour[i] for i in rows], [self.incident[i] for i in rows],
+            self.incident_count[ix].tolist(), self.incident_peers[ix].tolist(),
+            self.incident_first[ix].tolist(), self.incident_score[ix].tolist(),
+            [self.incident_uids[i] for i in rows],
             strict=True,
         )  # fmt: skip
         # Positional arguments in field order: much cheaper than keywords, once per connection.
@@ -181,8 +212,39 @@ class VerdictBatch:
                 False,
                 le,
                 fa,
+                be,
+                ic,
+                icn,
+                icp,
+                icf,
+                ics,
+                list(icu),
             )  # fmt: skip
-            for u, t, oh, op, rh, rp, pr, sc, th, fl, tj, tv, w, m, le, fa in rows_
+            for (
+                u,
+                t,
+                oh,
+                op,
+                rh,
+                rp,
+                pr,
+                sc,
+                th,
+                fl,
+                tj,
+                tv,
+                w,
+                m,
+                le,
+                fa,
+                be,
+                ic,
+                icn,
+                icp,
+                icf,
+                ics,
+                icu,
+            ) in rows_
         ]
 
     def json_lines(self, rows: list[int], labels: list[str | None] | None = None) -> str:
@@ -199,6 +261,10 @@ class VerdictBatch:
         flags = self.anomalous[idx].tolist()
         learning = self.learning[idx].tolist()
         familiar = self.familiar[idx].tolist()
+        icn = self.incident_count[idx].tolist()
+        icp = self.incident_peers[idx].tolist()
+        icf = self.incident_first[idx].tolist()
+        ics = [round(x, 6) for x in self.incident_score[idx].tolist()]
         top = self.top[idx].tolist()
         top_val = self.top_val[idx].tolist()
         weights = self.weights[idx].tolist()
@@ -220,7 +286,11 @@ class VerdictBatch:
                 f'"top_features": [{feats}], '
                 f'"weights": {{{w}}}, "member_scores": {{{ms}}}, "model_version": {version}, '
                 f'"interim": false, "learning": {_BOOL[learning[k]]}, '
-                f'"familiar": {_BOOL[familiar[k]]}'
+                f'"familiar": {_BOOL[familiar[k]]}, "behaviour": {dump(self.behaviour[i])}, '
+                f'"incident": {_json_str(self.incident[i])}, "incident_count": {icn[k]}, '
+                f'"incident_peers": {icp[k]}, "incident_first": {icf[k]!r}, '
+                f'"incident_score": {ics[k]!r}, "incident_uids": '
+                f"[{', '.join(dump(x) for x in self.incident_uids[i])}]"
             )
             label = labels[i] if labels is not None else None
             out.append(line + (f', "label": {dump(label)}}}' if label is not None else "}"))

@@ -159,6 +159,8 @@ class ReplaySummary:
     after_learning: LabelledCounts | None = None
     #: The same rows per label: what was caught of each attack once learning was over.
     by_label_after: LabelBreakdown = field(default_factory=LabelBreakdown)
+    #: Incidents the anomalous connections were folded into (:mod:`..scoring.incidents`).
+    incidents: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def rate(self) -> float:
@@ -184,6 +186,8 @@ class ReplaySummary:
                 k: round(v / max(self.connections, 1), 4) for k, v in self.weights_sum.items()
             },
             "top_anomalies": [v for _, _, v in sorted(self.top, reverse=True)],
+            "incidents": self.incidents,
+            "incidents_noticed": sum(1 for i in self.incidents if noticed(i)),
         }
         if self.labelled is not None:
             d["metrics"] = self.labelled.metrics()
@@ -193,6 +197,12 @@ class ReplaySummary:
             d["metrics_after_learning"] = self.after_learning.metrics()
             d["per_label_after_learning"] = self.by_label_after.rows()
         return d
+
+
+def noticed(incident: dict[str, Any], min_connections: int = 3) -> bool:
+    """Whether Zeek raises ``HAMAD::Incident`` for it on its default options: enough
+    anomalous connections after the learning period (``HAMAD::incident_min_connections``)."""
+    return int(incident["connections"]) - int(incident["while_learning"]) >= min_connections
 
 
 def batches(records: Iterable[ConnRecord], size: int) -> Iterator[list[ConnRecord]]:
@@ -233,7 +243,7 @@ def replay(
             if pipeline.learner is not None:
                 pipeline.reset_site()
             else:
-                pipeline.extractor.reset()
+                pipeline.reset_windows()
         fx = pipeline.extractor
         jumps = (fx.time_jumps_clamped, fx.time_jumps_accepted)
         reader = read_conn_log(path)
@@ -253,6 +263,7 @@ def replay(
         summary.time_jumps_accepted += fx.time_jumps_accepted - jumps[1]
         if pipeline.learner is not None:
             summary.learning.append({"file": str(path), **pipeline.learner.summary()})
+        summary.incidents += [i.to_dict() for i in pipeline.incidents.incidents()]
     summary.thresholds = (lo, hi)
     summary.seconds = time.perf_counter() - t0
     return summary

@@ -22,6 +22,19 @@ What is learned (from the first ``period`` of network time, then slowly):
   (``dst_30m_host_share`` >= 0.5): the site's resolver, whose busy counts
   the supervised members take for a flood target's (on the simulator, 206
   of 462 false alarms after learning were such queries on learned services).
+* **Site services.** ``(resp_p, proto)`` as the whole site uses it: a
+  connection on a service at least :data:`SITE_MIN_CLIENTS` local clients
+  used cleanly, ``min_count`` times in all, within the same rate envelope,
+  is familiar too. Why: a host that starts using HTTPS, DNS or a casting
+  port other hosts here use every day is ordinary, though it never used it
+  while learning (simulator, seed 7, 64 hosts: 125 of the 132 false alarms
+  after learning were such connections). Likewise a responder's service
+  ``(resp_h, resp_p, proto)`` that at least :data:`SHARED_MIN_HOSTS` clients
+  used cleanly is the site's (its resolver, its printer) even in an hour few
+  hosts are up, so it is familiar however the supervised members score it,
+  as a responder most hosts use right now is. Behaviour evidence and the
+  guards still decide first: a beacon or a brute force on a common port is
+  never familiar.
 * **The score distribution** the adaptive threshold tracks, only with
   ``adapt_threshold`` (off by default: measured, an adaptive threshold fed by
   attack-heavy traffic rises and hides the attack; with it on, it is fed only
@@ -84,6 +97,9 @@ RATE_MARGIN = 1.0
 ADAPT_WEIGHT = 0.2
 #: Fewest distinct originators a responder needs to count as shared by the site.
 SHARED_MIN_HOSTS = 3
+#: Distinct clients that must have used a service for it to be the site's: a port
+#: (``"s"`` keys), a responder's port (``"r"`` keys).
+SITE_MIN_CLIENTS = {"s": 2, "r": SHARED_MIN_HOSTS}
 #: Score histogram resolution for the drift report.
 SCORE_BINS = 100
 
@@ -187,9 +203,12 @@ class SiteLearner:
         #: service key -> [weighted sightings, peak rate (log1p per 10 s), last seen,
         #: sightings that reached the threshold while learning (for review)].
         self.services: dict[tuple[str, str, int, str], list[float]] = {}
+        #: site service key -> the first SITE_MIN_CLIENTS clients that used it cleanly.
+        self.site_clients: dict[tuple[str, str, int, str], list[str]] = {}
         self.counts: dict[str, int] = dict.fromkeys(
             ("seen", "learned", "kept_out", "kept_out_flagged", "flagged_while_learning",
-             "adapted", "familiar", "forgotten", "guarded", *GUARD_COUNTS), 0)  # fmt: skip
+             "adapted", "familiar", "forgotten", "guarded", *GUARD_COUNTS,
+             "guarded_evidence"), 0)  # fmt: skip
         self.guards.reset()
         #: How the site uses each service, learned from what is learned (not persisted).
         self.novelty = SiteNovelty(self.n_own)
@@ -238,8 +257,12 @@ class SiteLearner:
         clean: np.ndarray,
         flags: np.ndarray,
         update: bool = True,
+        evident: np.ndarray | None = None,
     ) -> LearnOutcome:
         """Decide familiarity for a scored batch and (if ``update``) learn from it.
+
+        ``evident`` marks connections that carry behaviour evidence
+        (:mod:`hamad_plugin.scoring.behaviours`): guarded like the guards' own.
 
         ``times`` are the extractor's event times (monotone, jump-guarded), so
         the period is measured on the same clock as the features.
@@ -259,6 +282,9 @@ class SiteLearner:
         learning = np.ones(n, dtype=bool) if until is None else np.asarray(times < until)
         clean = np.asarray(clean, dtype=bool)
         guarded, counts = self.guards.check(cols, times, X, update)
+        if evident is not None:
+            counts["guarded_evidence"] = int((evident & ~guarded).sum())
+            guarded = guarded | evident
         if update:
             for k, v in counts.items():
                 self.counts[k] += v
@@ -267,9 +293,10 @@ class SiteLearner:
         # Only flagged, clean connections after learning can be familiar. While
         # learning every clean connection is learned; afterwards clean ones below
         # the threshold (so an alarm never teaches itself). Guarded behaviour never.
-        judge = out_flags & ~guarded & (clean | self._shared(X)) & ~learning
+        judge = out_flags & ~guarded & ~learning
+        opened = clean | self._shared(X)  # may be familiar on any key, else only "r" keys
         take = ok & (learning | ~out_flags) if update else np.zeros(n, dtype=bool)
-        self._judge_and_learn(cols, times, X, learning, judge, take, out_flags, familiar)
+        self._judge_and_learn(cols, times, X, learning, judge, opened, take, out_flags, familiar)
         if update:
             self._learn_novelty(cols, X, take & learning)
             self._count(learning, clean, flags, take, familiar)
@@ -319,12 +346,14 @@ class SiteLearner:
         X: np.ndarray,
         learning: np.ndarray,
         judge: np.ndarray,
+        opened: np.ndarray,
         take: np.ndarray,
         out_flags: np.ndarray,
         familiar: np.ndarray,
     ) -> None:
         """Mark the ``judge`` rows of familiar services (in ``out_flags``/``familiar``) and
-        learn the ``take`` rows' services.
+        learn the ``take`` rows' services (``opened``: rows any service may make familiar;
+        the others only a site responder's).
 
         One pass in stream order: each connection is judged on what the
         connections before it taught, whatever the batch boundaries, so replay
@@ -334,21 +363,24 @@ class SiteLearner:
         rate = X[:, self._rate_col] if self._rate_col is not None else np.zeros(n)
         group = X[:, self._group_col] > 0.5 if self._group_col is not None else np.zeros(n, bool)
         services, min_count, cap = self.services, self.min_count, self.rate_cap
+        site_clients, ol = self.site_clients, opened.tolist()
         tl, rl, gl, ll = times.tolist(), rate.tolist(), group.tolist(), learning.tolist()
         jl, kl, fl = judge.tolist(), take.tolist(), out_flags.tolist()
         orig_h, resp_h, proto = cols.orig_h, cols.resp_h, cols.proto
         resp_p = cols.ports[1]
         for i in np.flatnonzero(judge | take).tolist():
-            keys = [("c", orig_h[i], resp_p[i], proto[i])]
+            keys = [("c", orig_h[i], resp_p[i], proto[i]), ("s", "", resp_p[i], proto[i]),
+                    ("r", resp_h[i], resp_p[i], proto[i])]  # fmt: skip
             if gl[i]:
                 keys.append(("g", resp_h[i], resp_p[i], proto[i]))
             if jl[i]:
-                for key in keys:
+                for key in keys if ol[i] else keys[2:3]:
                     s = services.get(key)
                     if (
                         s is not None
                         and s[0] >= min_count
                         and rl[i] <= max(s[1] + RATE_MARGIN, cap)
+                        and self._site_ok(key)
                     ):
                         familiar[i] = True
                         out_flags[i] = False
@@ -357,6 +389,10 @@ class SiteLearner:
                 w = 1.0 if ll[i] else ADAPT_WEIGHT
                 r_i = rl[i] if ll[i] else min(rl[i], cap)
                 flagged = 1.0 if fl[i] else 0.0  # only while learning: afterwards never taken
+                for key in keys[1:3]:
+                    users = site_clients.setdefault(key, [])
+                    if len(users) < SITE_MIN_CLIENTS[key[0]] and orig_h[i] not in users:
+                        users.append(orig_h[i])
                 for key in keys:
                     s = services.get(key)
                     if s is None:
@@ -367,6 +403,11 @@ class SiteLearner:
                             s[1] = r_i
                         s[2] = tl[i]
                         s[3] += flagged
+
+    def _site_ok(self, key: tuple[str, str, int, str]) -> bool:
+        """A client's or group's service always; a site service once enough clients used it."""
+        need = SITE_MIN_CLIENTS.get(key[0])
+        return need is None or len(self.site_clients.get(key, ())) >= need
 
     def _count(
         self,
@@ -394,6 +435,7 @@ class SiteLearner:
         oldest = sorted(self.services.items(), key=lambda kv: kv[1][2])[:drop]
         for key, _ in oldest:
             del self.services[key]
+            self.site_clients.pop(key, None)
         self.counts["forgotten"] += len(oldest)
 
     def _observe(self, X: np.ndarray, scores: np.ndarray) -> None:
@@ -408,7 +450,8 @@ class SiteLearner:
 
     def familiar(self) -> list[tuple[tuple[str, str, int, str], list[float]]]:
         """The services seen often enough to be familiar, most sightings first."""
-        hits = [(k, v) for k, v in self.services.items() if v[0] >= self.min_count]
+        hits = [(k, v) for k, v in self.services.items()
+                if v[0] >= self.min_count and self._site_ok(k)]  # fmt: skip
         return sorted(hits, key=lambda kv: (kv[1][0], kv[0]), reverse=True)
 
     def review(self, n: int | None = 10) -> list[tuple[tuple[str, str, int, str], list[float]]]:
@@ -463,6 +506,7 @@ class SiteLearner:
             "services": [
                 [*k, round(v[0], 3), round(v[1], 4), v[2], v[3]] for k, v in self.services.items()
             ],
+            "site_clients": [[*k, list(c)] for k, c in self.site_clients.items()],
             "features": {"n": self._fn, "sum": self._fsum.tolist(), "sumsq": self._fsq.tolist()},
             "scores": self._scores.tolist(),
         }
@@ -473,12 +517,23 @@ class SiteLearner:
         services: dict[tuple[str, str, int, str], list[float]] = {}
         for row in d["services"]:
             kind, addr, port, proto, count, peak, last, flagged = row
-            if kind not in ("c", "g") or not isinstance(addr, str) or not isinstance(proto, str):
+            if (
+                kind not in ("c", "g", "s", "r")
+                or not isinstance(addr, str)
+                or not isinstance(proto, str)
+            ):
                 raise ValueError(f"bad service entry {row!r}")
             vals = [float(count), float(peak), float(last), float(flagged)]
             if not all(math.isfinite(v) for v in vals) or vals[0] < 0 or vals[3] < 0:
                 raise ValueError(f"bad service entry {row!r}")
             services[(kind, addr, int(port), proto)] = vals
+        site_clients: dict[tuple[str, str, int, str], list[str]] = {}
+        for row in d.get("site_clients", []):  # absent before site services
+            kind, addr, port, proto, clients = row
+            if kind not in SITE_MIN_CLIENTS or not isinstance(addr, str) or not isinstance(
+                    proto, str) or not all(isinstance(c, str) for c in clients):  # fmt: skip
+                raise ValueError(f"bad site service entry {row!r}")
+            site_clients[(kind, addr, int(port), proto)] = list(clients)[: SITE_MIN_CLIENTS[kind]]
         feats = d["features"]
         fsum, fsq = np.asarray(feats["sum"], float), np.asarray(feats["sumsq"], float)
         scores = np.asarray(d["scores"], float)
@@ -495,6 +550,7 @@ class SiteLearner:
         self.started = None if started is None else float(started)
         self.clock = None if clock is None else float(clock)
         self.services = services
+        self.site_clients = site_clients
         self.counts.update(counts)
         self._fsum, self._fsq, self._fn = fsum, fsq, int(feats["n"])
         self._scores = scores

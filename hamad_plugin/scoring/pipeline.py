@@ -1,4 +1,5 @@
-"""The live scoring path: records -> features -> ensemble -> threshold -> site learner -> verdicts.
+"""The live scoring path: records -> features -> ensemble -> threshold -> behaviour
+evidence -> site learner -> incidents -> verdicts.
 
 ``hamad replay`` and ``hamad serve`` both drive a :class:`Pipeline`; only the
 source of the records differs, so what replay measures is what serve does
@@ -8,6 +9,7 @@ source of the records differs, so what replay measures is what serve does
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +23,9 @@ from ..core.records import TS, ConnColumns, ConnRecord
 from ..core.settings import LearningSettings
 from ..core.threshold import AdaptiveThreshold
 from ..core.verdict import Verdict, VerdictBatch
+from .behaviours import BehaviourEvidence
+from .guards import BehaviourGuards
+from .incidents import IncidentTracker
 from .learning import SiteLearner, clean_rows, load_state, save_state, supervised_index
 from .model import LoadedModel
 
@@ -77,6 +82,16 @@ class Pipeline:
             self.learner = SiteLearner(
                 learning, model.version, manifest.model_sha256, self._names, self._members
             )
+        #: What sequences of connections give away (never learned, always flagged).
+        self.evidence = BehaviourEvidence(fconf.local_networks, max_keys=fconf.max_keys)
+        #: Names the behaviour of an anomalous connection without evidence (flood, scan).
+        self._namer = (
+            self.learner.guards
+            if self.learner is not None
+            else BehaviourGuards(self._names, math.log1p(LearningSettings.rate_floor))
+        )
+        #: Anomalous connections folded per originator and behaviour.
+        self.incidents = IncidentTracker()
 
     @classmethod
     def load(
@@ -133,9 +148,15 @@ class Pipeline:
         self.threshold.override = value if value else None
         self.threshold._validate()
 
+    def reset_windows(self) -> None:
+        """Forget the traffic seen (a new, unrelated capture); keep what was learned."""
+        self.extractor.reset()
+        self.evidence.reset()
+        self.incidents.reset()
+
     def reset_site(self) -> None:
         """Start over as a new deployment: windows, adaptive threshold, learned state."""
-        self.extractor.reset()
+        self.reset_windows()
         self.threshold.reset()
         if self.learner is not None:
             self.learner.reset()
@@ -219,20 +240,48 @@ class Pipeline:
         if learner is not None and learner.enabled and not learner.adapt_threshold:
             learn_from = np.zeros(len(score), dtype=bool)  # hold the calibrated threshold
         flags, used = self.threshold.decide(score, observe=update_state, learn_from=learn_from)
+        ev = self.evidence.check(cols, times, update_state)
+        evident = ev.mask
         if learner is not None and clean is not None:
-            outcome = learner.apply(cols, times, X, score, clean, flags, update_state)
+            outcome = learner.apply(
+                cols, times, X, score, clean, flags, update_state, evident=evident
+            )
             flags, learning, familiar = outcome.flags, outcome.learning, outcome.familiar
         else:
             learning = familiar = np.zeros(len(cols), dtype=bool)
+        flags = flags | evident
+        behaviour = self._behaviour(cols, X, ev.behaviour, flags)
         top, top_val = self._top(X)
         orig_p, resp_p = cols.ports
+        inc = self.incidents.fold(
+            cols.uid, times, cols.orig_h, cols.resp_h, resp_p, cols.proto, behaviour, score,
+            flags, learning, update_state,
+        )  # fmt: skip
         return VerdictBatch(
             uid=cols.uid, ts=cols.num[:, TS], orig_h=cols.orig_h, orig_p=orig_p,
             resp_h=cols.resp_h, resp_p=resp_p, proto=cols.proto, score=score, threshold=used,
             anomalous=flags, top=top, top_val=top_val, weights=weights, members=members,
-            learning=learning, familiar=familiar, feature_names=self._names,
+            learning=learning, familiar=familiar, behaviour=behaviour, incident=inc.incident,
+            incident_count=inc.count, incident_peers=inc.peers, incident_first=inc.first,
+            incident_score=inc.score, incident_uids=inc.uids, feature_names=self._names,
             member_names=self._members, model_version=self.model.version,
         )  # fmt: skip
+
+    def _behaviour(
+        self, cols: ConnColumns, X: np.ndarray, evidence: list[str], flags: np.ndarray
+    ) -> list[str]:
+        """Each row's behaviour: its evidence, else for an anomalous row what the guards
+        call it (flood, scan), else ""."""
+        if not flags.any():
+            return evidence
+        rows = np.flatnonzero(flags & ~np.array([bool(b) for b in evidence], dtype=bool))
+        if not len(rows):
+            return evidence
+        names = self._namer.names(cols, X)
+        out = list(evidence)
+        for i in rows.tolist():
+            out[i] = names[i]
+        return out
 
     def _with_site_novelty(
         self,

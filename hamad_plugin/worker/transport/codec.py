@@ -57,10 +57,19 @@ VERDICT_FIELDS: tuple[str, ...] = (
     "interim",
     "learning",
     "familiar",
+    "behaviour",
+    "incident",
+    "incident_count",
+    "incident_peers",
+    "incident_first",
+    "incident_score",
+    "incident_uids",
 )
 
 #: How many top features a verdict carries to Zeek (keeps notices short).
 MAX_TOP_FEATURES = 5
+#: How many example uids of its incident a verdict carries to Zeek.
+MAX_INCIDENT_UIDS = 3
 
 # Positions in Zeek's own ``Conn::Info`` (accepted as well, see summary_from_values).
 _CONN_INFO_MIN_LEN = 17
@@ -488,6 +497,13 @@ def verdict_wire(v: Verdict) -> Wire:
         Wire("boolean", bool(v.interim)),
         Wire("boolean", bool(v.learning)),
         Wire("boolean", bool(v.familiar)),
+        Wire("string", v.behaviour),
+        Wire("string", v.incident),
+        Wire("count", int(v.incident_count)),
+        Wire("count", int(v.incident_peers)),
+        Wire("real", _finite(v.incident_first)),
+        Wire("real", _finite(v.incident_score)),
+        Wire("vector", [Wire("string", str(u)) for u in v.incident_uids[:MAX_INCIDENT_UIDS]]),
     ]
     assert len(fields) == len(VERDICT_FIELDS)
     return Wire("vector", fields)

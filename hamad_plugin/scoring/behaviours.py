@@ -1,0 +1,463 @@
+"""Behaviour evidence: what a sequence of connections gives away that no single one does.
+
+Why it exists: the ensemble judges one connection with its recent context, and
+the behaviours below look ordinary one connection at a time. A password guess
+is a short, small, successful-looking SSH session; a slow scan is one failed
+connection every few seconds; a C&C heartbeat is one small HTTP request a
+minute; a DNS tunnel is a DNS query. The trees never saw enough of them to
+learn them (measured before this module, simulator seeds 0/7/11/23: 0-3 % of
+SSH and Telnet guesses, 0-2 % of DNS tunnelling, 0-1 % of heartbeats after
+learning; docs/detection.md). Each detector here keeps bounded state per key,
+reads only the connection fields Zeek sends (never labels), and marks the
+connections that carry its behaviour. The pipeline flags them whatever the
+score, never learns them, and names the behaviour in the verdict.
+
+The same code runs for ``hamad replay`` and ``hamad serve`` (both drive
+:class:`~hamad_plugin.scoring.pipeline.Pipeline`); it is evidence beside the
+model, not a model input, because a model can only learn a behaviour from
+labelled examples of it and the training captures have almost none.
+
+Detectors, in the order a verdict names them when several agree:
+
+* :class:`PasswordGuessing`: many short, small, similar connections from one
+  client to one login service (SSH, Telnet, FTP, RDP, VNC, mail and database
+  logins) within minutes;
+* :class:`SlowScan`: one client's connections that carry no payload to many
+  distinct hosts on one port (horizontal) or many ports of one host
+  (vertical), remembered for hours;
+* :class:`DnsTunnel`: one client's DNS queries that are long and many;
+* :class:`Beacon`: a new pair (client, responder, port) whose connections come
+  at regular intervals with regular sizes, scored like RITA (dispersion and
+  skew of the intervals and sizes) to a responder no other local host uses.
+
+Memory: every table keeps at most ``max_keys`` keys (the least recently used
+go first) and every key a fixed number of recent items, so the state is
+bounded on any input (``hamad bench`` prints the figure).
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..core.features import FAILED_STATES
+from ..core.networks import DEFAULT_LOCAL_NETWORKS, Networks
+from ..core.records import DUR, OB, OPK, RB, ConnColumns
+
+#: Behaviour names a verdict can carry, evidence first ("" = none).
+EVIDENCE: tuple[str, ...] = ("password-guessing", "scan", "dns-tunnel", "beacon")
+#: Keys each table keeps at most (least recently used dropped first).
+MAX_KEYS = 50_000
+
+
+class _Lru(OrderedDict[Any, Any]):
+    """A dict that forgets its least recently used keys beyond ``limit``."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def touch(self, key: Any, make: Any) -> Any:
+        v = self.get(key)
+        if v is None:
+            v = make()
+            self[key] = v
+            if len(self) > self.limit:
+                self.popitem(last=False)
+        else:
+            self.move_to_end(key)
+        return v
+
+
+def robust_dispersion(values: Sequence[float] | np.ndarray) -> float:
+    """Median absolute deviation over the median (0 = identical values)."""
+    a = np.asarray(values, dtype=np.float64)
+    med = float(np.median(a))
+    if med <= 0:
+        return math.inf
+    return float(np.median(np.abs(a - med))) / med
+
+
+def bowley_skew(values: Sequence[float] | np.ndarray) -> float:
+    """Bowley's quartile skewness in [-1, 1] (0 for a symmetric spread, as RITA scores it)."""
+    q1, q2, q3 = np.percentile(np.asarray(values, dtype=np.float64), [25, 50, 75])
+    if q3 - q1 <= 1e-9:
+        return 0.0
+    return float((q3 + q1 - 2 * q2) / (q3 - q1))
+
+
+def regularity(values: Sequence[float] | np.ndarray) -> float:
+    """RITA-style regularity in [0, 1]: the mean of 1-|skew| and 1-dispersion."""
+    return 0.5 * ((1.0 - abs(bowley_skew(values))) + max(0.0, 1.0 - robust_dispersion(values)))
+
+
+@dataclass
+class _Row:
+    """The fields of one connection the detectors read."""
+
+    t: float
+    orig_h: str
+    resp_h: str
+    resp_p: int
+    proto: str
+    state: str
+    history: str
+    service: str
+    duration: float
+    orig_bytes: float
+    resp_bytes: float
+    orig_pkts: float
+
+
+def began(r: _Row) -> bool:
+    """Whether the client opened this connection with a SYN (Zeek's history starts "S";
+    an unknown history counts). Zeek also logs fragments of connections it saw
+    mid-way, and splits idle long ones at its inactivity timeout into records
+    without a SYN ("F", "A", OTH): those are neither probes nor polls."""
+    return r.proto != "tcp" or not r.history or r.history[0] == "S"
+
+
+class PasswordGuessing:
+    """Many short, small, similar connections from one client to one login service.
+
+    Evidence, per (client, responder port, protocol) over the last
+    :data:`WINDOW` seconds: at least :data:`MIN_ATTEMPTS` connections, at least
+    :data:`SHAPED_SHARE` of them *attempt-shaped* (shorter than
+    :data:`MAX_DURATION`, fewer than :data:`MAX_ORIG_BYTES` sent and
+    :data:`MAX_RESP_BYTES` received: a login exchange and its rejection, not a
+    session or a transfer), at least :data:`ANSWERED_SHARE` answered (a
+    sweep of SYNs to port 23 is a scan, :class:`SlowScan`'s), and the answered
+    ones' sent bytes alike (robust dispersion <= :data:`MAX_DISPERSION`: a
+    guessing tool repeats the same exchange). Guesses spread over several
+    servers count together, like Zeek's own ``detect-bruteforcing.zeek``.
+
+    Cannot see: guesses slower than :data:`MIN_ATTEMPTS` per window; HTTP
+    logins (port 80/443 traffic is mostly short and alike, the failure is in
+    the status code, which conn.log does not carry); a guess that reuses one
+    connection for many passwords (one connection, one attempt here).
+    """
+
+    name = "password-guessing"
+    #: Ports of login services (also any connection Zeek's analyzers call one of
+    #: :data:`SERVICES`).
+    PORTS = frozenset({21, 22, 23, 110, 143, 993, 995, 1433, 2222, 2323, 3306, 3389, 5432,
+                       5900, 5901})  # fmt: skip
+    SERVICES = frozenset({"ssh", "ftp", "telnet", "rdp", "vnc", "pop3", "imap", "mysql"})
+    WINDOW = 600.0
+    MIN_ATTEMPTS = 10
+    SHAPED_SHARE = 0.8
+    ANSWERED_SHARE = 0.5
+    MAX_DURATION = 30.0
+    MAX_ORIG_BYTES = 8192
+    MAX_RESP_BYTES = 16384
+    MAX_DISPERSION = 0.5
+    #: Attempts a key remembers.
+    DEPTH = 32
+
+    def __init__(self, max_keys: int = MAX_KEYS) -> None:
+        self.keys: _Lru = _Lru(max_keys)
+
+    def candidate(self, r: _Row) -> bool:
+        return r.proto == "tcp" and (r.resp_p in self.PORTS or r.service in self.SERVICES)
+
+    def observe(self, r: _Row, update: bool) -> bool:
+        key = (r.orig_h, r.resp_p, r.proto)
+        seen: list[tuple[float, bool, float]] = self.keys.touch(key, list) if update else (
+            self.keys.get(key) or [])  # fmt: skip
+        shaped = (
+            r.duration < self.MAX_DURATION
+            and r.orig_bytes < self.MAX_ORIG_BYTES
+            and r.resp_bytes < self.MAX_RESP_BYTES
+        )
+        items = [x for x in seen if r.t - x[0] <= self.WINDOW]
+        items.append((r.t, shaped, r.orig_bytes if r.state not in FAILED_STATES else -1.0))
+        if update:
+            seen[:] = items[-self.DEPTH :]
+        if len(items) < self.MIN_ATTEMPTS:
+            return False
+        if sum(1 for x in items if x[1]) < self.SHAPED_SHARE * len(items):
+            return False
+        sizes = [x[2] for x in items if x[2] >= 0]
+        if len(sizes) < self.ANSWERED_SHARE * len(items):
+            return False
+        sent = [x for x in sizes if x > 0]
+        return len(sent) < 3 or robust_dispersion(sent) <= self.MAX_DISPERSION
+
+
+class SlowScan:
+    """Connections without payload from one client to many hosts on a port, or many
+    ports of a host, remembered for :data:`HORIZON` (6 h) in bounded memory.
+
+    A *probe* is a TCP connection the client sent nothing on (S0, REJ, a
+    handshake closed at once). Evidence, per (client, port) for horizontal and
+    (client, responder) for vertical scans: at least :data:`MIN_DISTINCT`
+    distinct probed hosts (ports) within the horizon, and probes at least
+    :data:`PROBE_SHARE` of the key's connections (a client whose connections
+    to 443 mostly work is not scanning 443 when a few fail).
+
+    Memory: each key keeps only its :data:`DEPTH` most recent distinct probed
+    items, exact, and each table :data:`MAX_KEYS` keys. Only "at least
+    MIN_DISTINCT" matters, so a bounded exact set answers it where a
+    cardinality sketch (HyperLogLog) would estimate numbers nobody reads.
+
+    Cannot see: scans slower than MIN_DISTINCT probes in 6 h; UDP scans (an
+    unanswered UDP datagram is ordinary: mDNS, SSDP, games); scans whose
+    probes carry payload (an application-level sweep that logs in: that is
+    :class:`PasswordGuessing`'s or the model's).
+    """
+
+    name = "scan"
+    HORIZON = 6 * 3600.0
+    MIN_DISTINCT = 10
+    PROBE_SHARE = 0.5
+    DEPTH = 32
+    #: Decay of the connection and probe counts (the horizon).
+    TAU = HORIZON
+
+    def __init__(self, max_keys: int = MAX_KEYS) -> None:
+        self.horizontal: _Lru = _Lru(max_keys)
+        self.vertical: _Lru = _Lru(max_keys)
+
+    @staticmethod
+    def candidate(r: _Row) -> bool:
+        return r.proto == "tcp" and began(r)
+
+    def observe(self, r: _Row, update: bool) -> bool:
+        probe = r.state in FAILED_STATES or not r.orig_bytes > 0
+        hit = False
+        for table, key, item in (
+            (self.horizontal, (r.orig_h, r.resp_p), r.resp_h),
+            (self.vertical, (r.orig_h, r.resp_h), r.resp_p),
+        ):
+            state = table.get(key)
+            if state is None:
+                if not probe:
+                    continue  # keys start with a probe: ordinary traffic costs no memory
+                if update:
+                    state = table.touch(key, lambda: [r.t, 0.0, 0.0, {}])
+                else:
+                    state = [r.t, 0.0, 0.0, {}]
+            elif update:
+                table.move_to_end(key)
+            hit = self._step(state, r, probe, item, update) or hit
+        return hit
+
+    def _step(self, s: list[Any], r: _Row, probe: bool, item: Any, update: bool) -> bool:
+        """s = [last time, decayed connections, decayed probes, {item: last probe time}]."""
+        decay = math.exp(-max(r.t - s[0], 0.0) / self.TAU)
+        conns, probes = s[1] * decay + 1.0, s[2] * decay + (1.0 if probe else 0.0)
+        items: dict[Any, float] = s[3] if update else dict(s[3])
+        if probe:
+            items.pop(item, None)
+            items[item] = r.t
+            while len(items) > self.DEPTH:
+                del items[next(iter(items))]
+        if update:
+            s[0], s[1], s[2] = r.t, conns, probes
+        recent = sum(1 for t in items.values() if r.t - t <= self.HORIZON)
+        return probe and recent >= self.MIN_DISTINCT and probes >= self.PROBE_SHARE * conns
+
+
+class DnsTunnel:
+    """Many long DNS queries from one client: data hidden in query names.
+
+    Evidence, per client over the last :data:`WINDOW` seconds: at least
+    :data:`MIN_QUERIES` *long* queries to port 53 (UDP or TCP), of at least
+    :data:`MIN_QUERY_BYTES` each (a connection's bytes over its query
+    packets). An ordinary query is 30-60 bytes (header, a name of a few
+    labels, EDNS); a tunnel packs each name near its 255-byte limit. The
+    client's ordinary queries neither hide nor count towards it, and any
+    resolver counts, local or public, so switching resolvers does not hide
+    it. Only the long queries are marked.
+
+    Cannot see: tunnels that keep names short (slow, small exfiltration);
+    data carried in answers only (downloads via TXT records with short
+    queries). Known look-alikes: antivirus and DNSBL lookups with long hashed
+    names (docs/detection.md).
+    """
+
+    name = "dns-tunnel"
+    WINDOW = 600.0
+    MIN_QUERIES = 6
+    MIN_QUERY_BYTES = 100.0
+    DEPTH = 64
+
+    def __init__(self, max_keys: int = MAX_KEYS) -> None:
+        self.keys: _Lru = _Lru(max_keys)
+
+    @staticmethod
+    def candidate(r: _Row) -> bool:
+        return r.resp_p == 53 and r.proto in ("udp", "tcp")
+
+    def observe(self, r: _Row, update: bool) -> bool:
+        queries = r.orig_pkts if r.orig_pkts >= 1 else 1.0
+        if r.proto == "tcp":  # the handshake and FINs carry no query
+            queries = max(1.0, queries - 3.0)
+        if not r.orig_bytes / queries >= self.MIN_QUERY_BYTES:
+            return False
+        seen: list[tuple[float, float]] = self.keys.touch(r.orig_h, list) if update else (
+            self.keys.get(r.orig_h) or [])  # fmt: skip
+        items = [x for x in seen if r.t - x[0] <= self.WINDOW]
+        items.append((r.t, queries))
+        if update:
+            seen[:] = items[-self.DEPTH :]
+        return sum(x[1] for x in items) >= self.MIN_QUERIES
+
+
+class Beacon:
+    """A new, regular pair: a client polling one outside responder at fixed intervals.
+
+    Evidence, per (client, responder, port, protocol), on its last
+    :data:`DEPTH` connections within :data:`HORIZON`: at least
+    :data:`MIN_INTERVALS` intervals (connections closer than 0.5 s are one
+    burst) and a beacon score of at least :data:`MIN_SCORE`: the mean of the
+    RITA-style :func:`regularity` of the intervals and of the sent sizes (a
+    poll repeats the same request). The responder is outside the local
+    networks and no other local host has used it, and the pair was first
+    seen at least :data:`NEW_AFTER` after this detector started observing
+    the network.
+
+    Why "new": a device's keep-alive to its cloud is as regular as a C&C
+    heartbeat; what sets the heartbeat apart on a network being watched is
+    that it begins while the network is watched. Why the mean of both: the
+    quartile skew of a few dozen jittered intervals is noisy (one window of
+    a heartbeat with +-10 % jitter scores 0.66, the next 0.95); averaging
+    intervals and sizes, as RITA averages its time and data scores, halves
+    that noise.
+
+    Cannot see: a beacon running before HAMAD started (learned like the
+    keep-alives; docs/detection.md); one with heavy jitter or varying sizes
+    (score below the bound) or fewer than MIN_INTERVALS polls in the
+    horizon; beacons to a responder other local hosts use (a shared cloud
+    front), and infrastructure protocols (:data:`INFRASTRUCTURE`: NTP, DNS,
+    DHCP, multicast discovery), which poll by design.
+    """
+
+    name = "beacon"
+    HORIZON = 6 * 3600.0
+    DEPTH = 49
+    MIN_INTERVALS = 12
+    MIN_SCORE = 0.8
+    NEW_AFTER = 3600.0
+    INFRASTRUCTURE = frozenset({53, 67, 68, 123, 137, 138, 1900, 5353, 5355})
+    #: Pairs tracked at most (each keeps 2 x DEPTH numbers).
+    MAX_PAIRS = 20_000
+
+    def __init__(self, networks: Networks, max_keys: int = MAX_KEYS) -> None:
+        self.networks = networks
+        self.pairs: _Lru = _Lru(min(max_keys, self.MAX_PAIRS))
+        #: responder -> up to two local clients seen using it.
+        self.users: _Lru = _Lru(max_keys)
+        self.started: float | None = None
+
+    def candidate(self, r: _Row) -> bool:
+        return (
+            r.resp_p not in self.INFRASTRUCTURE
+            and began(r)
+            and not self.networks.classify(r.resp_h)[0]
+        )
+
+    def observe(self, r: _Row, update: bool) -> bool:
+        if self.started is None and update:
+            self.started = r.t
+        users = self.users.touch(r.resp_h, set) if update else self.users.get(r.resp_h, set())
+        if update and len(users) < 2:
+            users.add(r.orig_h)
+        key = (r.orig_h, r.resp_h, r.resp_p, r.proto)
+        p = self.pairs.get(key)
+        if p is None:
+            p = [r.t, array("d"), array("d")]  # first seen, times, sizes
+            if update:
+                self.pairs.touch(key, lambda: p)
+        elif update:
+            self.pairs.move_to_end(key)
+        times: array[float] = p[1] if update else array("d", p[1])
+        sizes: array[float] = p[2] if update else array("d", p[2])
+        if not times or r.t - times[-1] >= 0.5:  # else the same burst
+            times.append(r.t)
+            sizes.append(r.orig_bytes if r.orig_bytes == r.orig_bytes else 0.0)
+            while len(times) > self.DEPTH or r.t - times[0] > self.HORIZON:
+                times.pop(0)
+                sizes.pop(0)
+        if len(times) <= self.MIN_INTERVALS:
+            return False
+        if self.started is None or p[0] - self.started < self.NEW_AFTER:
+            return False
+        if len(users) > 1 or (users and r.orig_h not in users):
+            return False
+        return self.score(times, sizes) >= self.MIN_SCORE
+
+    @staticmethod
+    def score(times: Sequence[float], sizes: Sequence[float]) -> float:
+        """Beacon score of a pair's connection times and sent sizes, in [0, 1]."""
+        t = np.asarray(times, dtype=np.float64)
+        return 0.5 * (regularity(np.diff(t)) + regularity(np.asarray(sizes) + 1.0))
+
+
+@dataclass
+class EvidenceBatch:
+    """Per row of a batch: the behaviour its evidence names ("" = none)."""
+
+    behaviour: list[str]
+    counts: dict[str, int]
+
+    @property
+    def mask(self) -> np.ndarray:
+        return np.array([b != "" for b in self.behaviour], dtype=bool)
+
+
+class BehaviourEvidence:
+    """All detectors over a stream of batches (see the module docstring).
+
+    Parameters
+    ----------
+    local_networks : sequence of str
+        The deployment's networks (the beacon detector looks outside them).
+    max_keys : int
+        Keys each detector table keeps at most.
+    """
+
+    def __init__(
+        self, local_networks: Sequence[str] = DEFAULT_LOCAL_NETWORKS, max_keys: int = MAX_KEYS
+    ) -> None:
+        self._networks = Networks(local_networks)
+        self._max_keys = max_keys
+        #: Off only to measure what the evidence is for.
+        self.enabled = True
+        self.reset()
+
+    def reset(self) -> None:
+        self.detectors = (
+            PasswordGuessing(self._max_keys),
+            SlowScan(self._max_keys),
+            DnsTunnel(self._max_keys),
+            Beacon(self._networks, self._max_keys),
+        )
+
+    def check(self, cols: ConnColumns, times: np.ndarray, update: bool = True) -> EvidenceBatch:
+        """The behaviour of each row, in stream order (``update=False``: judged, not kept)."""
+        n = len(cols)
+        out = [""] * n
+        counts = dict.fromkeys(EVIDENCE, 0)
+        if not self.enabled or n == 0:
+            return EvidenceBatch(out, counts)
+        num = np.nan_to_num(cols.num[:, [DUR, OB, RB, OPK]], nan=0.0).tolist()
+        tl = np.asarray(times, dtype=np.float64).tolist()
+        _, resp_p = cols.ports
+        for i in range(n):
+            dur, ob, rb, opk = num[i]
+            r = _Row(tl[i], cols.orig_h[i], cols.resp_h[i], resp_p[i], cols.proto[i],
+                     cols.conn_state[i] or "", cols.history[i] or "", cols.service[i] or "",
+                     dur, ob, rb, opk)  # fmt: skip
+            for d in self.detectors:
+                if d.candidate(r) and d.observe(r, update) and not out[i]:
+                    out[i] = d.name
+            if out[i]:
+                counts[out[i]] += 1
+        return EvidenceBatch(out, counts)

@@ -1,0 +1,227 @@
+"""Behaviour evidence on hand-made sequences: each detector fires on its behaviour,
+stays quiet on the ordinary traffic that looks most like it, and keeps bounded state."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hamad_plugin.core.records import DUR, OB, OPK, RB, ConnColumns, ConnRecord
+from hamad_plugin.scoring.behaviours import (
+    Beacon,
+    BehaviourEvidence,
+    DnsTunnel,
+    bowley_skew,
+    regularity,
+    robust_dispersion,
+)
+
+
+def conn(
+    t: float,
+    orig: str = "192.168.1.20",
+    resp: str = "192.168.1.5",
+    port: int = 22,
+    proto: str = "tcp",
+    state: str = "SF",
+    history: str = "ShADadFf",
+    dur: float = 2.0,
+    ob: int = 1200,
+    rb: int = 1800,
+    pkts: int = 12,
+    service: str | None = None,
+    n: int = 0,
+) -> ConnRecord:
+    return ConnRecord(ts=t, uid=f"C{n}x{int(t * 1000)}", orig_h=orig, orig_p=40000 + n % 20000,
+                      resp_h=resp, resp_p=port, proto=proto, service=service, duration=dur,
+                      orig_bytes=ob, resp_bytes=rb, conn_state=state, history=history,
+                      orig_pkts=pkts)  # fmt: skip
+
+
+def run(recs: list[ConnRecord], ev: BehaviourEvidence | None = None) -> list[str]:
+    ev = ev or BehaviourEvidence(["192.168.0.0/16"])
+    recs = sorted(recs, key=lambda r: r.ts)
+    cols = ConnColumns.from_records(recs)
+    return ev.check(cols, np.array([r.ts for r in recs])).behaviour
+
+
+def test_regularity_scores_a_metronome_high_and_noise_low() -> None:
+    assert robust_dispersion([60, 60, 60, 60]) == 0.0
+    assert bowley_skew([1, 2, 3, 4, 5]) == 0.0
+    assert regularity([60.0] * 20) == 1.0
+    rng = np.random.default_rng(0)
+    assert regularity(rng.exponential(60.0, 200).tolist()) < 0.6
+
+
+# ------------------------------------------------------------------ password guessing
+
+
+def test_password_guessing_flags_a_burst_of_alike_short_logins() -> None:
+    recs = [conn(10.0 * i, dur=1.5, ob=1100 + i % 3, rb=1700, n=i) for i in range(30)]
+    got = run(recs)
+    assert got[:9] == [""] * 9  # fewer than 10 attempts: no evidence yet
+    assert got[9:] == ["password-guessing"] * 21
+
+
+def test_password_guessing_ignores_interactive_sessions_and_slow_logins() -> None:
+    # An admin's long SSH sessions (big, long) and an hourly backup login.
+    sessions = [conn(300.0 * i, dur=900.0, ob=90000, rb=400000, n=i) for i in range(30)]
+    hourly = [conn(3600.0 * i, orig="192.168.1.21", dur=3.0, n=i) for i in range(30)]
+    assert set(run(sessions + hourly)) == {""}
+
+
+def test_password_guessing_needs_the_same_exchange_each_time() -> None:
+    # Short logins with payloads of every size (scp of small files) are not guessing.
+    recs = [conn(10.0 * i, dur=1.0, ob=int(200 * 1.5 ** (i % 10)), rb=1700, n=i)
+            for i in range(30)]  # fmt: skip
+    assert set(run(recs)) == {""}
+
+
+def test_a_telnet_sweep_is_a_scan_not_password_guessing() -> None:
+    recs = [conn(2.0 * i, resp=f"10.9.{i}.7", port=23, state="S0", history="S", dur=0.0, ob=0,
+                 rb=0, pkts=1, n=i) for i in range(30)]  # fmt: skip
+    assert set(run(recs)[9:]) == {"scan"}
+
+
+def test_password_guessing_spread_over_servers_counts_together() -> None:
+    recs = [conn(10.0 * i, resp=f"192.168.1.{100 + i}", dur=1.2, ob=1100, n=i) for i in range(20)]
+    assert run(recs)[-1] == "password-guessing"
+
+
+# ------------------------------------------------------------------ scans
+
+
+def test_a_slow_horizontal_scan_over_hours_is_seen() -> None:
+    # One SYN every 20 minutes to a new host on 23: 18 probes over 6 h.
+    recs = [conn(1200.0 * i, resp=f"10.9.{i}.7", port=23, state="S0", history="S", dur=0.0,
+                 ob=0, rb=0, pkts=1, n=i) for i in range(18)]  # fmt: skip
+    got = run(recs)
+    assert got[:9] == [""] * 9 and got[9:] == ["scan"] * 9
+
+
+def test_a_slow_vertical_scan_is_seen_and_failures_of_a_working_service_are_not() -> None:
+    vertical = [conn(600.0 * i, resp="192.168.1.9", port=1000 + i, state="REJ", history="Sr",
+                     dur=0.0, ob=0, rb=0, pkts=1, n=i) for i in range(15)]  # fmt: skip
+    assert run(vertical)[-1] == "scan"
+    # A laptop whose HTTPS mostly works: a few failures to many hosts on 443 are not a scan.
+    mixed = []
+    for i in range(60):
+        failed = i % 5 == 0
+        mixed.append(conn(60.0 * i, orig="192.168.1.30", resp=f"151.101.{i}.1", port=443,
+                          state="S0" if failed else "SF", history="S" if failed else "ShADadFf",
+                          ob=0 if failed else 900, n=i))  # fmt: skip
+    assert set(run(mixed)) == {""}
+
+
+def test_mid_connection_fragments_are_not_probes() -> None:
+    # Zeek logs the rest of a long connection after an inactivity timeout: no SYN, no bytes.
+    recs = [conn(30.0 * i, resp=f"52.216.{i}.3", port=80, state="SH", history="F", dur=0.0,
+                 ob=0, rb=0, pkts=1, n=i) for i in range(40)]  # fmt: skip
+    assert set(run(recs)) == {""}
+
+
+# ------------------------------------------------------------------ DNS tunnelling
+
+
+def test_dns_tunnel_flags_many_long_queries_only() -> None:
+    ordinary = [conn(5.0 * i, resp="192.168.1.1", port=53, proto="udp", state="SF", history="Dd",
+                     dur=0.01, ob=45, rb=120, pkts=1, n=i) for i in range(200)]  # fmt: skip
+    tunnel = [conn(3.0 * i + 1.0, resp="192.168.1.1", port=53, proto="udp", state="SF",
+                   history="Dd", dur=0.02, ob=230, rb=300, pkts=1, n=1000 + i)
+              for i in range(30)]  # fmt: skip
+    recs = sorted(ordinary + tunnel, key=lambda r: r.ts)
+    got = dict(zip((r.uid for r in recs), run(recs), strict=True))
+    assert all(got[r.uid] == "" for r in ordinary)
+    hits = [got[r.uid] for r in sorted(tunnel, key=lambda r: r.ts)]
+    k = DnsTunnel.MIN_QUERIES - 1
+    assert hits[:k] == [""] * k and set(hits[k:]) == {"dns-tunnel"}
+
+
+def test_a_few_long_queries_are_not_a_tunnel() -> None:
+    # Antivirus or DNSBL lookups: a long name every 130 s (5 in any 10 minutes).
+    recs = [conn(130.0 * i, port=53, proto="udp", history="Dd", dur=0.01, ob=180, rb=200, pkts=1,
+                 n=i) for i in range(40)]  # fmt: skip
+    assert set(run(recs)) == {""}
+
+
+# ------------------------------------------------------------------ beacons
+
+
+def _beacon(start: float, every: float, n: int, jitter: float, seed: int = 1,
+            orig: str = "192.168.1.40", resp: str = "203.0.113.9") -> list[ConnRecord]:  # fmt: skip
+    rng = np.random.default_rng(seed)
+    return [conn(start + every * i + rng.uniform(-jitter, jitter) * every, orig=orig, resp=resp,
+                 port=8080, dur=0.3, ob=310, rb=95, n=5000 + i) for i in range(n)]  # fmt: skip
+
+
+def _background(hours: float) -> list[ConnRecord]:
+    """Another host browsing: starts the detector's clock at 0."""
+    return [conn(600.0 * i, orig="192.168.1.50", resp=f"198.51.100.{i % 200}", port=443,
+                 ob=700 + 37 * i % 5000, n=i) for i in range(int(hours * 6))]  # fmt: skip
+
+
+def test_a_new_jittered_heartbeat_is_a_beacon() -> None:
+    recs = _background(8) + _beacon(start=2 * 3600.0, every=60.0, n=60, jitter=0.1)
+    got = dict(zip((r.uid for r in sorted(recs, key=lambda r: r.ts)), run(recs), strict=True))
+    beacon = [got[r.uid] for r in recs if r.resp_h == "203.0.113.9"]
+    assert beacon[:12] == [""] * 12
+    assert beacon[12:].count("beacon") >= 0.9 * len(beacon[12:])
+
+
+def test_random_polling_a_shared_cloud_and_an_old_keepalive_are_not_beacons() -> None:
+    rng = np.random.default_rng(3)
+    t = 2 * 3600.0 + np.cumsum(rng.exponential(60.0, 80))
+    irregular = [conn(float(x), orig="192.168.1.41", resp="203.0.113.10", port=8080, dur=0.3,
+                      ob=int(rng.integers(200, 4000)), n=i) for i, x in enumerate(t)]  # fmt: skip
+    shared = _beacon(2 * 3600.0, 60.0, 60, 0.05, orig="192.168.1.42", resp="203.0.113.11")
+    shared += [conn(2 * 3600.0 + 3.0, orig="192.168.1.43", resp="203.0.113.11", port=443)]
+    # A device's keep-alive that ran before the detector started watching.
+    keepalive = _beacon(0.0, 60.0, 300, 0.02, orig="192.168.1.44", resp="203.0.113.12")
+    recs = _background(8) + irregular + shared + keepalive
+    assert "beacon" not in run(recs)
+
+
+def test_beacon_score_is_robust_to_one_missed_poll() -> None:
+    times = [60.0 * i for i in range(40) if i != 17]
+    assert Beacon.score(times, [310.0] * len(times)) > 0.9
+
+
+# ------------------------------------------------------------------ the whole
+
+
+def test_update_false_judges_without_remembering() -> None:
+    ev = BehaviourEvidence(["192.168.0.0/16"])
+    recs = [conn(10.0 * i, dur=1.5, ob=1100, n=i) for i in range(30)]
+    cols = ConnColumns.from_records(recs)
+    times = np.array([r.ts for r in recs])
+    probe = ev.check(cols, times, update=False).behaviour
+    assert set(probe) == {""}  # each row judged alone against an empty memory
+    assert all(len(getattr(d, "keys", {})) == 0 for d in ev.detectors)
+    assert ev.check(cols, times).behaviour[-1] == "password-guessing"
+
+
+def test_memory_is_bounded_on_a_flood_of_new_keys() -> None:
+    ev = BehaviourEvidence(["192.168.0.0/16"], max_keys=100)
+    recs = [conn(0.01 * i, orig=f"10.{i // 250 % 250}.{i % 250}.1", resp=f"198.51.{i % 250}.9",
+                 port=22 if i % 2 else 1000 + i % 5000, state="S0", history="S", ob=0, rb=0,
+                 n=i) for i in range(20000)]  # fmt: skip
+    run(recs, ev)
+    pg, scan, dns, beacon = ev.detectors
+    assert len(pg.keys) <= 100 and len(dns.keys) <= 100
+    assert len(scan.horizontal) <= 100 and len(scan.vertical) <= 100
+    assert len(beacon.pairs) <= 100 and len(beacon.users) <= 100
+
+
+def test_disabled_evidence_names_nothing() -> None:
+    ev = BehaviourEvidence(["192.168.0.0/16"])
+    ev.enabled = False
+    assert set(run([conn(10.0 * i, dur=1.5, n=i) for i in range(30)], ev)) == {""}
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), 1e300])
+def test_non_finite_and_huge_values_do_not_break_it(bad: float) -> None:
+    recs = [conn(10.0 * i, dur=1.5, n=i) for i in range(30)]
+    cols = ConnColumns.from_records(recs)
+    cols.num[::3, [DUR, OB, RB, OPK]] = bad
+    got = BehaviourEvidence(["192.168.0.0/16"]).check(cols, np.array([r.ts for r in recs]))
+    assert len(got.behaviour) == 30

@@ -1,0 +1,48 @@
+"""Incidents: anomalous verdicts folded per originator and behaviour."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hamad_plugin.scoring.incidents import GAP, IncidentTracker
+
+
+def fold(tr: IncidentTracker, rows: list[tuple[float, str, str, str, bool]], update: bool = True):  # type: ignore[no-untyped-def]
+    """rows: (time, orig, resp, behaviour, anomalous)."""
+    n = len(rows)
+    return tr.fold(
+        [f"U{int(t)}" for t, *_ in rows], np.array([r[0] for r in rows]), [r[1] for r in rows],
+        [r[2] for r in rows], [22] * n, ["tcp"] * n, [r[3] for r in rows],
+        np.linspace(0.5, 0.9, n), np.array([r[4] for r in rows]), np.zeros(n, bool), update,
+    )  # fmt: skip
+
+
+def test_one_originator_one_behaviour_is_one_incident_with_counts_peers_and_examples() -> None:
+    tr = IncidentTracker()
+    out = fold(tr, [(10.0 * i, "10.0.0.5", f"192.0.2.{i % 4}", "password-guessing", True)
+                    for i in range(10)] + [(200.0, "10.0.0.5", "192.0.2.9", "", False)])  # fmt: skip
+    assert len(set(out.incident[:10])) == 1 and out.incident[10] == ""
+    assert out.incident[0] == "10.0.0.5/password-guessing/0"
+    assert out.count[:10].tolist() == list(range(1, 11)) and out.peers[9] == 4
+    assert out.uids[9] == ["U0", "U10", "U20"] and out.first[9] == 0.0
+    assert out.score[9] == np.linspace(0.5, 0.9, 11)[9]
+    (inc,) = tr.incidents()
+    assert inc.to_dict()["connections"] == 10 and inc.services == ["22/tcp"]
+
+
+def test_another_behaviour_another_host_or_a_long_gap_open_new_incidents() -> None:
+    tr = IncidentTracker()
+    out = fold(tr, [(0.0, "10.0.0.5", "a", "scan", True), (1.0, "10.0.0.5", "b", "beacon", True),
+                    (2.0, "10.0.0.6", "a", "scan", True),
+                    (3.0 + GAP + 1, "10.0.0.5", "a", "scan", True)])  # fmt: skip
+    assert len(set(out.incident)) == 4
+    assert len(tr.incidents()) == 4 and tr.total == 4
+
+
+def test_interim_verdicts_look_up_but_do_not_count() -> None:
+    tr = IncidentTracker()
+    fold(tr, [(0.0, "10.0.0.5", "a", "scan", True)])
+    out = fold(tr, [(1.0, "10.0.0.5", "b", "scan", True), (2.0, "10.0.0.7", "b", "scan", True)],
+               update=False)  # fmt: skip
+    assert out.incident == ["10.0.0.5/scan/0", ""] and out.count.tolist() == [1, 0]
+    assert tr.incidents()[0].count == 1
