@@ -33,12 +33,8 @@ from conftest import free_port
 from fake_zeek import FakeZeekWS, summaries_frame, summary_from_record
 
 from hamad_plugin.core.records import ConnRecord
-from hamad_plugin.dashboard.data import (
-    HAMAD_COLUMNS,
-    NOTICE_COLUMNS,
-    hamad_row_from_verdict,
-    notices_from_verdicts,
-)
+from hamad_plugin.dashboard.data import HAMAD_COLUMNS, NOTICE_COLUMNS, hamad_row_from_verdict
+from hamad_plugin.dashboard.notices import notices_from_verdicts
 from hamad_plugin.dashboard.zeeklog import write_log
 from hamad_plugin.offline.ingest import read_conn_log
 from hamad_plugin.worker.transport.codec import VERDICT_FIELDS
@@ -110,7 +106,8 @@ def _row_from_wire(values: list[Any]) -> dict[str, Any]:
         "threshold": v["threshold"], "anomalous": v["anomalous"],
         "top_features": list(v["top_features"]), "top_model": v["top_model"],
         "model_version": v["model_version"], "interim": v["interim"],
-        "learning": v["learning"], "familiar": v["familiar"],
+        "learning": v["learning"], "familiar": v["familiar"], "behaviour": v["behaviour"],
+        "incident": v["incident"],
     }  # fmt: skip
 
 

@@ -39,6 +39,7 @@ pytestmark = [
 HAMAD_LOG_FIELDS = [
     "ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "score", "threshold",
     "anomalous", "top_features", "top_model", "model_version", "interim", "learning", "familiar",
+    "behaviour", "incident",
 ]  # fmt: skip
 
 
@@ -148,7 +149,7 @@ def test_zeek_r_with_a_live_worker(tmp_path: Path, transport: str) -> None:
     with worker(transport, port):
         z = run_zeek(tmp_path / "run", "-C", "-r", str(pcap), package(transport),
                      f"HAMAD::listen_port={port}/tcp", "HAMAD::interim_interval=1min",
-                     "HAMAD::learning_period=0secs")  # fmt: skip
+                     "HAMAD::learning_period=0secs", "HAMAD::notice_connections=T")  # fmt: skip
     assert z.returncode == 0, z.stderr
     assert not zeek_errors(z.stderr), z.stderr
     run = tmp_path / "run"
@@ -166,6 +167,11 @@ def test_zeek_r_with_a_live_worker(tmp_path: Path, transport: str) -> None:
     assert flagged, "the port scan raises an Anomalous_Connection notice"
     assert all(re.search(r"top features: \w+.*model weighed most: \w+", n["msg"]) for n in flagged)
     assert {n["src"] for n in flagged} >= {"192.168.1.66"}
+    incidents = [n for n in notices if n["note"] == "HAMAD::Incident"]
+    assert any(re.match(r"192\.168\.1\.66: [\w-]+, \d+ anomalous connections to \d+ responders "
+                        r"since .*highest score", n["msg"]) for n in incidents), incidents  # fmt: skip
+    ids = Counter(re.search(r"incident=(\S+)", n["sub"])[1] for n in incidents)  # type: ignore[index]
+    assert max(ids.values()) == 1, "one notice per incident"
     reporter = (run / "reporter.log").read_text() if (run / "reporter.log").exists() else ""
     assert "Reporter::ERROR" not in reporter
 
@@ -186,13 +192,14 @@ def test_a_new_worker_learns_first_and_holds_notices_back(tmp_path: Path) -> Non
     assert any(r["anomalous"] == "T" for r in verdicts), "the scan still scores as anomalous"
     notes = {n["note"] for n in rows(tmp_path / "held" / "notice.log")} if (
         tmp_path / "held" / "notice.log").exists() else set()  # fmt: skip
-    assert not {"HAMAD::Anomalous_Connection", "HAMAD::Anomalous_Host"} & notes
+    assert not {"HAMAD::Incident", "HAMAD::Anomalous_Connection", "HAMAD::Anomalous_Host"} & notes
     saved = list(state.glob("learning-*.json"))
     assert len(saved) == 1, "the learned state is saved when the worker stops"
     port = free_port()
     with worker("broker", port):
         z = run_zeek(tmp_path / "told", "-C", "-r", str(pcap), str(SCRIPTS),
-                     f"HAMAD::listen_port={port}/tcp", "HAMAD::notice_while_learning=T")  # fmt: skip
+                     f"HAMAD::listen_port={port}/tcp", "HAMAD::notice_while_learning=T",
+                     "HAMAD::notice_connections=T")  # fmt: skip
     assert z.returncode == 0, z.stderr
     flagged = [n for n in rows(tmp_path / "told" / "notice.log")
                if n["note"] == "HAMAD::Anomalous_Connection"]  # fmt: skip

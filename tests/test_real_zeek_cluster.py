@@ -171,7 +171,7 @@ def test_cluster_scores_both_workers_once(tmp_path: Path, transport: str) -> Non
     notices = logged(logs, "notice")
     keys = Counter((n["note"], n.get("uid", ""), n["msg"]) for n in notices)
     assert max(keys.values(), default=1) == 1, "a notice was logged twice"
-    scanners = {n["src"] for n in notices if n["note"] == "HAMAD::Anomalous_Connection"}
+    scanners = {n["src"] for n in notices if n["note"] == "HAMAD::Incident"}
     assert {"192.168.1.66", "192.168.2.66"} <= scanners
     # Had any other node tried to listen on the same port, it would have failed and said so.
     assert "HAMAD::Worker_Unavailable" not in {n["note"] for n in notices}

@@ -78,9 +78,9 @@ def test_hamad_counters_on_zeeks_prometheus_endpoint(tmp_path: Path) -> None:
     assert m["zeek_hamad_heartbeats_total"] > 0
     assert m["zeek_hamad_worker_outages_total"] == 0
     notices = [n["note"] for n in rows(run / "notice.log")]
-    for note in ("HAMAD::Anomalous_Connection", "HAMAD::Anomalous_Host"):
+    for note in ("HAMAD::Incident", "HAMAD::Anomalous_Connection", "HAMAD::Anomalous_Host"):
         assert m[f"zeek_hamad_notices_total{{note={note}}}"] == notices.count(note)
-    assert notices.count("HAMAD::Anomalous_Connection") > 0, "the port scan raises notices"
+    assert notices.count("HAMAD::Incident") > 0, "the port scan raises an incident"
     # The worker's side of the same run.
     assert w["hamad_summaries_received_total"] == m["zeek_hamad_summaries_sent_total"]
     assert w["hamad_verdicts_sent_total"] == m["zeek_hamad_verdicts_received_total"]

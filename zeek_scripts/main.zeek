@@ -35,16 +35,28 @@ export {
 	global log_policy: Log::PolicyHook;
 
 	redef enum Notice::Type += {
+		## The worker folded :zeek:see:`HAMAD::incident_min_connections`
+		## anomalous connections of one originator and one behaviour
+		## (password guessing, scan, DNS tunnel, beacon, flood, or
+		## "anomalous" when no behaviour is named) into an incident: what to
+		## read first. The message names the behaviour, the counts, the
+		## first time and the highest score; ``$sub`` the incident id and
+		## example uids. The identifier is the incident id, so each incident
+		## raises one notice per :zeek:see:`HAMAD::notice_suppression`,
+		## cluster-wide.
+		Incident,
 		## The worker scored a connection as anomalous with a score of at
-		## least :zeek:see:`HAMAD::min_notice_score`. The identifier is
+		## least :zeek:see:`HAMAD::min_notice_score` (only with
+		## :zeek:see:`HAMAD::notice_connections`). The identifier is
 		## originator, responder and responder port, so repeats between the
 		## same pair of hosts on one service are suppressed for
 		## :zeek:see:`HAMAD::notice_suppression`.
 		Anomalous_Connection,
 		## One originator had :zeek:see:`HAMAD::host_notice_threshold`
 		## anomalous connections (final verdicts only) within
-		## :zeek:see:`HAMAD::host_notice_window`. The identifier is the
-		## originator's address.
+		## :zeek:see:`HAMAD::host_notice_window`, counted on this node (off
+		## by default: :zeek:enum:`HAMAD::Incident` supersedes it). The
+		## identifier is the originator's address.
 		Anomalous_Host,
 		## The worker cannot be used: it did not say hello, stopped sending
 		## heartbeats for :zeek:see:`HAMAD::heartbeat_timeout`, or Zeek could
@@ -110,8 +122,19 @@ export {
 	## model's adaptive threshold. Sent to the worker on every hello and change.
 	option threshold_override = 0.0;
 
-	## Raise :zeek:enum:`HAMAD::Anomalous_Connection` only for anomalous
-	## verdicts with at least this score (0 to 1).
+	## Raise :zeek:enum:`HAMAD::Incident` once an incident has this many
+	## anomalous connections (at least 1). A single odd connection stays
+	## in ``hamad.log``; a behaviour becomes a notice.
+	option incident_min_connections = 3;
+
+	## Also raise :zeek:enum:`HAMAD::Anomalous_Connection` for every
+	## anomalous connection (one flood is thousands of them: off by
+	## default, ``hamad.log`` has every verdict).
+	option notice_connections = F;
+
+	## Raise notices only for anomalous verdicts with at least this score
+	## (0 to 1); an incident with its highest score, unless its behaviour
+	## is named (evidence such as password guessing is not a score).
 	option min_notice_score = 0.0;
 
 	## Write only verdicts with at least this score to ``hamad.log`` (0 to 1;
@@ -121,15 +144,16 @@ export {
 	## every hello and change.
 	option log_min_score = 0.0;
 
-	## Suppression interval of :zeek:enum:`HAMAD::Anomalous_Connection` and
+	## Suppression interval of :zeek:enum:`HAMAD::Incident`,
+	## :zeek:enum:`HAMAD::Anomalous_Connection` and
 	## :zeek:enum:`HAMAD::Anomalous_Host`; each notice type's
 	## ``$identifier`` decides what counts as a repeat.
 	option notice_suppression = 1hr;
 
 	## Number of anomalous connections from one originator within
 	## :zeek:see:`HAMAD::host_notice_window` that raises
-	## :zeek:enum:`HAMAD::Anomalous_Host` (at least 1).
-	option host_notice_threshold = 5;
+	## :zeek:enum:`HAMAD::Anomalous_Host` (0, the default, turns it off).
+	option host_notice_threshold = 0;
 
 	## Time window of the per-host aggregation (more than 0, at most 1 day),
 	## measured in connection time.
@@ -245,6 +269,22 @@ export {
 		## belongs to a service this network uses routinely (learned), so
 		## it is not anomalous.
 		familiar: bool &default=F;
+		## The behaviour the worker's evidence names: ``password-guessing``,
+		## ``scan``, ``dns-tunnel``, ``beacon``, ``flood``; "" if none.
+		behaviour: string &default="";
+		## Id of the incident an anomalous connection belongs to
+		## (originator/behaviour/first second); "" if not anomalous.
+		incident: string &default="";
+		## Anomalous connections in the incident so far.
+		incident_count: count &default=0;
+		## Distinct responders in the incident so far.
+		incident_peers: count &default=0;
+		## First connection of the incident, seconds since the epoch.
+		incident_first: double &default=0.0;
+		## Highest score in the incident so far.
+		incident_score: double &default=0.0;
+		## The incident's first few connection uids.
+		incident_uids: vector of string &default=vector();
 	};
 
 	## The ``hamad.log`` record.
@@ -274,6 +314,10 @@ export {
 		## ``T`` if not anomalous only because the connection belongs to a
 		## service this network uses routinely.
 		familiar: bool &log;
+		## The behaviour the worker's evidence names ("" if none).
+		behaviour: string &log &default="";
+		## The incident an anomalous connection belongs to ("" if none).
+		incident: string &log &default="";
 	};
 
 	## Raised for every ``hamad.log`` write.
@@ -576,7 +620,7 @@ function check_batch_size(ID: string, new_value: count): count
 	return new_value;
 	}
 
-function check_host_threshold(ID: string, new_value: count): count
+function check_at_least_one(ID: string, new_value: count): count
 	{
 	if ( new_value < 1 )
 		return refuse(ID, new_value, "at least 1") as count;
@@ -627,8 +671,8 @@ event zeek_init() &priority=5
 	Option::set_change_handler("HAMAD::min_notice_score", check_unit_double);
 	Option::set_change_handler("HAMAD::log_min_score", check_unit_double);
 	Option::set_change_handler("HAMAD::batch_size", check_batch_size);
-	Option::set_change_handler("HAMAD::host_notice_threshold",
-	    check_host_threshold);
+	Option::set_change_handler("HAMAD::incident_min_connections",
+	    check_at_least_one);
 	Option::set_change_handler("HAMAD::max_batch_delay", check_interval);
 	Option::set_change_handler("HAMAD::notice_suppression", check_interval);
 	Option::set_change_handler("HAMAD::host_notice_window", check_interval);

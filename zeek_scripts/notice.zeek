@@ -2,12 +2,15 @@
 ##!
 ##! Verdicts arrive after conn.log was written, so they are logged to their
 ##! own stream keyed by ``uid`` instead of extending :zeek:type:`Conn::Info`.
-##! Notices carry ``$uid`` and ``$id`` (the connection record is gone by
-##! then). Anomalous connections (final verdicts) are also counted per
-##! originator, and a host with :zeek:see:`HAMAD::host_notice_threshold` of
-##! them within :zeek:see:`HAMAD::host_notice_window` raises one
-##! :zeek:enum:`HAMAD::Anomalous_Host` notice. Verdicts only reach the
-##! scoring node, so each is logged and noticed once in a cluster.
+##! The worker folds anomalous connections per originator and behaviour into
+##! incidents; an incident with :zeek:see:`HAMAD::incident_min_connections`
+##! connections raises one :zeek:enum:`HAMAD::Incident` (its id is the
+##! ``$identifier``, so Zeek's suppression keeps it to one per cluster).
+##! Per-connection notices (:zeek:enum:`HAMAD::Anomalous_Connection`) come
+##! with :zeek:see:`HAMAD::notice_connections`; per-node host counts
+##! (:zeek:enum:`HAMAD::Anomalous_Host`) with
+##! :zeek:see:`HAMAD::host_notice_threshold`. Verdicts only reach the node
+##! that sent the connection, so each is logged once in a cluster.
 
 @load base/frameworks/notice
 @load ./main
@@ -41,6 +44,34 @@ type HostWindow: record {
 # Per-originator windows; entries older than a day cannot matter
 # (host_notice_window is at most one day).
 global host_windows: table[addr] of HostWindow &create_expire=1day;
+
+# Incidents this node raised a notice for (saves formatting a message that
+# suppression would drop; suppression itself is cluster-wide).
+global incidents_noticed: set[string] &read_expire=1hr;
+
+function notice_incident(v: Verdict)
+	{
+	if ( v$incident == ""
+	    || v$incident in incidents_noticed
+	    || v$incident_count < incident_min_connections
+	    || ( v$behaviour == "" && v$incident_score < min_notice_score ) )
+		return;
+
+	add incidents_noticed[v$incident];
+	local what = v$behaviour == "" ? "anomalous" : v$behaviour;
+	local since = strftime("%Y-%m-%d %H:%M:%S %z", double_to_time(
+	    v$incident_first));
+	local msg = fmt("%s: %s, %d anomalous connections to %d responders", v$orig_h,
+	    what, v$incident_count, v$incident_peers);
+	msg += fmt(" since %s (e.g. %s:%s), highest score %.3f", since, v$resp_h,
+	    v$resp_p, v$incident_score);
+	local examples = |v$incident_uids| == 0 ? v$uid : join_string_vec(
+	    v$incident_uids, ",");
+	NOTICE(Notice::Info($note=Incident, $src=v$orig_h, $uid=v$uid, $msg=msg,
+	    $sub=fmt("incident=%s examples=%s model=%s", v$incident, examples,
+	    v$model_version), $n=v$incident_count, $identifier=v$incident,
+	    $suppress_for=notice_suppression));
+	}
 
 function verdict_id(v: Verdict): conn_id
 	{
@@ -84,7 +115,8 @@ function handle_verdict(v: Verdict)
 		    $anomalous=v$anomalous, $top_features=v$top_features,
 		    $top_model=v$top_model, $model_version=v$model_version,
 		    $interim=v$interim, $learning=v$learning,
-		    $familiar=v$familiar));
+		    $familiar=v$familiar, $behaviour=v$behaviour,
+		    $incident=v$incident));
 
 	if ( ! v$anomalous )
 		return;
@@ -93,11 +125,13 @@ function handle_verdict(v: Verdict)
 	if ( v$learning && ! notice_while_learning )
 		return;
 
+	notice_incident(v);
+
 	# A long connection has several interim verdicts but is one connection.
-	if ( ! v$interim )
+	if ( ! v$interim && host_notice_threshold > 0 )
 		count_host(v);
 
-	if ( v$score < min_notice_score )
+	if ( ! notice_connections || v$score < min_notice_score )
 		return;
 
 	local model = v$top_model == "" ? "n/a" : v$top_model;

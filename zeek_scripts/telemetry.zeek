@@ -23,8 +23,8 @@
 ##! * ``zeek_hamad_heartbeats_total``: heartbeats received;
 ##! * ``zeek_hamad_worker_outages_total``: times the worker was declared unavailable;
 ##! * ``zeek_hamad_notices_total{note}``: notices raised, by type
-##!   (``HAMAD::Anomalous_Connection``, ``HAMAD::Anomalous_Host``,
-##!   ``HAMAD::Worker_Unavailable``);
+##!   (``HAMAD::Incident``, ``HAMAD::Anomalous_Connection``,
+##!   ``HAMAD::Anomalous_Host``, ``HAMAD::Worker_Unavailable``);
 ##! * ``zeek_hamad_worker_available``: 1 while summaries are being sent;
 ##! * ``zeek_hamad_summaries_outstanding``: sent, still without a verdict.
 
@@ -79,7 +79,8 @@ event zeek_init()
 		    $help_text=help));
 
 	# Every notice type shows up from the start, at 0.
-	for ( note in set(Anomalous_Connection, Anomalous_Host, Worker_Unavailable) )
+	for ( note in set(Incident, Anomalous_Connection, Anomalous_Host,
+	    Worker_Unavailable) )
 		Telemetry::counter_with(notices_cf, vector(cat(note)));
 	}
 
@@ -117,7 +118,8 @@ hook Telemetry::sync()
 
 hook Notice::notice(n: Notice::Info)
 	{
-	if ( n$note == Anomalous_Connection
+	if ( n$note == Incident
+	    || n$note == Anomalous_Connection
 	    || n$note == Anomalous_Host
 	    || n$note == Worker_Unavailable )
 		Telemetry::counter_family_inc(notices_cf, vector(cat(n$note)));

@@ -94,7 +94,7 @@ def page_live(cfg: dict[str, Any]) -> None:
     c = st.columns(5)
     c[0].metric("Verdicts", num(s["final_verdicts"]))
     c[1].metric("Anomalous", num(s["anomalous"]))
-    c[2].metric("Notices", num(s["notices"]))
+    c[2].metric("Incidents", num(s["incidents"]), help=f"{s['notices']:,} HAMAD notices in all")
     c[3].metric("Threshold in force", num(s["threshold"], ".4f"))
     c[4].metric("Familiar (not flagged)", num(s["familiar"]))
     if s["while_learning"]:
@@ -268,11 +268,15 @@ def page_alerts(cfg: dict[str, Any]) -> None:
     else:
         rng = (lo, hi)
     shown = data.alerts(logs, host, rng[0].timestamp(), rng[1].timestamp() + 1)
-    st.metric("Alerts shown", f"{len(shown):,} of {len(n):,}")
+    incidents = int((shown["note"] == "HAMAD::Incident").sum())
+    st.metric("Alerts shown", f"{len(shown):,} of {len(n):,}",
+              help=f"{incidents:,} incidents (listed first), then the other notices")  # fmt: skip
     table = shown.assign(time=shown["ts"].map(when))[
         [
             "time",
             "note",
+            "behaviour",
+            "connections",
             "src",
             "dst",
             "p",
@@ -287,7 +291,8 @@ def page_alerts(cfg: dict[str, Any]) -> None:
     if shown.empty:
         return
     labels = {
-        i: f"{when(r.ts)}  {r.note.split('::')[1]}  {r.src}{_to(r.dst, r.p)}  score {r.score:.3f}"
+        i: f"{when(r.ts)}  {r.note.split('::')[1]}{_what(r)}  {r.src}{_to(r.dst, r.p)}  "
+        f"score {r.score:.3f}"
         for i, r in shown.iterrows()
     }
     pick = st.selectbox("Open an alert", list(labels), format_func=labels.__getitem__, key="alert")
@@ -305,6 +310,15 @@ def page_alerts(cfg: dict[str, Any]) -> None:
         logs, r["uid"] if isinstance(r["uid"], str) else None, host_of
     )
     cols = ["time"] + [c for c in data.VERDICT_FIELDS if c not in ("ts", "model_version")]
+    if r["note"] == "HAMAD::Incident":
+        inc = data.incident_verdicts(logs, r["sub"])
+        st.markdown(f"Its connections in hamad.log ({len(inc):,}, oldest first):")
+        st.dataframe(
+            inc.head(500).assign(time=inc.head(500)["ts"].map(when))[cols],
+            hide_index=True,
+            width="stretch",
+            height=240,
+        )
     if len(line):
         st.markdown("Its hamad.log line:")
         st.dataframe(line.assign(time=line["ts"].map(when))[cols], hide_index=True, width="stretch")
@@ -315,6 +329,13 @@ def page_alerts(cfg: dict[str, Any]) -> None:
         width="stretch",
         height=240,
     )
+
+
+def _what(r: Any) -> str:
+    """`` (beacon, 27 connections)`` of an incident, or nothing."""
+    if r.note != "HAMAD::Incident":
+        return ""
+    return f" ({r.behaviour}, {int(r.connections):,} connections)"
 
 
 def _to(dst: Any, p: Any) -> str:

@@ -26,7 +26,6 @@ import re
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from typing import Any
 import pandas as pd
 
 from ..core.manifest import ModelManifest
+from .notices import notices_from_verdicts
 from .zeeklog import LogStats, find_logs, read_log
 
 #: The columns both logs start with: when, which connection, between whom.
@@ -57,6 +57,8 @@ HAMAD_COLUMNS: list[tuple[str, str]] = [
     ("interim", "bool"),
     ("learning", "bool"),
     ("familiar", "bool"),
+    ("behaviour", "string"),
+    ("incident", "string"),
 ]
 #: The notice.log columns HAMAD's notices fill (Zeek's others are unset for them).
 NOTICE_COLUMNS: list[tuple[str, str]] = [
@@ -68,6 +70,7 @@ NOTICE_COLUMNS: list[tuple[str, str]] = [
     ("src", "addr"),
     ("dst", "addr"),
     ("p", "port"),
+    ("n", "count"),
     ("actions", "set[enum]"),
     ("suppress_for", "interval"),
 ]
@@ -83,6 +86,8 @@ VERDICT_FIELDS = [_RENAME.get(name, name) for name, _ in HAMAD_COLUMNS]
 NOTICE_FIELDS = [
     "ts",
     "note",
+    "behaviour",
+    "connections",
     "uid",
     "src",
     "dst",
@@ -98,7 +103,12 @@ NOTICE_FIELDS = [
     "msg",
     "sub",
 ]
-HAMAD_NOTES = ("HAMAD::Anomalous_Connection", "HAMAD::Anomalous_Host", "HAMAD::Worker_Unavailable")
+HAMAD_NOTES = (
+    "HAMAD::Incident",
+    "HAMAD::Anomalous_Connection",
+    "HAMAD::Anomalous_Host",
+    "HAMAD::Worker_Unavailable",
+)
 
 
 # --------------------------------------------------------------------------- reading logs
@@ -202,92 +212,10 @@ def hamad_row_from_verdict(v: dict[str, Any]) -> dict[str, Any]:
         "interim": bool(v.get("interim")),
         "learning": bool(v.get("learning")),
         "familiar": bool(v.get("familiar")),
+        "behaviour": v.get("behaviour") or "",
+        "incident": v.get("incident") or "",
         "proto": v.get("proto", "tcp"),
     }
-
-
-def notices_from_verdicts(
-    rows: Iterable[dict[str, Any]],
-    min_notice_score: float = 0.0,
-    suppression: float = 3600.0,
-    host_threshold: int = 5,
-    host_window: float = 600.0,
-    notice_while_learning: bool = False,
-) -> Iterator[dict[str, Any]]:
-    """The notices ``zeek_scripts/notice.zeek`` raises for these hamad.log rows.
-
-    Same rules and message formats as the script on its default options (see
-    docs/zeek.md, "Notices"); the notice's time is the connection's ``ts``
-    (Zeek's is the network time the verdict arrived).
-    """
-    last: dict[tuple[str, ...], float] = {}
-    windows: dict[str, list[float]] = {}  # orig -> [window start, count]
-
-    def raise_(key: tuple[str, ...], t: float) -> bool:
-        prev = last.get(key)
-        if prev is not None and t - prev < suppression:
-            return False
-        last[key] = t
-        return True
-
-    for r in rows:
-        if not r["anomalous"] or (r["learning"] and not notice_while_learning):
-            continue
-        t, orig, resp, rp = r["ts"], r["id.orig_h"], r["id.resp_h"], r["id.resp_p"]
-        proto = r.get("proto", "tcp")
-        model = r["top_model"] or "n/a"
-        if not r["interim"]:
-            w = windows.get(orig)
-            if w is None or t - w[0] > host_window:
-                w = windows[orig] = [t, 0]
-            w[1] += 1
-            if w[1] == host_threshold and raise_(("host", orig), t):
-                yield {
-                    "ts": t,
-                    "uid": None,
-                    "note": "HAMAD::Anomalous_Host",
-                    "src": orig,
-                    "msg": f"{orig} originated {host_threshold} anomalous connections within "
-                    f"{_zeek_interval(host_window)}",
-                    "sub": f"last uid={r['uid']} score={r['score']:.3f} model={r['top_model']}",
-                    "actions": ["Notice::ACTION_LOG"],
-                    "suppress_for": suppression,
-                }
-        if r["score"] < min_notice_score or not raise_(("conn", orig, resp, str(rp)), t):
-            continue
-        feats = ", ".join(r["top_features"]) or "n/a"
-        sub = f"score={r['score']:.3f} threshold={r['threshold']:.3f} model={model} " + (
-            f"version={r['model_version']}"
-        )
-        sub += " interim" if r["interim"] else ""
-        sub += " learning" if r["learning"] else ""
-        yield {
-            "ts": t,
-            "uid": r["uid"],
-            "id.orig_h": orig,
-            "id.orig_p": r["id.orig_p"],
-            "id.resp_h": resp,
-            "id.resp_p": rp,
-            "proto": proto,
-            "note": "HAMAD::Anomalous_Connection",
-            "msg": f"Anomalous connection {orig} -> {resp}:{rp}/{proto}: score "
-            f"{r['score']:.3f} >= threshold {r['threshold']:.3f}; top features: {feats}; "
-            f"model weighed most: {model}",
-            "sub": sub,
-            "src": orig,
-            "dst": resp,
-            "p": rp,
-            "actions": ["Notice::ACTION_LOG"],
-            "suppress_for": suppression,
-        }
-
-
-def _zeek_interval(seconds: float) -> str:
-    """Zeek's rendering of an interval in ``fmt("%s")`` (``10.0 mins``)."""
-    for unit, size in (("days", 86400), ("hrs", 3600), ("mins", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.1f} {unit}"
-    return f"{seconds:.1f} secs"
 
 
 def _time(ts: pd.Series) -> pd.Series:
@@ -319,6 +247,12 @@ _SUB = re.compile(
 _FEATS = re.compile(r"top features: (?P<feats>.*?); model weighed most")
 #: Anomalous_Host's $sub: the host's last anomalous connection.
 _HOST_SUB = re.compile(r"last uid=(?P<uid>\S+) score=(?P<score>[\d.]+) model=(?P<model>\S*)")
+#: Incident's $msg and $sub: behaviour, connections, highest score; the example uids.
+_INCIDENT_MSG = re.compile(
+    r"^\S+: (?P<behaviour>[\w-]+), (?P<n>\d+) anomalous connections.*highest score "
+    r"(?P<score>[\d.]+)"
+)
+_INCIDENT_SUB = re.compile(r"examples=(?P<uid>[^,\s]+)\S* model=(?P<version>\S*)")
 
 
 def notices_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -326,6 +260,7 @@ def notices_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
 
     An ``Anomalous_Host`` notice has no connection of its own; its ``uid``, score
     and model are those of the host's last anomalous connection (from ``$sub``).
+    An ``Incident``'s uid is its first example, its score the incident's highest.
     """
     out = []
     for r in rows:
@@ -334,21 +269,26 @@ def notices_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
         m = _SUB.search(sub)
         f = _FEATS.search(msg)
         h = None if m else _HOST_SUB.search(sub)
+        i = _INCIDENT_MSG.search(msg) if r.get("note") == "HAMAD::Incident" else None
+        e = _INCIDENT_SUB.search(sub) if i else None
+        score = m["score"] if m else h["score"] if h else i["score"] if i else math.nan
         out.append(
             {
                 "ts": r.get("ts"),
                 "note": r.get("note"),
-                "uid": r.get("uid") or (h["uid"] if h else None),
+                "behaviour": i["behaviour"] if i else "",
+                "connections": int(i["n"]) if i else (1 if m else math.nan),
+                "uid": r.get("uid") or (h["uid"] if h else e["uid"] if e else None),
                 "src": r.get("src"),
                 "dst": r.get("dst"),
                 "p": r.get("p"),
                 "orig_h": r.get("id.orig_h"),
                 "resp_h": r.get("id.resp_h"),
                 "resp_p": r.get("id.resp_p"),
-                "score": float(m["score"]) if m else float(h["score"]) if h else math.nan,
+                "score": float(score),
                 "threshold": float(m["threshold"]) if m else math.nan,
                 "top_model": m["model"] if m else h["model"] if h else "",
-                "model_version": (m["version"] or "") if m else "",
+                "model_version": (m["version"] or "") if m else e["version"] if e else "",
                 "top_features": f["feats"] if f else "",
                 "msg": msg,
                 "sub": sub,
@@ -377,6 +317,7 @@ def summary(logs: Logs) -> dict[str, Any]:
         "familiar": int(final["familiar"].sum()),
         "while_learning": int(final["learning"].sum()),
         "notices": len(n),
+        "incidents": int((n["note"] == "HAMAD::Incident").sum()),
         "connection_notices": int((n["note"] == "HAMAD::Anomalous_Connection").sum()),
         "host_notices": int((n["note"] == "HAMAD::Anomalous_Host").sum()),
         "threshold": float(v["threshold"].iloc[-1]) if len(v) else math.nan,
@@ -468,7 +409,22 @@ def alerts(
         n = n[n["ts"] >= since]
     if until is not None:
         n = n[n["ts"] <= until]
-    return n.sort_values("ts", ascending=False, kind="stable")
+    # Incidents first (an operator reads those), then the rest; newest first in each.
+    first = (n["note"] != "HAMAD::Incident").astype(int)
+    return (
+        n.assign(_first=first)
+        .sort_values(["_first", "ts"], ascending=[True, False], kind="stable")
+        .drop(columns="_first")
+    )
+
+
+def incident_verdicts(logs: Logs, sub: str) -> pd.DataFrame:
+    """The hamad.log lines of the incident an ``Incident`` notice names (its ``$sub``)."""
+    m = re.search(r"incident=(\S+)", sub or "")
+    v = logs.verdicts
+    if not m:
+        return v.iloc[0:0]
+    return v[v["incident"] == m[1]].sort_values("ts", kind="stable")
 
 
 def alert_context(

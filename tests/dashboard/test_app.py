@@ -30,6 +30,7 @@ from dashboard_logs import pipeline_log_dir, simulate  # noqa: E402
 from hamad_plugin.cli import cli  # noqa: E402
 from hamad_plugin.dashboard import APP, streamlit_command  # noqa: E402
 from hamad_plugin.dashboard import data as d  # noqa: E402
+from hamad_plugin.dashboard.notices import notices_from_verdicts  # noqa: E402
 from hamad_plugin.dashboard.zeeklog import read_logs  # noqa: E402
 
 
@@ -80,7 +81,9 @@ def _truth(log_dir: Path) -> dict[str, Any]:
         "learning": sum(r["learning"] for r in hamad),
         "familiar": sum(r["familiar"] for r in hamad),
         "notices": len(notices),
-        "last_notice": max(notices, key=lambda n: n["ts"]),
+        "incidents": sum(n["note"] == "HAMAD::Incident" for n in notices),
+        # The Alerts page lists incidents first, the newest first.
+        "first_alert": max(notices, key=lambda n: (n["note"] == "HAMAD::Incident", n["ts"])),
     }
 
 
@@ -96,7 +99,8 @@ def test_the_log_dir_is_read_with_its_rotated_and_json_files(log_dir: Path) -> N
     assert s["final_verdicts"] == t["verdicts"] == 3000
     assert s["anomalous"] == t["anomalous"] and s["notices"] == t["notices"]
     assert s["while_learning"] == t["learning"] > 0 and s["familiar"] == t["familiar"]
-    assert s["connection_notices"] + s["host_notices"] == t["notices"]
+    assert s["incidents"] == t["incidents"] > 0
+    assert s["incidents"] + s["connection_notices"] + s["host_notices"] == t["notices"]
     assert logs.verdicts["ts"].is_monotonic_increasing
 
 
@@ -132,7 +136,7 @@ def test_notices_follow_notice_zeek_rules() -> None:
             v("D", 30, "1.1.1.3", interim=True), v("E", 40, "1.1.1.4", score=0.2),
             v("F", 50, "1.1.1.5"), v("G", 60, "1.1.1.6"), v("H", 70, "1.1.1.7"),
             v("I", 4000, "1.1.1.1")]  # fmt: skip
-    got = list(d.notices_from_verdicts(rows, host_threshold=5))
+    got = list(notices_from_verdicts(rows, host_threshold=5, notice_connections=True))
     conn = [n["uid"] for n in got if n["note"] == "HAMAD::Anomalous_Connection"]
     assert conn == ["A", "D", "F", "G", "H", "I"]
     host = [n for n in got if n["note"] == "HAMAD::Anomalous_Host"]
@@ -147,17 +151,41 @@ def test_notices_follow_notice_zeek_rules() -> None:
     assert nf.loc[0, "top_model"] == "rf" and nf.loc[0, "model_version"] == "m"
 
 
+def test_incidents_are_noticed_once_at_incident_min_connections() -> None:
+    def v(uid: str, t: float, inc: str, score: float = 0.3, **kw: Any) -> dict[str, Any]:
+        return {"ts": t, "uid": uid, "id.orig_h": "10.0.0.9", "id.orig_p": 5,
+                "id.resp_h": f"1.1.1.{int(t) % 7}", "id.resp_p": 22, "score": score,
+                "threshold": 0.5, "anomalous": True, "top_features": [], "top_model": "rf",
+                "model_version": "m", "interim": False, "learning": False, "familiar": False,
+                "behaviour": "password-guessing" if inc == "g" else "", "incident": inc,
+                **kw}  # fmt: skip
+
+    rows = [v("G1", 0, "g"), v("G2", 1, "g"), v("L1", 1.5, "g", learning=True),
+            v("G3", 2, "g"), v("G4", 3, "g"),  # the third after learning raises it, once
+            v("A1", 4, "a", 0.55), v("A2", 5, "a", 0.55), v("A3", 6, "a", 0.55)]  # fmt: skip
+    got = list(notices_from_verdicts(rows, min_notice_score=0.6))
+    assert [(n["note"], n["uid"]) for n in got] == [("HAMAD::Incident", "G3")]
+    assert got[0]["msg"].startswith("10.0.0.9: password-guessing, 4 anomalous connections to ")
+    assert got[0]["sub"] == "incident=g examples=G1,G2,L1 model=m" and got[0]["n"] == 4
+    nf = d.notices_frame(got)
+    assert nf.loc[0, "behaviour"] == "password-guessing" and nf.loc[0, "connections"] == 4
+    assert nf.loc[0, "uid"] == "G3" and nf.loc[0, "score"] == 0.3
+    # Without a behaviour, min_notice_score applies to the incident's highest score.
+    assert [n["uid"] for n in notices_from_verdicts(rows)] == ["G3", "A3"]
+
+
 def test_a_replay_output_dir_is_shown_with_derived_notices(tmp_path: Path) -> None:
-    verdict = {"uid": "C1", "ts": 1.0, "orig_h": "10.0.0.1", "orig_p": 1, "resp_h": "10.0.0.2",
+    verdict = {"ts": 1.0, "orig_h": "10.0.0.1", "orig_p": 1, "resp_h": "10.0.0.2",
                "resp_p": 22, "proto": "tcp", "score": 0.8, "threshold": 0.1, "anomalous": True,
                "top_features": [["x", 1.0]], "weights": {"rf": 0.1, "xgb": 0.7, "novelty": 0.2},
                "member_scores": {}, "model_version": "m", "interim": False, "learning": False,
-               "familiar": False}  # fmt: skip
-    (tmp_path / "verdicts.jsonl").write_text(json.dumps(verdict) + "\n")
+               "familiar": False, "behaviour": "", "incident": "10.0.0.1/anomalous/1"}  # fmt: skip
+    lines = [json.dumps({**verdict, "uid": f"C{i}", "ts": 1.0 + i}) for i in range(3)]
+    (tmp_path / "verdicts.jsonl").write_text("\n".join(lines) + "\n")
     logs = d.load_logs(tmp_path)
-    assert logs.source == "replay" and len(logs.verdicts) == 1
+    assert logs.source == "replay" and len(logs.verdicts) == 3
     assert logs.verdicts.loc[0, "top_model"] == "xgb"
-    assert list(logs.notices["note"]) == ["HAMAD::Anomalous_Connection"]
+    assert list(logs.notices["note"]) == ["HAMAD::Incident"]
 
 
 def test_alert_filters_and_context(log_dir: Path) -> None:
@@ -245,9 +273,8 @@ def test_live_page(app: Any, log_dir: Path) -> None:
     t = _truth(log_dir)
     m = _open(app, "Live")
     assert m["Verdicts"] == f"{t['verdicts']:,}" and m["Anomalous"] == f"{t['anomalous']:,}"
-    assert (
-        m["Notices"] == f"{t['notices']:,}" and m["Familiar (not flagged)"] == f"{t['familiar']:,}"
-    )
+    assert m["Incidents"] == f"{t['incidents']:,}"
+    assert m["Familiar (not flagged)"] == f"{t['familiar']:,}"
     assert any("while learning" in i.value for i in app.info)
     assert any("--metrics" in c.value for c in app.caption), "tells how to add worker health"
 
@@ -256,13 +283,17 @@ def test_alerts_page_opens_an_alert_with_its_hamad_log_line(app: Any, log_dir: P
     t = _truth(log_dir)
     m = _open(app, "Alerts")
     assert m["Alerts shown"] == f"{t['notices']:,} of {t['notices']:,}"
-    newest = t["last_notice"]
-    # A connection notice's $sub: score=... threshold=...; a host notice's: last uid=... score=...
+    newest = t["first_alert"]
+    assert newest["note"] == "HAMAD::Incident"
+    # An incident's $sub: incident=<id> examples=<uids> model=...; its score in $msg.
     sub = dict(x.split("=", 1) for x in newest["sub"].split() if "=" in x)
-    uid = newest.get("uid") or sub["uid"]
-    assert m["Score"] == sub["score"]
+    uid = newest["uid"]
+    assert m["Score"] == newest["msg"].rsplit("highest score ", 1)[1]
     assert any(uid in md.value for md in app.markdown)
-    assert uid in set(app.dataframe[1].value["uid"]), "its hamad.log line"
+    inc = app.dataframe[1].value
+    assert set(inc["incident"]) == {sub["incident"]}, "its connections"
+    assert set(sub["examples"].split(",")) <= set(inc["uid"])
+    assert uid in set(app.dataframe[2].value["uid"]), "its hamad.log line"
     host = newest["src"]
     app.selectbox[0].set_value(host).run()
     m = {x.label: x.value for x in app.metric}

@@ -5,6 +5,7 @@
 # @TEST-EXEC: btest-diff notice.cut
 
 redef HAMAD::enabled = F;
+redef HAMAD::notice_connections = T; # per-connection notices are what this tests
 redef HAMAD::host_notice_threshold = 3;
 redef HAMAD::host_notice_window = 10min;
 

@@ -5,6 +5,7 @@
 # @TEST-EXEC: btest-diff notice.cut
 
 redef HAMAD::enabled = F;
+redef HAMAD::notice_connections = T; # per-connection notices are what this tests
 redef HAMAD::notice_while_learning = T;
 redef HAMAD::host_notice_threshold = 2;
 

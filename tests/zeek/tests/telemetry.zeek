@@ -7,6 +7,7 @@
 # @TEST-EXEC: btest-diff out
 
 redef HAMAD::enabled = F;
+redef HAMAD::notice_connections = T; # per-connection notices are what this tests
 redef HAMAD::host_notice_threshold = 100;
 
 function make(uid: string, resp: addr, score: double): HAMAD::Verdict

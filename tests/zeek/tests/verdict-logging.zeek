@@ -11,6 +11,7 @@
 # @TEST-EXEC: btest-diff notice.cut
 
 redef HAMAD::enabled = F;
+redef HAMAD::notice_connections = T; # per-connection notices are what this tests
 redef HAMAD::log_min_score = 0.1;
 redef HAMAD::min_notice_score = 0.6;
 redef HAMAD::host_notice_threshold = 100;
