@@ -128,6 +128,13 @@ def _legend_colour(field: str, names: list[str]) -> alt.Color:
                      scale=alt.Scale(domain=names, range=[COLOURS[n] for n in names]))  # fmt: skip
 
 
+def time_axis(field: str) -> alt.X:
+    """A time axis in 24-hour UTC, like every other time on these pages (a browser's
+    default would be 12-hour local: "05:04" for 17:04 UTC)."""
+    return alt.X(field, title="UTC", scale=alt.Scale(type="utc"),
+                 axis=alt.Axis(format="%H:%M", labelOverlap=True))  # fmt: skip
+
+
 def rate_chart(pm: pd.DataFrame) -> alt.Chart:
     names = ["verdicts", "anomalous", "notices"]
     df = pm.reset_index().melt("minute", names, "series", "count")
@@ -135,7 +142,7 @@ def rate_chart(pm: pd.DataFrame) -> alt.Chart:
         alt.Chart(df)
         .mark_line()
         .encode(
-            x=alt.X("minute:T", title=None),
+            x=time_axis("minute:T"),
             y=alt.Y("count:Q", title="per minute"),
             color=_legend_colour("series", names),
             strokeDash=alt.StrokeDash(
@@ -177,7 +184,7 @@ def threshold_chart(pm: pd.DataFrame) -> alt.LayerChart:
     df = pm.reset_index()
     df["learning_band"] = df["learning"].fillna(0) >= 0.5
     df["end"] = df["minute"] + pd.Timedelta(minutes=1)
-    base = alt.Chart(df).encode(x=alt.X("minute:T", title=None))
+    base = alt.Chart(df).encode(x=time_axis("minute:T"))
     # A rect with only x and x2 spans the whole height of the plot.
     band = (
         base.transform_filter("datum.learning_band")
@@ -276,7 +283,7 @@ def page_alerts(cfg: dict[str, Any]) -> None:
             "time",
             "note",
             "behaviour",
-            "connections",
+            "total",
             "src",
             "dst",
             "p",
@@ -287,7 +294,9 @@ def page_alerts(cfg: dict[str, Any]) -> None:
             "uid",
         ]
     ]
-    st.dataframe(table, hide_index=True, width="stretch", height=280)
+    table = table.rename(columns={"total": "connections"})
+    st.dataframe(table.astype(object).where(table.notna(), ""), hide_index=True, width="stretch",
+                 height=280)  # fmt: skip
     if shown.empty:
         return
     labels = {
@@ -335,7 +344,8 @@ def _what(r: Any) -> str:
     """`` (beacon, 27 connections)`` of an incident, or nothing."""
     if r.note != "HAMAD::Incident":
         return ""
-    return f" ({r.behaviour}, {int(r.connections):,} connections)"
+    n = r.total if pd.notna(r.total) else r.connections
+    return f" ({r.behaviour}, {int(n):,} connections)"
 
 
 def _to(dst: Any, p: Any) -> str:
@@ -367,14 +377,35 @@ def page_hosts(cfg: dict[str, Any]) -> None:
             st.altair_chart(host_chart(top), width="stretch")
             st.table(
                 top.assign(
-                    last_seen=top["last_seen"].dt.strftime("%m-%d %H:%M"),
+                    last_seen=top["last_seen"].dt.strftime("%m-%d %H:%M UTC"),
                     max_score=top["max_score"].map("{:.3f}".format),
                 ).set_index("host")
             )
     top = data.top_hosts(logs, "orig_h", 5)
     if not top.empty:
         st.subheader("Top originators over time (anomalous connections per 10 minutes)")
-        st.line_chart(data.hosts_over_time(logs, "orig_h", list(top["host"])), height=260)
+        st.altair_chart(hosts_chart(data.hosts_over_time(logs, "orig_h", list(top["host"]))),
+                        width="stretch")  # fmt: skip
+
+
+def hosts_chart(over_time: pd.DataFrame) -> alt.Chart:
+    df = over_time.reset_index().melt("time", var_name="host", value_name="anomalous")
+    chart: alt.Chart = (
+        alt.Chart(df)
+        .mark_line(point=True)
+        .encode(
+            x=time_axis("time:T"),
+            y=alt.Y("anomalous:Q", title="anomalous connections"),
+            color=alt.Color("host:N", title="originator"),
+            tooltip=[
+                "host",
+                alt.Tooltip("time:T", format="%Y-%m-%d %H:%M", formatType="utc", title="UTC"),
+                "anomalous",
+            ],
+        )  # fmt: skip
+        .properties(height=260)
+    )
+    return chart
 
 
 def host_chart(top: pd.DataFrame) -> alt.Chart:

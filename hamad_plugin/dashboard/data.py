@@ -88,6 +88,7 @@ NOTICE_FIELDS = [
     "note",
     "behaviour",
     "connections",
+    "total",
     "uid",
     "src",
     "dst",
@@ -146,6 +147,16 @@ class Logs:
     source: str
     bad_lines: int = 0
     damaged: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        """An incident's notice counts its connections when it was raised; the logs know
+        them all: ``total`` is the anomalous hamad.log lines (final verdicts) with its id."""
+        n = self.notices
+        ids = n["sub"].str.extract(r"incident=(\S+)", expand=False)
+        v = self.verdicts
+        per = v[v["anomalous"] & ~v["interim"]].groupby("incident").size()
+        total = ids.map(per)
+        self.notices["total"] = total.where(ids.notna(), n["connections"])
 
 
 def load_logs(root: str | Path, cache: LogCache | None = None) -> Logs:
@@ -278,6 +289,7 @@ def notices_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
                 "note": r.get("note"),
                 "behaviour": i["behaviour"] if i else "",
                 "connections": int(i["n"]) if i else (1 if m else math.nan),
+                "total": math.nan,
                 "uid": r.get("uid") or (h["uid"] if h else e["uid"] if e else None),
                 "src": r.get("src"),
                 "dst": r.get("dst"),

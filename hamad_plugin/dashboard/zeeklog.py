@@ -107,6 +107,8 @@ def _tsv_value(kind: str, raw: str, unset: str, empty: str, set_sep: str) -> Any
         if raw == empty:
             return []
         return [_scalar(inner.group(1), x) for x in raw.split(set_sep)]
+    if raw == empty and kind == "string":  # Zeek's spelling of ""
+        return ""
     return _scalar(kind, raw)
 
 

@@ -100,6 +100,8 @@ def test_the_log_dir_is_read_with_its_rotated_and_json_files(log_dir: Path) -> N
     assert s["anomalous"] == t["anomalous"] and s["notices"] == t["notices"]
     assert s["while_learning"] == t["learning"] > 0 and s["familiar"] == t["familiar"]
     assert s["incidents"] == t["incidents"] > 0
+    inc = logs.notices[logs.notices["note"] == "HAMAD::Incident"]
+    assert (inc["total"] >= inc["connections"]).all() and (inc["total"] > inc["connections"]).any()
     assert s["incidents"] + s["connection_notices"] + s["host_notices"] == t["notices"]
     assert logs.verdicts["ts"].is_monotonic_increasing
 

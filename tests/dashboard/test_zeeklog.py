@@ -18,6 +18,8 @@ ROWS = [
      "top_features": ["dst_30m_log_count", "dst_2m_mean_log_bytes"], "note": "a\tb"},
     {"ts": 1767225641.5, "uid": "C2", "id.resp_p": 443, "score": 0.05, "anomalous": False,
      "top_features": [], "note": None},
+    {"ts": 1767225642.5, "uid": "C3", "id.resp_p": 22, "score": 0.9, "anomalous": True,
+     "top_features": [], "note": ""},  # Zeek writes "" as (empty)
 ]  # fmt: skip
 
 #: What a real Zeek 8.2.2 wrote (hamad.log of `zeek -r` on tests/pcapgen.py's trace, one line).
