@@ -101,7 +101,7 @@ def incident_lines(incidents: list[dict[str, Any]], noticed: int, n: int = 10) -
         return ["incidents: none"]
     lines = [
         f"incidents: {len(incidents)} ({noticed} raised as HAMAD::Incident on Zeek's defaults: "
-        "at least 3 anomalous connections after learning); largest:"
+        "at least 3 anomalous connections, after learning); largest:"
     ]
     for i in sorted(incidents, key=lambda x: (-x["connections"], x["first"]))[:n]:
         first, last = (_utc(i["first"]), _utc(i["last"]))
@@ -109,7 +109,7 @@ def incident_lines(incidents: list[dict[str, Any]], noticed: int, n: int = 10) -
             f"  {i['orig_h']:<15} {i['behaviour']:<17} {i['connections']:>6} conns to "
             f"{i['peers']:>4} responders ({', '.join(i['services'][:3])})  {first}..{last}  "
             f"score {i['score']:.3f}"
-            + (f"  ({i['while_learning']} while learning)" if i["while_learning"] else "")
+            + ("  (while learning)" if i["while_learning"] else "")
         )
     return lines
 

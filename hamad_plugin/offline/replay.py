@@ -201,8 +201,8 @@ class ReplaySummary:
 
 def noticed(incident: dict[str, Any], min_connections: int = 3) -> bool:
     """Whether Zeek raises ``HAMAD::Incident`` for it on its default options: enough
-    anomalous connections after the learning period (``HAMAD::incident_min_connections``)."""
-    return int(incident["connections"]) - int(incident["while_learning"]) >= min_connections
+    anomalous connections (``HAMAD::incident_min_connections``), after the learning period."""
+    return int(incident["connections"]) >= min_connections and not incident["while_learning"]
 
 
 def batches(records: Iterable[ConnRecord], size: int) -> Iterator[list[ConnRecord]]:

@@ -9,7 +9,11 @@ Folding happens where every verdict passes (the pipeline, so replay and serve
 fold alike, and in a Zeek cluster the incident does not depend on which Zeek
 node logged which connection): an anomalous connection joins the open
 incident of its originator and behaviour, or opens one; an incident closes
-after :data:`GAP` seconds without a connection. Its id
+after :data:`GAP` seconds without a connection. Connections scored while the
+site is being learned fold into incidents of their own (Zeek logs them
+without notices by default), so an incident's count is what the operator is
+told about: a host flagged all through learning does not raise a notice with
+hundreds of connections at its first one afterwards. Its id
 (``orig_h/behaviour/first``) is stable, so Zeek's notice suppression
 (``$identifier``) raises one ``HAMAD::Incident`` per incident and cluster.
 """
@@ -82,7 +86,7 @@ class IncidentTracker:
         self.reset()
 
     def reset(self) -> None:
-        self.open: OrderedDict[tuple[str, str], Incident] = OrderedDict()
+        self.open: OrderedDict[tuple[str, str, bool], Incident] = OrderedDict()
         self.closed: list[Incident] = []
         self.total = 0
 
@@ -108,7 +112,7 @@ class IncidentTracker:
         )  # fmt: skip
         tl, sl, ll = np.asarray(times).tolist(), np.asarray(score).tolist(), learning.tolist()
         for i in np.flatnonzero(anomalous).tolist():
-            key = (orig_h[i], behaviour[i] or "anomalous")
+            key = (orig_h[i], behaviour[i] or "anomalous", bool(ll[i]))
             inc = self.open.get(key)
             t = tl[i]
             if inc is not None and t - inc.last > self.gap:
@@ -145,7 +149,7 @@ class IncidentTracker:
             out.uids[i] = list(inc.uids)
         return out
 
-    def _close(self, key: tuple[str, str]) -> None:
+    def _close(self, key: tuple[str, str, bool]) -> None:
         inc = self.open.pop(key)
         if len(self.closed) < MAX_CLOSED:
             self.closed.append(inc)

@@ -46,3 +46,16 @@ def test_interim_verdicts_look_up_but_do_not_count() -> None:
                update=False)  # fmt: skip
     assert out.incident == ["10.0.0.5/scan/0", ""] and out.count.tolist() == [1, 0]
     assert tr.incidents()[0].count == 1
+
+
+def test_connections_while_learning_fold_into_an_incident_of_their_own() -> None:
+    tr = IncidentTracker()
+    rows = [(float(i), "10.0.0.5", "a", "", True) for i in range(6)]
+    n = len(rows)
+    learning = np.array([True] * 4 + [False] * 2)
+    out = tr.fold([f"U{i}" for i in range(n)], np.arange(n, dtype=float), ["10.0.0.5"] * n,
+                  ["a"] * n, [443] * n, ["tcp"] * n, [""] * n, np.full(n, 0.7), np.ones(n, bool),
+                  learning)  # fmt: skip
+    assert len(set(out.incident[:4])) == 1 and len(set(out.incident[4:])) == 1
+    assert out.incident[0] != out.incident[4] and out.count.tolist() == [1, 2, 3, 4, 1, 2]
+    assert [i.learning for i in tr.incidents()] == [4, 0]
