@@ -429,13 +429,16 @@ def render_learning(results: Sequence[FoldResult]) -> list[str]:
         "`began inside` is the poisoning case: the malicious rows after learning of every attack "
         "(label family) whose first connection lay inside the learning window, and the share "
         "`learned` still flags. `guarded` counts connections the behaviour guards (failing, "
-        "fanning out, flooding, periodic) kept from being learned or familiar.",
+        "fanning out, flooding, periodic) kept from being learned or familiar. `incidents` are "
+        "what Zeek would raise after learning on its defaults (at least 3 anomalous "
+        "connections of one originator and behaviour, `HAMAD::Incident`), and in brackets "
+        "how many of them hold only benign connections.",
         "",
         "| held-out capture | learning window: benign / malicious | scored after: benign / "
         "malicious | today (fixed) | today (adaptive) | learned | learned, adaptive threshold | "
         "learned, no guards | began inside: flagged | kept out | guarded | familiar | "
-        "max benign | R@0 FA |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "max benign | R@0 FA | incidents (false) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         lr = r.learning[0]
@@ -447,7 +450,8 @@ def render_learning(results: Sequence[FoldResult]) -> list[str]:
             f"{_fa_recall(rows[LEARN_VARIANTS[1]])} | "
             f"{_fa_recall(rows[LEARN_VARIANTS[2]])} | {_inside(lr.inside)} | "
             f"{lr.learner['kept_out']} | {lr.learner.get('guarded', 0)} | "
-            f"{lr.learner['familiar']} | {_f(lr.max_benign)} | {_f(lr.recall_at_zero_fa, True)} |"
+            f"{lr.learner['familiar']} | {_f(lr.max_benign)} | {_f(lr.recall_at_zero_fa, True)} | "
+            f"{lr.incidents[0]} ({lr.incidents[1]}) |"
         )
     if len(fracs) > 1:
         out += [
@@ -544,6 +548,22 @@ class LearnResult:
     #: Malicious rows after learning of the attacks (label families) that began inside the
     #: learning window, and how many of them ``learned`` flagged: the poisoning case.
     inside: tuple[int, int] = (0, 0)
+    #: Incidents Zeek would raise after learning (at least 3 anomalous connections, on its
+    #: defaults), and how many of them hold only benign-labelled connections.
+    incidents: tuple[int, int] = (0, 0)
+
+
+def incident_counts(
+    verdicts: Sequence[Any], y: np.ndarray, min_connections: int = 3
+) -> tuple[int, int]:
+    """(incidents raised after learning, of them made only of benign rows): what an operator
+    reads, and how many of those are false."""
+    members: dict[str, list[int]] = {}
+    for v, label in zip(verdicts, y.tolist(), strict=True):
+        if v.incident and not v.learning and not v.interim:
+            members.setdefault(v.incident, []).append(label)
+    raised = [m for m in members.values() if len(m) >= min_connections]
+    return len(raised), sum(1 for m in raised if all(x == 0 for x in m))
 
 
 def _stream(pipe: Any, records: Sequence[Any], batch: int = 1024) -> list[Any]:
@@ -652,6 +672,7 @@ def learn_fold(
                 if len(ben) and len(mal)
                 else None,
                 inside=inside,
+                incidents=incident_counts(guarded, y_all),
             )
         )
     return out

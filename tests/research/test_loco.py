@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from hamad_plugin.research.loco import (
@@ -157,3 +159,17 @@ def test_a_neutralized_group_plays_no_part_in_a_fold(sim_logs: object) -> None:
     # The check can fail: without the mask the noisy columns reach the gate's and members' inputs.
     unmasked = _EnsembleSession(ens).run(None, {"features": noisy})[0]
     assert not np.allclose(a, unmasked, rtol=1e-12, atol=1e-15)
+
+
+def test_incidents_count_what_zeek_would_raise_after_learning_and_the_false_ones() -> None:
+    from types import SimpleNamespace
+
+    from hamad_plugin.research.loco import incident_counts
+
+    def v(inc: str, learning: bool = False) -> Any:
+        return SimpleNamespace(incident=inc, learning=learning, interim=False)
+
+    verdicts = [v("a"), v("a"), v("a"), v("b"), v("b"), v("b"), v("b"), v("c"), v("c"),
+                v("d", True), v("d", True), v("d", True), v("")]  # fmt: skip
+    y = np.array([0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0])
+    assert incident_counts(verdicts, y) == (2, 1)  # a (false), b; c too small, d while learning
