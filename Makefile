@@ -7,7 +7,9 @@ HAMAD  := $(VENV)/bin/hamad
 DATA   ?= ../shared/datasets
 # make run: a short simulated capture (hamad simulate, fixed seed) into an ignored directory.
 RUN_OUT := run-out
-RUN_SIM := --seed 0 --connections 5000 --hosts 16 --duration 1h
+RUN_SIM := --seed 0 --connections 20000 --hosts 16 --duration 6h
+# As serve runs on a new network: learn it first (here the first hour; serve's default is a day).
+RUN_LEARN := 1h
 
 # The nine labelled captures: LOCO holds each out in turn; the shipped model trains on all of
 # them (see models/README.md).
@@ -55,7 +57,7 @@ venv-dev: $(VENV)/.stamp-dev
 run: venv
 	$(HAMAD) info
 	$(HAMAD) simulate --out $(RUN_OUT)/simulated.conn.log $(RUN_SIM)
-	$(HAMAD) replay $(RUN_OUT)/simulated.conn.log --out $(RUN_OUT)/verdicts.jsonl --top 5
+	$(HAMAD) replay $(RUN_OUT)/simulated.conn.log --learn $(RUN_LEARN) --out $(RUN_OUT)/verdicts.jsonl --top 5
 	@echo
 	@echo "Open the dashboard on this run:  make dashboard   (then http://127.0.0.1:8501)"
 
