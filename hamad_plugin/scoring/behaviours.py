@@ -92,6 +92,18 @@ def bowley_skew(values: Sequence[float] | np.ndarray) -> float:
     return float((q3 + q1 - 2 * q2) / (q3 - q1))
 
 
+def alike_share(values: Sequence[float], ratio: float) -> float:
+    """The largest share of ``values`` within a factor ``ratio`` of each other (one size
+    cluster: a tool's repeated exchange, however many probes and resets lie beside it)."""
+    v = sorted(values)
+    best, lo = 0, 0
+    for hi, x in enumerate(v):
+        while v[lo] * ratio < x:
+            lo += 1
+        best = max(best, hi - lo + 1)
+    return best / len(v) if v else 0.0
+
+
 def regularity(values: Sequence[float] | np.ndarray) -> float:
     """RITA-style regularity in [0, 1]: the mean of 1-|skew| and 1-dispersion."""
     return 0.5 * ((1.0 - abs(bowley_skew(values))) + max(0.0, 1.0 - robust_dispersion(values)))
@@ -133,9 +145,16 @@ class PasswordGuessing:
     :data:`MAX_RESP_BYTES` received: a login exchange and its rejection, not a
     session or a transfer), at least :data:`ANSWERED_SHARE` answered (a
     sweep of SYNs to port 23 is a scan, :class:`SlowScan`'s), and the answered
-    ones' sent bytes alike (robust dispersion <= :data:`MAX_DISPERSION`: a
-    guessing tool repeats the same exchange). Guesses spread over several
+    ones' sent bytes alike (robust dispersion <= :data:`MAX_DISPERSION`, or
+    at least :data:`CLUSTER_SHARE` of them within a factor
+    :data:`CLUSTER_RATIO` of each other: a guessing tool repeats the same
+    exchange, and nmap's banner probes and resets beside it are a second
+    cluster that throws the median off). Guesses spread over several
     servers count together, like Zeek's own ``detect-bruteforcing.zeek``.
+
+    A port counts as a login service for a client once Zeek named a login
+    service on it for that client (SSH on 902: its resets and banner probes,
+    which Zeek cannot name, count as attempts too).
 
     Cannot see: guesses slower than :data:`MIN_ATTEMPTS` per window; HTTP
     logins (port 80/443 traffic is mostly short and alike, the failure is in
@@ -157,6 +176,8 @@ class PasswordGuessing:
     MAX_ORIG_BYTES = 8192
     MAX_RESP_BYTES = 16384
     MAX_DISPERSION = 0.5
+    CLUSTER_SHARE = 0.5
+    CLUSTER_RATIO = 1.25
     #: Attempts a key remembers.
     DEPTH = 32
 
@@ -164,7 +185,13 @@ class PasswordGuessing:
         self.keys: _Lru = _Lru(max_keys)
 
     def candidate(self, r: _Row) -> bool:
-        return r.proto == "tcp" and (r.resp_p in self.PORTS or r.service in self.SERVICES)
+        """A login port or service, or a port this client already used as one (the resets
+        and probes of a guessing run that Zeek's analyzer could not name)."""
+        return r.proto == "tcp" and (
+            r.resp_p in self.PORTS
+            or r.service in self.SERVICES
+            or (r.orig_h, r.resp_p, r.proto) in self.keys
+        )
 
     def observe(self, r: _Row, update: bool) -> bool:
         key = (r.orig_h, r.resp_p, r.proto)
@@ -187,7 +214,11 @@ class PasswordGuessing:
         if len(sizes) < self.ANSWERED_SHARE * len(items):
             return False
         sent = [x for x in sizes if x > 0]
-        return len(sent) < 3 or robust_dispersion(sent) <= self.MAX_DISPERSION
+        return (
+            len(sent) < 3
+            or robust_dispersion(sent) <= self.MAX_DISPERSION
+            or alike_share(sent, self.CLUSTER_RATIO) >= self.CLUSTER_SHARE
+        )
 
 
 class SlowScan:

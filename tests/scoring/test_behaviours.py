@@ -77,6 +77,20 @@ def test_password_guessing_needs_the_same_exchange_each_time() -> None:
     assert set(run(recs)) == {""}
 
 
+def test_ssh_on_another_port_counts_once_zeek_named_it_with_the_resets_beside_it() -> None:
+    # nmap's ssh-brute on 902: full exchanges Zeek calls ssh, and banner probes it cannot name.
+    recs = []
+    for i in range(30):
+        named = i % 2 == 0
+        recs.append(conn(1.0 * i, port=902, service="ssh" if named else None, n=i,
+                         ob=1744 if named else 24, rb=1839 if named else 22,
+                         state="SF" if named else "RSTR"))  # fmt: skip
+    got = run(recs)
+    assert got[0] == "" and set(got[12:]) == {"password-guessing"}
+    # Without a named login first, the same port is nobody's login service.
+    assert set(run([r for r in recs if r.service is None])) == {""}
+
+
 def test_a_telnet_sweep_is_a_scan_not_password_guessing() -> None:
     recs = [conn(2.0 * i, resp=f"10.9.{i}.7", port=23, state="S0", history="S", dur=0.0, ob=0,
                  rb=0, pkts=1, n=i) for i in range(30)]  # fmt: skip
