@@ -45,9 +45,10 @@ type HostWindow: record {
 # (host_notice_window is at most one day).
 global host_windows: table[addr] of HostWindow &create_expire=1day;
 
-# Incidents this node raised a notice for (saves formatting a message that
-# suppression would drop; suppression itself is cluster-wide).
-global incidents_noticed: set[string] &read_expire=1hr;
+# Incidents this node raised a notice for: one notice per incident, and a
+# reminder a day for one that lasts (suppression, cluster-wide, would let a
+# long incident repeat every notice_suppression).
+global incidents_noticed: set[string] &create_expire=1day;
 
 function notice_incident(v: Verdict)
 	{

@@ -9,8 +9,12 @@ formats in tests/dashboard/test_app.py).
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Iterable, Iterator
 from typing import Any
+
+#: An incident that lasts is noticed again after a day (``incidents_noticed``'s expiry).
+REMIND = 86400.0
 
 
 def notices_from_verdicts(
@@ -33,6 +37,7 @@ def notices_from_verdicts(
     last: dict[tuple[str, ...], float] = {}
     windows: dict[str, list[float]] = {}  # orig -> [window start, count]
     incidents: dict[str, list[Any]] = {}  # id -> [count, peers, first, score, uids]
+    noticed: dict[str, float] = {}  # incident id -> when it was noticed
 
     def raise_(key: tuple[str, ...], t: float) -> bool:
         prev = last.get(key)
@@ -63,8 +68,10 @@ def notices_from_verdicts(
             inc is not None
             and inc[0] >= incident_min_connections
             and (inc[3] >= min_notice_score or bool(r.get("behaviour")))
-            and raise_(("incident", inc_id), t)
+            and t - noticed.get(inc_id, -math.inf) >= REMIND
         ):
+            # Once per incident and day, as the script's incidents_noticed set.
+            noticed[inc_id] = t
             what = r.get("behaviour") or "anomalous"
             since = dt.datetime.fromtimestamp(inc[2], dt.timezone.utc).strftime(
                 "%Y-%m-%d %H:%M:%S %z"

@@ -164,6 +164,7 @@ def test_incidents_are_noticed_once_at_incident_min_connections() -> None:
 
     rows = [v("G1", 0, "g"), v("G2", 1, "g"), v("L1", 1.5, "g", learning=True),
             v("G3", 2, "g"), v("G4", 3, "g"),  # the third after learning raises it, once
+            v("G5", 5000, "g"),  # past notice_suppression: still the same incident
             v("A1", 4, "a", 0.55), v("A2", 5, "a", 0.55), v("A3", 6, "a", 0.55)]  # fmt: skip
     got = list(notices_from_verdicts(rows, min_notice_score=0.6))
     assert [(n["note"], n["uid"]) for n in got] == [("HAMAD::Incident", "G3")]
