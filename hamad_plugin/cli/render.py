@@ -108,8 +108,7 @@ def incident_lines(incidents: list[dict[str, Any]], noticed: int, n: int = 10) -
         lines.append(
             f"  {i['orig_h']:<15} {i['behaviour']:<17} {i['connections']:>6} conns to "
             f"{i['peers']:>4} responders ({', '.join(i['services'][:3])})  {first}..{last}  "
-            f"score {i['score']:.3f}"
-            + ("  (while learning)" if i["while_learning"] else "")
+            f"score {i['score']:.3f}" + ("  (while learning)" if i["while_learning"] else "")
         )
     return lines
 

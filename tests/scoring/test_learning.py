@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -486,6 +487,23 @@ def _serve_scores(site_log: Path, state_dir: Path, period: str) -> dict[str, dic
         return got
 
     return asyncio.run(asyncio.wait_for(body(), 240))
+
+
+def test_replay_names_the_behaviours_and_lists_the_incidents(
+    site_log: Path, tmp_path: Path
+) -> None:
+    verdicts, output = _replay(site_log, tmp_path)
+    named = {v["behaviour"] for v in verdicts if v["anomalous"] and not v["learning"]}
+    assert {"password-guessing", "scan", "dns-tunnel"} <= named
+    assert all(v["incident"] for v in verdicts if v["anomalous"])
+    assert not any(v["incident"] for v in verdicts if not v["anomalous"])
+    m = re.search(r"^incidents: (\d+) \((\d+) raised as HAMAD::Incident", output, re.M)
+    assert m and int(m[1]) >= int(m[2]) > 0, output
+    raised = {}
+    for v in verdicts:
+        if v["incident"] and not v["learning"]:
+            raised[v["incident"]] = raised.get(v["incident"], 0) + 1
+    assert int(m[2]) == sum(1 for n in raised.values() if n >= 3)
 
 
 @pytest.mark.slow
