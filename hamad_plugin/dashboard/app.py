@@ -322,22 +322,19 @@ def page_alerts(cfg: dict[str, Any]) -> None:
     if r["note"] == "HAMAD::Incident":
         inc = data.incident_verdicts(logs, r["sub"])
         st.markdown(f"Its connections in hamad.log ({len(inc):,}, oldest first):")
-        st.dataframe(
-            inc.head(500).assign(time=inc.head(500)["ts"].map(when))[cols],
-            hide_index=True,
-            width="stretch",
-            height=240,
-        )
+        verdict_table(inc, cols)
     if len(line):
         st.markdown("Its hamad.log line:")
         st.dataframe(line.assign(time=line["ts"].map(when))[cols], hide_index=True, width="stretch")
     st.markdown(f"Other verdicts of {host_of} ({len(others):,}, newest first):")
-    st.dataframe(
-        others.head(500).assign(time=others.head(500)["ts"].map(when))[cols],
-        hide_index=True,
-        width="stretch",
-        height=240,
-    )
+    verdict_table(others, cols)
+
+
+def verdict_table(v: pd.DataFrame, cols: list[str], rows: int = 500) -> None:
+    """The first ``rows`` hamad.log lines of ``v``, times in UTC."""
+    head = v.head(rows)
+    st.dataframe(head.assign(time=head["ts"].map(when))[cols], hide_index=True, width="stretch",
+                 height=240)  # fmt: skip
 
 
 def _what(r: Any) -> str:
