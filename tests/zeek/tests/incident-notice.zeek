@@ -18,7 +18,7 @@ function make(uid: string, orig: addr, resp: addr, rp: port, behaviour: string,
 	return HAMAD::Verdict($uid=uid, $ts=1774219636.0 + n, $orig_h=orig,
 	    $orig_p=40000/tcp, $resp_h=resp, $resp_p=rp, $score=score,
 	    $threshold=0.5, $anomalous=incident != "", $top_features=vector(
-	    "duration"), $top_model="xgb", $model_version="test-1",
+	    "duration"), $top_model="xgb", $model_version="test-1", $interim=F,
 	    $learning=learning, $behaviour=behaviour, $incident=incident,
 	    $incident_count=n, $incident_peers=1, $incident_first=1774219636.0,
 	    $incident_score=score, $incident_uids=vector("G1", "G2", "G3"));
@@ -30,8 +30,8 @@ event zeek_init() &priority=-20
 	local a = "10.0.0.6/anomalous/1774219636";
 	local b = "10.0.0.4/beacon/1774219636";
 	local l = "10.0.0.7/scan/1774219636";
-	local batch: vector of HAMAD::Verdict = vector(
-		make("N0", 10.0.0.8, 192.0.2.9, 443/tcp, "", "", 0, 0.1), # not anomalous
+	local batch: vector of HAMAD::Verdict = vector(make("N0", 10.0.0.8, 192.0.2.9,
+	    443/tcp, "", "", 0, 0.1), # not anomalous
 		make("G1", 10.0.0.5, 192.0.2.22, 22/tcp, "password-guessing", g, 1, 0.9),
 		make("G2", 10.0.0.5, 192.0.2.22, 22/tcp, "password-guessing", g, 2, 0.9),
 		make("G3", 10.0.0.5, 192.0.2.22, 22/tcp, "password-guessing", g, 3, 0.9), # notice
