@@ -189,10 +189,11 @@ class VerdictBatch:
             [self.behaviour[i] for i in rows], [self.incident[i] for i in rows],
             self.incident_count[ix].tolist(), self.incident_peers[ix].tolist(),
             self.incident_first[ix].tolist(), self.incident_score[ix].tolist(),
-            [self.incident_uids[i] for i in rows],
+            [list(self.incident_uids[i]) for i in rows],
             strict=True,
         )  # fmt: skip
         # Positional arguments in field order: much cheaper than keywords, once per connection.
+        # ``incident`` is the incident's fields, in Verdict's order after ``familiar``.
         return [
             Verdict(
                 u,
@@ -212,39 +213,9 @@ class VerdictBatch:
                 False,
                 le,
                 fa,
-                be,
-                ic,
-                icn,
-                icp,
-                icf,
-                ics,
-                list(icu),
+                *incident,
             )  # fmt: skip
-            for (
-                u,
-                t,
-                oh,
-                op,
-                rh,
-                rp,
-                pr,
-                sc,
-                th,
-                fl,
-                tj,
-                tv,
-                w,
-                m,
-                le,
-                fa,
-                be,
-                ic,
-                icn,
-                icp,
-                icf,
-                ics,
-                icu,
-            ) in rows_
+            for u, t, oh, op, rh, rp, pr, sc, th, fl, tj, tv, w, m, le, fa, *incident in rows_
         ]
 
     def json_lines(self, rows: list[int], labels: list[str | None] | None = None) -> str:
