@@ -320,7 +320,7 @@ def page_alerts(cfg: dict[str, Any]) -> None:
     )
     cols = ["time"] + [c for c in data.VERDICT_FIELDS if c not in ("ts", "model_version")]
     if r["note"] == "HAMAD::Incident":
-        inc = data.incident_verdicts(logs, r["sub"])
+        inc = data.incident_verdicts(logs, r["incident"])
         st.markdown(f"Its connections in hamad.log ({len(inc):,}, oldest first):")
         verdict_table(inc, cols)
     if len(line):

@@ -89,6 +89,7 @@ NOTICE_FIELDS = [
     "behaviour",
     "connections",
     "total",
+    "incident",
     "uid",
     "src",
     "dst",
@@ -152,7 +153,7 @@ class Logs:
         """An incident's notice counts its connections when it was raised; the logs know
         them all: ``total`` is the anomalous hamad.log lines (final verdicts) with its id."""
         n = self.notices
-        ids = n["sub"].str.extract(r"incident=(\S+)", expand=False)
+        ids = n["incident"]
         v = self.verdicts
         per = v[v["anomalous"] & ~v["interim"]].groupby("incident").size()
         total = ids.map(per)
@@ -263,7 +264,9 @@ _INCIDENT_MSG = re.compile(
     r"^\S+: (?P<behaviour>[\w-]+), (?P<n>\d+) anomalous connections.*highest score "
     r"(?P<score>[\d.]+)"
 )
-_INCIDENT_SUB = re.compile(r"examples=(?P<uid>[^,\s]+)\S* model=(?P<version>\S*)")
+_INCIDENT_SUB = re.compile(
+    r"incident=(?P<id>\S+) examples=(?P<uid>[^,\s]+)\S* model=(?P<version>\S*)"
+)
 
 
 def notices_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -290,6 +293,7 @@ def notices_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
                 "behaviour": i["behaviour"] if i else "",
                 "connections": int(i["n"]) if i else (1 if m else math.nan),
                 "total": math.nan,
+                "incident": e["id"] if e else None,
                 "uid": r.get("uid") or (h["uid"] if h else e["uid"] if e else None),
                 "src": r.get("src"),
                 "dst": r.get("dst"),
@@ -430,13 +434,10 @@ def alerts(
     )
 
 
-def incident_verdicts(logs: Logs, sub: str) -> pd.DataFrame:
-    """The hamad.log lines of the incident an ``Incident`` notice names (its ``$sub``)."""
-    m = re.search(r"incident=(\S+)", sub or "")
+def incident_verdicts(logs: Logs, incident: str) -> pd.DataFrame:
+    """The hamad.log lines of an incident (the ``incident`` its notice names)."""
     v = logs.verdicts
-    if not m:
-        return v.iloc[0:0]
-    return v[v["incident"] == m[1]].sort_values("ts", kind="stable")
+    return v[v["incident"] == incident].sort_values("ts", kind="stable")
 
 
 def alert_context(
