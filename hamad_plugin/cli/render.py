@@ -7,6 +7,8 @@ from __future__ import annotations
 from pathlib import PurePath
 from typing import Any
 
+from ..scoring.incidents import NOTICE_MIN_CONNECTIONS
+
 
 def fmt(v: Any) -> str:
     if v is None:
@@ -101,7 +103,7 @@ def incident_lines(incidents: list[dict[str, Any]], noticed: int, n: int = 10) -
         return ["incidents: none"]
     lines = [
         f"incidents: {len(incidents)} ({noticed} raised as HAMAD::Incident on Zeek's defaults: "
-        "at least 3 anomalous connections, after learning); largest:"
+        f"at least {NOTICE_MIN_CONNECTIONS} anomalous connections, after learning); largest:"
     ]
     for i in sorted(incidents, key=lambda x: (-x["connections"], x["first"]))[:n]:
         first, last = (_utc(i["first"]), _utc(i["last"]))

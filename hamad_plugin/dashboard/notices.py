@@ -13,6 +13,8 @@ import math
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from ..scoring.incidents import EXAMPLES, NOTICE_MIN_CONNECTIONS
+
 #: An incident that lasts is noticed again after a day (``incidents_noticed``'s expiry).
 REMIND = 86400.0
 
@@ -24,7 +26,7 @@ def notices_from_verdicts(
     host_threshold: int = 0,
     host_window: float = 600.0,
     notice_while_learning: bool = False,
-    incident_min_connections: int = 3,
+    incident_min_connections: int = NOTICE_MIN_CONNECTIONS,
     notice_connections: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """The notices ``zeek_scripts/notice.zeek`` raises for these hamad.log rows.
@@ -58,7 +60,7 @@ def notices_from_verdicts(
             inc[0] += 1
             inc[1].add(resp)
             inc[3] = max(inc[3], r["score"])
-            if len(inc[4]) < 3:
+            if len(inc[4]) < EXAMPLES:
                 inc[4].append(r["uid"])
         if r["learning"] and not notice_while_learning:
             continue

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..core.records import ConnColumns, ConnRecord
 from ..core.verdict import VerdictBatch
+from ..scoring.incidents import NOTICE_MIN_CONNECTIONS
 from ..scoring.pipeline import Pipeline
 from .ingest import IngestStats, read_conn_log
 
@@ -199,7 +200,7 @@ class ReplaySummary:
         return d
 
 
-def noticed(incident: dict[str, Any], min_connections: int = 3) -> bool:
+def noticed(incident: dict[str, Any], min_connections: int = NOTICE_MIN_CONNECTIONS) -> bool:
     """Whether Zeek raises ``HAMAD::Incident`` for it on its default options: enough
     anomalous connections (``HAMAD::incident_min_connections``), after the learning period."""
     return int(incident["connections"]) >= min_connections and not incident["while_learning"]

@@ -37,6 +37,7 @@ from ..offline.captures import CaptureData, load_capture
 from ..offline.ensemble import HamadEnsemble
 from ..offline.metrics import average_precision, recall_at_fpr, roc_auc
 from ..offline.train import block_groups
+from ..scoring.incidents import NOTICE_MIN_CONNECTIONS
 
 VARIANTS = ("HAMAD", "attention gate", "mean fusion", "RF alone", "XGB alone", "novelty alone")
 #: HAMAD's scores with the run-time adaptive threshold instead of the fixed calibrated one.
@@ -554,7 +555,7 @@ class LearnResult:
 
 
 def incident_counts(
-    verdicts: Sequence[Any], y: np.ndarray, min_connections: int = 3
+    verdicts: Sequence[Any], y: np.ndarray, min_connections: int = NOTICE_MIN_CONNECTIONS
 ) -> tuple[int, int]:
     """(incidents raised after learning, of them made only of benign rows): what an operator
     reads, and how many of those are false."""

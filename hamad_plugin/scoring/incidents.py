@@ -29,6 +29,9 @@ import numpy as np
 GAP = 3600.0
 #: Example uids an incident keeps (the first ones).
 EXAMPLES = 3
+#: Anomalous connections at which Zeek raises ``HAMAD::Incident`` on its defaults
+#: (``HAMAD::incident_min_connections`` in zeek_scripts/main.zeek).
+NOTICE_MIN_CONNECTIONS = 3
 #: Distinct peers an incident counts exactly (beyond it: "at least").
 MAX_PEERS = 1024
 #: Open incidents kept at most (the least recently active are closed first).

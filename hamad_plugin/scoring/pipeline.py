@@ -250,7 +250,7 @@ class Pipeline:
         else:
             learning = familiar = np.zeros(len(cols), dtype=bool)
         flags = flags | evident
-        behaviour = self._behaviour(cols, X, ev.behaviour, flags)
+        behaviour = self._behaviour(cols, X, ev.behaviour, flags & ~evident)
         top, top_val = self._top(X)
         orig_p, resp_p = cols.ports
         inc = self.incidents.fold(
@@ -268,13 +268,11 @@ class Pipeline:
         )  # fmt: skip
 
     def _behaviour(
-        self, cols: ConnColumns, X: np.ndarray, evidence: list[str], flags: np.ndarray
+        self, cols: ConnColumns, X: np.ndarray, evidence: list[str], unnamed: np.ndarray
     ) -> list[str]:
-        """Each row's behaviour: its evidence, else for an anomalous row what the guards
-        call it (flood, scan), else ""."""
-        if not flags.any():
-            return evidence
-        rows = np.flatnonzero(flags & ~np.array([bool(b) for b in evidence], dtype=bool))
+        """Each row's behaviour: its evidence, else for an ``unnamed`` anomalous row (no
+        evidence) what the guards call it (flood, scan), else ""."""
+        rows = np.flatnonzero(unnamed)
         if not len(rows):
             return evidence
         names = self._namer.names(cols, X)
