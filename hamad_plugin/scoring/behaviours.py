@@ -50,8 +50,6 @@ from ..core.features import FAILED_STATES
 from ..core.networks import DEFAULT_LOCAL_NETWORKS, Networks
 from ..core.records import DUR, OB, OPK, RB, ConnColumns
 
-#: Behaviour names a verdict can carry, evidence first ("" = none).
-EVIDENCE: tuple[str, ...] = ("password-guessing", "scan", "dns-tunnel", "beacon")
 #: Keys each table keeps at most (least recently used dropped first).
 MAX_KEYS = 50_000
 
@@ -436,7 +434,6 @@ class EvidenceBatch:
     """Per row of a batch: the behaviour its evidence names ("" = none)."""
 
     behaviour: list[str]
-    counts: dict[str, int]
 
     @property
     def mask(self) -> np.ndarray:
@@ -475,9 +472,8 @@ class BehaviourEvidence:
         """The behaviour of each row, in stream order (``update=False``: judged, not kept)."""
         n = len(cols)
         out = [""] * n
-        counts = dict.fromkeys(EVIDENCE, 0)
         if not self.enabled or n == 0:
-            return EvidenceBatch(out, counts)
+            return EvidenceBatch(out)
         num = np.nan_to_num(cols.num[:, [DUR, OB, RB, OPK]], nan=0.0).tolist()
         tl = np.asarray(times, dtype=np.float64).tolist()
         _, resp_p = cols.ports
@@ -489,6 +485,4 @@ class BehaviourEvidence:
             for d in self.detectors:
                 if d.candidate(r) and d.observe(r, update) and not out[i]:
                     out[i] = d.name
-            if out[i]:
-                counts[out[i]] += 1
-        return EvidenceBatch(out, counts)
+        return EvidenceBatch(out)
