@@ -41,9 +41,9 @@ export {
 		## "anomalous" when no behaviour is named) into an incident: what to
 		## read first. The message names the behaviour, the counts, the
 		## first time and the highest score; ``$sub`` the incident id and
-		## example uids. The identifier is the incident id, so each incident
-		## raises one notice per :zeek:see:`HAMAD::notice_suppression`,
-		## cluster-wide.
+		## example uids. Raised once per incident (again after a day while
+		## it lasts); the identifier is the incident id, so a cluster's
+		## repeats are suppressed for :zeek:see:`HAMAD::notice_suppression`.
 		Incident,
 		## The worker scored a connection as anomalous with a score of at
 		## least :zeek:see:`HAMAD::min_notice_score` (only with
