@@ -339,6 +339,30 @@ class DnsTunnel:
         return sum(x[1] for x in items) >= self.MIN_QUERIES
 
 
+class ResponderUsers:
+    """Which local clients use each outside responder: up to two, which is all the
+    detectors ask ("does any other local host use it?").
+
+    Shared by :class:`Beacon` and :class:`LargeTransfer` so that the site's
+    popularity of a responder is one table, kept once."""
+
+    def __init__(self, max_keys: int = MAX_KEYS) -> None:
+        self.table: _Lru = _Lru(max_keys)
+
+    def add(self, r: _Row, update: bool) -> set[str]:
+        """The responder's users with this client added (kept only if ``update``)."""
+        users: set[str] = self.table.touch(r.resp_h, set) if update else set(
+            self.table.get(r.resp_h, ()))  # fmt: skip
+        if len(users) < 2:
+            users.add(r.orig_h)
+        return users
+
+    @staticmethod
+    def only(users: set[str], client: str) -> bool:
+        """Whether ``client`` is the responder's only local user."""
+        return users == {client}
+
+
 class Beacon:
     """A new, regular pair: a client polling one outside responder at fixed intervals.
 
@@ -378,11 +402,11 @@ class Beacon:
     #: Pairs tracked at most (each keeps 2 x DEPTH numbers).
     MAX_PAIRS = 20_000
 
-    def __init__(self, networks: Networks, max_keys: int = MAX_KEYS) -> None:
+    def __init__(self, networks: Networks, users: ResponderUsers,
+                 max_keys: int = MAX_KEYS) -> None:  # fmt: skip
         self.networks = networks
         self.pairs: _Lru = _Lru(min(max_keys, self.MAX_PAIRS))
-        #: responder -> up to two local clients seen using it.
-        self.users: _Lru = _Lru(max_keys)
+        self.users = users
         self.started: float | None = None
 
     def candidate(self, r: _Row) -> bool:
@@ -395,9 +419,7 @@ class Beacon:
     def observe(self, r: _Row, update: bool) -> bool:
         if self.started is None and update:
             self.started = r.t
-        users = self.users.touch(r.resp_h, set) if update else self.users.get(r.resp_h, set())
-        if update and len(users) < 2:
-            users.add(r.orig_h)
+        users = self.users.add(r, update)
         key = (r.orig_h, r.resp_h, r.resp_p, r.proto)
         p = self.pairs.get(key)
         if p is None:
@@ -418,7 +440,7 @@ class Beacon:
             return False
         if self.started is None or p[0] - self.started < self.NEW_AFTER:
             return False
-        if len(users) > 1 or (users and r.orig_h not in users):
+        if not self.users.only(users, r.orig_h):
             return False
         return self.score(times, sizes) >= self.MIN_SCORE
 
@@ -427,6 +449,105 @@ class Beacon:
         """Beacon score of a pair's connection times and sent sizes, in [0, 1]."""
         t = np.asarray(times, dtype=np.float64)
         return 0.5 * (regularity(np.diff(t)) + regularity(np.asarray(sizes) + 1.0))
+
+
+class LargeTransfer:
+    """A transfer far larger than anything the client moved on that service lately,
+    with an outside responder no other local host uses: a payload fetched by a
+    device that never downloads, data carried off by one that never uploads.
+
+    Evidence, per (client, responder port, protocol) and direction (received
+    bytes for ``download``, sent bytes for ``exfiltration``): the connection
+    moved at least :data:`MIN_BYTES` and at least :data:`FACTOR` times the
+    largest transfer of that client on that service within :data:`HORIZON`,
+    the client has been watched for at least :data:`WARMUP` (before that
+    everything is new), and the responder is outside the local networks and
+    used by no other local host (a popular CDN or update server is the site's
+    ordinary). Once a pair (client, responder) has such a transfer, its later
+    transfers of at least MIN_BYTES within :data:`FOLLOW` seconds belong to
+    it (a dropper fetches one binary per architecture).
+
+    Why the largest, per service, and not a mean: a laptop's HTTPS downloads
+    span four orders of magnitude, so only a transfer well past its own
+    record on that service is news; a camera that uploads video over TLS and
+    never used plain HTTP has no record on port 80, so its first 100 kB
+    fetch there is.
+
+    Cannot see: downloads no larger than the client's own record on that
+    service (a laptop fetching malware over HTTPS), transfers from a
+    responder other local hosts also use (a compromised popular site), and
+    a client's first hour. Known look-alikes: a device's first firmware
+    update from a vendor server no other local device uses (docs/detection.md).
+    """
+
+    HORIZON = 24 * 3600.0
+    MIN_BYTES = 32_768.0
+    FACTOR = 16.0
+    #: A transfer moves at least this many times the bytes the other way.
+    ASYMMETRY = 4.0
+    WARMUP = 1800.0
+    FOLLOW = 600.0
+    #: Flagged pairs remembered at most.
+    MAX_FOLLOW = 1024
+
+    def __init__(self, name: str, field: str, other: str, users: ResponderUsers,
+                 networks: Networks, max_keys: int = MAX_KEYS) -> None:  # fmt: skip
+        self.name = name
+        self.field = field
+        self.other = other
+        self.users = users
+        self.networks = networks
+        #: (client, port, proto) -> [time of record, record, previous record]
+        self.records: _Lru = _Lru(max_keys)
+        #: client -> first time seen
+        self.clients: _Lru = _Lru(max_keys)
+        #: (client, responder) -> time of its last evident transfer
+        self.follow: _Lru = _Lru(self.MAX_FOLLOW)
+
+    @staticmethod
+    def candidate(r: _Row) -> bool:
+        return r.proto in ("tcp", "udp")
+
+    def observe(self, r: _Row, update: bool) -> bool:
+        size = getattr(r, self.field)
+        size = size if size == size and size > 0 else 0.0
+        first = self.clients.touch(r.orig_h, lambda: r.t) if update else self.clients.get(
+            r.orig_h, r.t)  # fmt: skip
+        key = (r.orig_h, r.resp_p)  # HTTPS and QUIC on 443 are one service
+        rec = self.records.get(key)
+        if rec is not None and r.t - rec[0] > self.HORIZON:
+            rec = [rec[0], rec[2], 0.0]  # the record's day is over: the day before's best
+        before = rec[1] if rec is not None else 0.0
+        if update and size > 0:
+            if rec is None:
+                rec = [r.t, 0.0, 0.0]
+            if size > rec[1]:
+                rec = [r.t, size, rec[1]]
+            self.records[key] = rec
+            self.records.move_to_end(key)
+            if len(self.records) > self.records.limit:
+                self.records.popitem(last=False)
+        if size * self.FACTOR < self.MIN_BYTES or not began(r):
+            return False
+        if self.networks.classify(r.resp_h)[0]:
+            return False
+        back = getattr(r, self.other)
+        if back == back and size < self.ASYMMETRY * back:
+            return False  # a call or a sync, not a one-way transfer
+        pair = (r.orig_h, r.resp_h)
+        last = self.follow.get(pair)
+        hit = last is not None and r.t - last <= self.FOLLOW
+        if not hit:
+            hit = (
+                size >= self.MIN_BYTES
+                and r.t - first >= self.WARMUP
+                and before * self.FACTOR <= self.MIN_BYTES
+                and self.users.only(self.users.add(r, update), r.orig_h)
+            )
+        if hit and update:
+            self.follow.touch(pair, lambda: r.t)
+            self.follow[pair] = r.t
+        return hit
 
 
 @dataclass
@@ -461,11 +582,18 @@ class BehaviourEvidence:
         self.reset()
 
     def reset(self) -> None:
+        users = ResponderUsers(self._max_keys)
         self.detectors = (
             PasswordGuessing(self._max_keys),
             SlowScan(self._max_keys),
             DnsTunnel(self._max_keys),
-            Beacon(self._networks, self._max_keys),
+            Beacon(self._networks, users, self._max_keys),
+            LargeTransfer(
+                "download", "resp_bytes", "orig_bytes", users, self._networks, self._max_keys
+            ),
+            LargeTransfer(
+                "exfiltration", "orig_bytes", "resp_bytes", users, self._networks, self._max_keys
+            ),
         )
 
     def check(self, cols: ConnColumns, times: np.ndarray, update: bool = True) -> EvidenceBatch:

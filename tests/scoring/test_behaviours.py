@@ -200,6 +200,60 @@ def test_beacon_score_is_robust_to_one_missed_poll() -> None:
     assert Beacon.score(times, [310.0] * len(times)) > 0.9
 
 
+# ------------------------------------------------------------------ downloads and exfiltration
+
+
+def _device(hours: float, orig: str = "192.168.1.60") -> list[ConnRecord]:
+    """A camera: DNS to the gateway and TLS video uploads to its cloud, every 5 min."""
+    out = []
+    for i in range(int(hours * 12)):
+        t = 300.0 * i
+        out.append(conn(t, orig=orig, resp="192.168.1.1", port=53, proto="udp", state="SF",
+                        history="Dd", dur=0.01, ob=40, rb=120, pkts=1, n=i))  # fmt: skip
+        out.append(conn(t + 1.0, orig=orig, resp=f"198.51.100.{i % 7}", port=443, dur=20.0,
+                        ob=2_000_000, rb=9000, n=i))  # fmt: skip
+    return out
+
+
+def test_a_device_fetching_binaries_over_a_service_it_never_used_is_a_download() -> None:
+    fetch = [conn(2 * 3600.0 + 1.5 * i, orig="192.168.1.60", resp="203.0.113.66", port=80,
+                  dur=0.6, ob=110, rb=rb, n=9000 + i)
+             for i, rb in enumerate([140_000, 250_000, 40_000, 24_000, 150_000])]  # fmt: skip
+    recs = _device(4) + fetch
+    got = dict(zip((r.uid for r in sorted(recs, key=lambda r: r.ts)), run(recs), strict=True))
+    assert [got[r.uid] for r in fetch] == ["download"] * 5  # the 24 kB one follows the first
+    assert {got[r.uid] for r in recs if r not in fetch} == {""}  # its uploads are its own
+
+
+def test_ordinary_big_transfers_are_not_downloads() -> None:
+    # A laptop that downloads on 443 all day, and a new big download on it; a popular
+    # mirror that two hosts fetch from; a video call (both ways); the first hour.
+    laptop = [conn(600.0 * i, orig="192.168.1.70", resp=f"198.51.100.{i % 50}", port=443,
+                   ob=1500, rb=int(50_000 * 1.3 ** (i % 12)), n=i) for i in range(40)]  # fmt: skip
+    laptop.append(conn(7 * 3600.0, orig="192.168.1.70", resp="203.0.113.80", port=443,
+                       ob=2000, rb=80_000_000, n=99))  # fmt: skip
+    mirror = [conn(3600.0, orig="192.168.1.81", resp="203.0.113.81", port=80, ob=300, rb=900,
+                   n=200),  # another host's update check: the mirror is in use here
+              conn(2 * 3600.0, orig="192.168.1.60", resp="203.0.113.81", port=80, ob=300,
+                   rb=5_000_000, n=201)]  # fmt: skip
+    call = [conn(2 * 3600.0, orig="192.168.1.60", resp="203.0.113.82", port=3478, proto="udp",
+                 history="Dd", ob=40_000_000, rb=45_000_000, n=300)]  # fmt: skip
+    early = [conn(60.0, orig="192.168.1.90", resp="203.0.113.83", port=80, ob=200,
+                  rb=900_000, n=400)]  # fmt: skip
+    recs = _device(8) + laptop + mirror + call + early
+    got = run(recs)
+    assert "download" not in got and "exfiltration" not in got
+
+
+def test_a_device_sending_far_more_than_ever_to_a_new_responder_is_exfiltration() -> None:
+    recs = _device(4)
+    leak = conn(3 * 3600.0, orig="192.168.1.60", resp="203.0.113.90", port=21, dur=30.0,
+                ob=3_000_000, rb=900, n=500)  # fmt: skip
+    got = dict(zip((r.uid for r in sorted(recs + [leak], key=lambda r: r.ts)),
+                   run(recs + [leak]), strict=True))  # fmt: skip
+    assert got[leak.uid] == "exfiltration"
+
+
 # ------------------------------------------------------------------ the whole
 
 
@@ -210,7 +264,8 @@ def test_update_false_judges_without_remembering() -> None:
     times = np.array([r.ts for r in recs])
     probe = ev.check(cols, times, update=False).behaviour
     assert set(probe) == {""}  # each row judged alone against an empty memory
-    assert all(len(getattr(d, "keys", {})) == 0 for d in ev.detectors)
+    tables = ("keys", "horizontal", "vertical", "pairs", "records", "clients", "follow")
+    assert all(len(getattr(d, t, {})) == 0 for d in ev.detectors for t in tables)
     assert ev.check(cols, times).behaviour[-1] == "password-guessing"
 
 
@@ -220,10 +275,12 @@ def test_memory_is_bounded_on_a_flood_of_new_keys() -> None:
                  port=22 if i % 2 else 1000 + i % 5000, state="S0", history="S", ob=0, rb=0,
                  n=i) for i in range(20000)]  # fmt: skip
     run(recs, ev)
-    pg, scan, dns, beacon = ev.detectors
+    pg, scan, dns, beacon, down, up = ev.detectors
     assert len(pg.keys) <= 100 and len(dns.keys) <= 100
     assert len(scan.horizontal) <= 100 and len(scan.vertical) <= 100
-    assert len(beacon.pairs) <= 100 and len(beacon.users) <= 100
+    assert len(beacon.pairs) <= 100 and len(beacon.users.table) <= 100
+    for t in (down, up):
+        assert len(t.records) <= 100 and len(t.clients) <= 100
 
 
 def test_disabled_evidence_names_nothing() -> None:
