@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hamad_plugin.core.records import ConnRecord
+from hamad_plugin.core.records import ConnRecord, DnsSummary
 from hamad_plugin.core.settings import ServeSettings
 from hamad_plugin.core.verdict import Verdict
 from hamad_plugin.worker.loop import Worker
@@ -209,11 +209,22 @@ def recorded_conn_infos() -> list[list[dict[str, Any]]]:
 PRECISE_TS: list[float] = json.loads((WIRE / "precise-ts.json").read_text())
 
 
-def flat_summary(info: list[dict[str, Any]], ts: float, interim: bool = False) -> dict[str, Any]:
+def dns_value(d: DnsSummary | None) -> dict[str, Any]:
+    """A HAMAD::DnsSummary (or its absence) in Zeek's WebSocket encoding."""
+    if d is None:
+        return {"@data-type": "none", "data": {}}
+    return {"@data-type": "vector", "data": [
+        {"@data-type": "count", "data": d.queries}, {"@data-type": "count", "data": d.longest},
+        {"@data-type": "real", "data": d.entropy}, {"@data-type": "count", "data": d.qtype}]}  # fmt: skip
+
+
+def flat_summary(
+    info: list[dict[str, Any]], ts: float, interim: bool = False, dns: DnsSummary | None = None
+) -> dict[str, Any]:
     """A HAMAD::ConnSummary built from a recorded Conn::Info's typed values.
 
-    Every value except ``ts`` (sent as ``double``) and ``interim`` keeps the
-    exact encoding Zeek wrote.
+    Every value except ``ts`` (sent as ``double``), ``interim`` and ``dns`` keeps
+    the exact encoding Zeek wrote.
     """
     cid = info[2]["data"]
     values = [
@@ -226,6 +237,7 @@ def flat_summary(info: list[dict[str, Any]], ts: float, interim: bool = False) -
         *info[3:17],
         info[18],
         {"@data-type": "boolean", "data": interim},
+        dns_value(dns),
     ]
     assert len(values) == len(codec.SUMMARY_FIELDS)
     return {"@data-type": "vector", "data": values}
@@ -266,6 +278,7 @@ def summary_from_record(r: ConnRecord, interim: bool = False) -> dict[str, Any]:
         typed("count", r.resp_ip_bytes),
         typed("count", r.ip_proto),
         typed("boolean", interim),
+        dns_value(r.dns),
     ]
     assert len(values) == len(codec.SUMMARY_FIELDS)
     return {"@data-type": "vector", "data": values}
@@ -607,7 +620,7 @@ def broker_conn_info(bk: Any, uid: str, orig_bytes: int, resp_bytes: int) -> tup
 
 
 def broker_flat_summary(
-    bk: Any, uid: str, orig_bytes: int, interim: bool = False
+    bk: Any, uid: str, orig_bytes: int, interim: bool = False, dns: DnsSummary | None = None
 ) -> tuple[Any, ...]:
     """A HAMAD::ConnSummary tuple as Zeek's Broker would deliver it (the recorded DNS one)."""
     from datetime import timedelta
@@ -635,6 +648,14 @@ def broker_flat_summary(
         bk.Count(73),
         bk.Count(17),
         interim,
+        None
+        if dns is None
+        else (
+            bk.Count(dns.queries),
+            bk.Count(dns.longest),
+            dns.entropy,
+            bk.Count(dns.qtype),
+        ),  # fmt: skip
     )
 
 

@@ -184,6 +184,28 @@ export {
 	## (by default they are only logged).
 	option notice_while_learning = F;
 
+	## Send what Zeek's DNS analyzer saw of a connection's queries
+	## (:zeek:type:`HAMAD::DnsSummary`) with its summary, so that the
+	## worker's DNS tunnelling evidence reads query names instead of
+	## estimating them from bytes per packet. Needs Zeek's DNS analyzer
+	## (loaded by default); costs one small record per DNS connection.
+	## Applies to connections that start after a change.
+	option send_dns = T;
+
+	## What Zeek's DNS analyzer saw of one connection's queries: the
+	## optional part of :zeek:type:`HAMAD::ConnSummary`.
+	type DnsSummary: record {
+		## Queries the analyzer parsed.
+		queries: count &default=0;
+		## Characters of the longest query name.
+		longest: count &default=0;
+		## Shannon entropy of the longest query name without its dots,
+		## in bits per character (:zeek:see:`find_entropy`).
+		entropy: double &default=0.0;
+		## Query type of the longest query (1 = A, 16 = TXT, 10 = NULL, ...).
+		qtype: count &default=0;
+	};
+
 	## What Zeek sends the worker about one connection. Field names are
 	## Zeek's conn.log names with ``id.`` dropped.
 	type ConnSummary: record {
@@ -233,6 +255,9 @@ export {
 		ip_proto: count &optional;
 		## ``T`` for an interim summary of a connection that is still open.
 		interim: bool &default=F;
+		## Its DNS queries, when :zeek:see:`HAMAD::send_dns` is on and Zeek's
+		## DNS analyzer parsed any.
+		dns: DnsSummary &optional;
 	};
 
 	## The worker's judgement of one connection.
@@ -270,7 +295,8 @@ export {
 		## it is not anomalous.
 		familiar: bool &default=F;
 		## The behaviour the worker's evidence names: ``password-guessing``,
-		## ``scan``, ``dns-tunnel``, ``beacon``, ``flood``; "" if none.
+		## ``scan``, ``dns-tunnel``, ``beacon``, ``download``, ``exfiltration``,
+		## ``flood``; "" if none.
 		behaviour: string &default="";
 		## Id of the incident an anomalous connection belongs to
 		## (originator/behaviour/first second); "" if not anomalous.
@@ -431,6 +457,11 @@ export {
 	global push_config: function(name: string, value: string);
 }
 
+redef record connection += {
+	# The connection's DNS queries so far (HAMAD::send_dns).
+	hamad_dns: DnsSummary &optional;
+};
+
 # Summaries waiting to go out, and whether a flush timer is scheduled.
 global pending: vector of ConnSummary = vector();
 global flush_scheduled = F;
@@ -500,6 +531,8 @@ function summary_from_conn(c: connection): ConnSummary
 	if ( info?$ip_proto )
 		s$ip_proto = info$ip_proto;
 @endif
+	if ( c?$hamad_dns )
+		s$dns = c$hamad_dns;
 
 	return s;
 	}
@@ -529,6 +562,8 @@ function summary_of_open_conn(c: connection): ConnSummary
 @if ( Version::at_least("8.0") )
 	s$ip_proto = c$id$proto;
 @endif
+	if ( c?$hamad_dns )
+		s$dns = c$hamad_dns;
 
 	return s;
 	}
@@ -717,6 +752,25 @@ event conn_duration_threshold_crossed(c: connection, threshold: interval,
 		}
 
 	watch_duration(c, interim_interval * ( floor(c$duration / interim_interval) + 1 ));
+	}
+
+event dns_request(c: connection, msg: dns_msg, query: string, qtype: count,
+    qclass: count)
+	{
+	if ( ! enabled || ! send_dns )
+		return;
+
+	if ( ! c?$hamad_dns )
+		c$hamad_dns = DnsSummary();
+
+	local d = c$hamad_dns;
+	++d$queries;
+	if ( |query| > d$longest )
+		{
+		d$longest = |query|;
+		d$entropy = find_entropy(gsub(query, /\./, ""))$entropy;
+		d$qtype = qtype;
+		}
 	}
 
 # After Conn filled c$conn (priority 5), before it is logged (-5).

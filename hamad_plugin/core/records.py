@@ -8,7 +8,7 @@ Field names are Zeek's, with ``id.`` dropped (``id.orig_h`` -> ``orig_h``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from operator import attrgetter
 from typing import Any
 
@@ -18,6 +18,29 @@ import numpy as np
 REQUIRED_FIELDS: frozenset[str] = frozenset(
     {"ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "proto"}
 )
+
+
+@dataclass(frozen=True, slots=True)
+class DnsSummary:
+    """What Zeek's DNS analyzer saw of one connection's queries (``HAMAD::DnsSummary``).
+
+    The optional part of the script-worker contract (``HAMAD::send_dns``):
+    conn.log does not carry it, so replayed logs have none, and the DNS
+    evidence falls back to bytes per query packet without it.
+    """
+
+    #: Queries the analyzer parsed.
+    queries: int
+    #: Characters of the longest query name.
+    longest: int
+    #: Shannon entropy of the longest name without its dots, bits per character.
+    entropy: float
+    #: Query type of the longest query (1 = A, 16 = TXT, 10 = NULL, ...).
+    qtype: int
+
+
+#: Fields of :class:`DnsSummary` (and ``HAMAD::DnsSummary``), in record order.
+DNS_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(DnsSummary))
 
 
 @dataclass(slots=True)
@@ -52,6 +75,7 @@ class ConnRecord:
     ip_proto: int | None = None
     label: str | None = None
     detailed_label: str | None = None
+    dns: DnsSummary | None = None
 
     @property
     def end_ts(self) -> float:
@@ -80,7 +104,7 @@ LABEL_FIELDS: tuple[str, ...] = ("label", "detailed_label")
 #: The fields Zeek knows (``Conn::Info`` less ``id.`` and ``tunnel_parents``), in record
 #: order: the one list behind the conn.log columns and ``HAMAD::ConnSummary``.
 ZEEK_FIELDS: tuple[str, ...] = tuple(
-    f.name for f in fields(ConnRecord) if f.name not in LABEL_FIELDS
+    f.name for f in fields(ConnRecord) if f.name not in (*LABEL_FIELDS, "dns")
 )
 _ID_FIELDS = frozenset({"orig_h", "orig_p", "resp_h", "resp_p"})
 #: ``Conn::Info`` column names in Zeek 8's conn.log order (``id`` flattened).
@@ -127,6 +151,9 @@ class ConnColumns:
     resp_h: list[str]
     label: list[str | None]
     detailed_label: list[str | None]
+    #: :data:`DNS_FIELDS` per row (NaN where Zeek sent none), or ``None`` when no row
+    #: of the batch has them (every conn.log).
+    dns: np.ndarray | None = field(default=None, kw_only=True)
 
     def __len__(self) -> int:
         return len(self.uid)
@@ -137,17 +164,31 @@ class ConnColumns:
         if not recs:
             return cls(num, *([] for _ in TEXT))
         text = [list(c) for c in zip(*map(_get_text, recs), strict=True)]
-        return cls(num, *text)
+        dns = None
+        if any(r.dns is not None for r in recs):
+            dns = np.full((len(recs), len(DNS_FIELDS)), np.nan)
+            for i, r in enumerate(recs):
+                if r.dns is not None:
+                    dns[i] = (r.dns.queries, r.dns.longest, r.dns.entropy, r.dns.qtype)
+        return cls(num, *text, dns=dns)
 
     @classmethod
     def concat(cls, parts: list[ConnColumns]) -> ConnColumns:
         if len(parts) == 1:
             return parts[0]
         num = np.concatenate([p.num for p in parts]) if parts else np.zeros((0, len(NUMERIC)))
-        return cls(num, *([x for p in parts for x in getattr(p, name)] for name in TEXT))
+        dns = None
+        if any(p.dns is not None for p in parts):
+            width = len(DNS_FIELDS)
+            dns = np.concatenate([p.dns if p.dns is not None else np.full((len(p), width), np.nan)
+                                  for p in parts])  # fmt: skip
+        text = ([x for p in parts for x in getattr(p, name)] for name in TEXT)
+        return cls(num, *text, dns=dns)
 
     def part(self, start: int, end: int) -> ConnColumns:
-        return ConnColumns(self.num[start:end], *(getattr(self, n)[start:end] for n in TEXT))
+        dns = None if self.dns is None else self.dns[start:end]
+        text = (getattr(self, n)[start:end] for n in TEXT)
+        return ConnColumns(self.num[start:end], *text, dns=dns)
 
     def records(self) -> list[ConnRecord]:
         """The connections as :class:`ConnRecord` objects (the fields the columns hold)."""
@@ -156,6 +197,9 @@ class ConnColumns:
         for i, row in enumerate(num):
             kw: dict[str, Any] = {k: _value(k, v) for k, v in zip(NUMERIC, row, strict=True)}
             kw.update({n: getattr(self, n)[i] for n in TEXT})
+            if self.dns is not None and self.dns[i, 0] == self.dns[i, 0]:
+                q, longest, entropy, qtype = self.dns[i].tolist()
+                kw["dns"] = DnsSummary(int(q), int(longest), entropy, int(qtype))
             out.append(ConnRecord(**kw))
         return out
 

@@ -52,7 +52,8 @@ class Verdict:
     #: site uses routinely (learned), so it is not anomalous.
     familiar: bool = False
     #: The behaviour evidence names (``password-guessing``, ``scan``, ``dns-tunnel``,
-    #: ``beacon``: :mod:`hamad_plugin.scoring.behaviours`); "" when there is none.
+    #: ``beacon``, ``download``, ``exfiltration``: :mod:`hamad_plugin.scoring.behaviours`),
+    #: else for an anomalous row what the guards call it (``flood``, ``scan``); "" when none.
     behaviour: str = ""
     #: Id of the incident an anomalous connection belongs to (originator/behaviour/first
     #: second; "" when not anomalous): :mod:`hamad_plugin.scoring.incidents`.

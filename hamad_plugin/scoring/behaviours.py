@@ -25,10 +25,14 @@ Detectors, in the order a verdict names them when several agree:
 * :class:`SlowScan`: one client's connections that carry no payload to many
   distinct hosts on one port (horizontal) or many ports of one host
   (vertical), remembered for hours;
-* :class:`DnsTunnel`: one client's DNS queries that are long and many;
+* :class:`DnsTunnel`: one client's DNS queries that are long and many (the
+  names themselves where Zeek sends its DNS part, else bytes per query);
 * :class:`Beacon`: a new pair (client, responder, port) whose connections come
   at regular intervals with regular sizes, scored like RITA (dispersion and
-  skew of the intervals and sizes) to a responder no other local host uses.
+  skew of the intervals and sizes) to a responder no other local host uses;
+* :class:`LargeTransfer` (``download``, ``exfiltration``): a one-way transfer
+  far beyond anything the client moved on that service in a day, with an
+  outside responder no other local host uses.
 
 Memory: every table keeps at most ``max_keys`` keys (the least recently used
 go first) and every key a fixed number of recent items, so the state is
@@ -123,6 +127,11 @@ class _Row:
     orig_bytes: float
     resp_bytes: float
     orig_pkts: float
+    #: Zeek's DNS analyzer's view (``HAMAD::DnsSummary``): queries, longest name,
+    #: its entropy; queries is 0 when the summary carried none (every conn.log).
+    dns_queries: float = 0.0
+    dns_longest: float = 0.0
+    dns_entropy: float = 0.0
 
 
 def began(r: _Row) -> bool:
@@ -305,6 +314,13 @@ class DnsTunnel:
     resolver counts, local or public, so switching resolvers does not hide
     it. Only the long queries are marked.
 
+    Where Zeek's DNS analyzer ran and ``HAMAD::send_dns`` is on, the summary
+    carries the longest query name's length and entropy: a query is long when
+    its name has at least :data:`MIN_NAME_CHARS` characters and
+    :data:`MIN_ENTROPY` bits per character, so padded short names (EDNS
+    padding) are not mistaken for a tunnel, and the analyzer's query count
+    replaces the packet estimate.
+
     Cannot see: tunnels that keep names short (slow, small exfiltration);
     data carried in answers only (downloads via TXT records with short
     queries). Known look-alikes: antivirus and DNSBL lookups with long hashed
@@ -315,6 +331,11 @@ class DnsTunnel:
     WINDOW = 600.0
     MIN_QUERIES = 6
     MIN_QUERY_BYTES = 100.0
+    #: With Zeek's DNS fields: the longest name's characters (a 100-byte query packet
+    #: holds a name of about 72: header 12, qtype and class 4, EDNS 11) and its
+    #: entropy in bits per character (a payload's encoding, not "aaaa...aaa").
+    MIN_NAME_CHARS = 72
+    MIN_ENTROPY = 3.0
     DEPTH = 64
 
     def __init__(self, max_keys: int = MAX_KEYS) -> None:
@@ -325,11 +346,16 @@ class DnsTunnel:
         return r.resp_p == 53 and r.proto in ("udp", "tcp")
 
     def observe(self, r: _Row, update: bool) -> bool:
-        queries = r.orig_pkts if r.orig_pkts >= 1 else 1.0
-        if r.proto == "tcp":  # the handshake and FINs carry no query
-            queries = max(1.0, queries - 3.0)
-        if not r.orig_bytes / queries >= self.MIN_QUERY_BYTES:
-            return False
+        if r.dns_queries >= 1:  # Zeek parsed the queries: read the names
+            queries = r.dns_queries
+            if r.dns_longest < self.MIN_NAME_CHARS or r.dns_entropy < self.MIN_ENTROPY:
+                return False
+        else:
+            queries = r.orig_pkts if r.orig_pkts >= 1 else 1.0
+            if r.proto == "tcp":  # the handshake and FINs carry no query
+                queries = max(1.0, queries - 3.0)
+            if not r.orig_bytes / queries >= self.MIN_QUERY_BYTES:
+                return False
         seen: list[tuple[float, float]] = self.keys.touch(r.orig_h, list) if update else (
             self.keys.get(r.orig_h) or [])  # fmt: skip
         items = [x for x in seen if r.t - x[0] <= self.WINDOW]
@@ -605,11 +631,12 @@ class BehaviourEvidence:
         num = np.nan_to_num(cols.num[:, [DUR, OB, RB, OPK]], nan=0.0).tolist()
         tl = np.asarray(times, dtype=np.float64).tolist()
         _, resp_p = cols.ports
+        dns = None if cols.dns is None else np.nan_to_num(cols.dns[:, :3], nan=0.0).tolist()
         for i in range(n):
             dur, ob, rb, opk = num[i]
             r = _Row(tl[i], cols.orig_h[i], cols.resp_h[i], resp_p[i], cols.proto[i],
                      cols.conn_state[i] or "", cols.history[i] or "", cols.service[i] or "",
-                     dur, ob, rb, opk)  # fmt: skip
+                     dur, ob, rb, opk, *(dns[i] if dns is not None else ()))  # fmt: skip
             for d in self.detectors:
                 if d.candidate(r) and d.observe(r, update) and not out[i]:
                     out[i] = d.name

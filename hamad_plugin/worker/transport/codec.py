@@ -31,14 +31,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from ...core.records import ZEEK_FIELDS, ConnRecord
+from ...core.records import DNS_FIELDS, ZEEK_FIELDS, ConnRecord, DnsSummary
 from ...core.verdict import Verdict
 from ...errors import InputFormatError
 from .base import EVENT_CONFIG_CHANGED, EVENT_CONN_SUMMARIES, ConfigChange, SummaryBatch
 
 #: Fields of ``HAMAD::ConnSummary`` (main.zeek), in record order: the connection's
-#: Zeek fields (:data:`~hamad_plugin.core.records.ZEEK_FIELDS`) and the interim flag.
-SUMMARY_FIELDS: tuple[str, ...] = (*ZEEK_FIELDS, "interim")
+#: Zeek fields (:data:`~hamad_plugin.core.records.ZEEK_FIELDS`), the interim flag and
+#: the optional DNS part (``HAMAD::DnsSummary``, :data:`~hamad_plugin.core.records.DNS_FIELDS`).
+SUMMARY_FIELDS: tuple[str, ...] = (*ZEEK_FIELDS, "interim", "dns")
 
 #: Fields of ``HAMAD::Verdict`` (main.zeek), in record order.
 VERDICT_FIELDS: tuple[str, ...] = (
@@ -334,13 +335,32 @@ def summary_from_values(values: Any) -> tuple[ConnRecord, bool]:
         raise WireFormatError(f"a connection summary must be a record, got {_short(values)}")
     if len(values) > 2 and isinstance(values[2], list):
         return _from_conn_info(values), False
+    if len(values) == len(SUMMARY_FIELDS) - 1:
+        values = [*values, None]  # scripts from before the DNS part (HAMAD 0.4)
     if len(values) != len(SUMMARY_FIELDS):
         raise WireFormatError(
             f"HAMAD::ConnSummary has {len(SUMMARY_FIELDS)} fields, got a record with "
             f"{len(values)}; are the Zeek scripts and the worker from the same HAMAD version?"
         )
     d = dict(zip(SUMMARY_FIELDS, values, strict=True))
-    return _build(d), bool(_bool(d["interim"], "interim"))
+    rec = _build(d)
+    rec.dns = _dns(d["dns"])
+    return rec, bool(_bool(d["interim"], "interim"))
+
+
+def _dns(v: Any) -> DnsSummary | None:
+    """The optional ``HAMAD::DnsSummary`` of a summary (``None`` when Zeek sent none)."""
+    if v is None:
+        return None
+    if not isinstance(v, list) or len(v) != len(DNS_FIELDS):
+        raise WireFormatError(
+            f"field 'dns': HAMAD::DnsSummary has {len(DNS_FIELDS)} fields, got {_short(v)}"
+        )
+    queries, longest, entropy, qtype = (
+        _count(v[0], "dns.queries"), _count(v[1], "dns.longest"),
+        _float(v[2], "dns.entropy", True), _count(v[3], "dns.qtype"),
+    )  # fmt: skip
+    return DnsSummary(queries or 0, longest or 0, entropy or 0.0, qtype or 0)
 
 
 def _from_conn_info(values: list[Any]) -> ConnRecord:

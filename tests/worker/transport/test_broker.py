@@ -29,6 +29,7 @@ from fake_zeek import (
     run,
 )
 
+from hamad_plugin.core.records import DnsSummary
 from hamad_plugin.errors import DependencyError
 from hamad_plugin.worker.loop import Worker
 from hamad_plugin.worker.transport.broker import BROKER_PATH_ENV, BrokerTransport, load_broker
@@ -96,17 +97,28 @@ def test_summaries_round_trip_with_zeek_types() -> None:
     async def body() -> None:
         fake = FakeZeekBroker(bk)
         port = fake.start()
-        worker, stop, task = start(bk, port)
+        seen: dict[str, Any] = {}
+        inner = bytes_scorer()
+
+        def score(records: Any) -> Any:
+            seen.update((r.uid, r.dns) for r in records)
+            return inner(records)
+
+        score.model_version = inner.model_version  # type: ignore[attr-defined]
+        worker, stop, task = start(bk, port, score)
         await wait(fake, lambda: "HAMAD::hello" in fake.names())
+        dns = DnsSummary(queries=2, longest=180, entropy=4.5, qtype=16)
         fake.publish(
             "HAMAD::conn_summaries",
             (
                 broker_conn_info(bk, "Cinfo1", 1728, 1839),
                 broker_flat_summary(bk, "Cflat1", 100),
                 broker_flat_summary(bk, "Cflat2", 3000, interim=True),
+                broker_flat_summary(bk, "Cdns", 300, dns=dns),
             ),
         )
-        await wait(fake, lambda: {"Cinfo1", "Cflat1", "Cflat2"} <= answered(fake).keys())
+        want = {"Cinfo1", "Cflat1", "Cflat2", "Cdns"}
+        await wait(fake, lambda: want <= answered(fake).keys())
         await wait(fake, lambda: "HAMAD::heartbeat" in fake.names())
         stop.set()
         c = await task
@@ -119,7 +131,8 @@ def test_summaries_round_trip_with_zeek_types() -> None:
         assert str(v["Cflat1"][3]) == "40000/udp"
         interim = VERDICT_FIELDS.index("interim")
         assert v["Cflat2"][interim] is True and v["Cflat1"][interim] is False
-        assert c.received == 3 == c.verdicts_sent and c.bad_events == 0
+        assert seen["Cdns"] == dns and seen["Cflat1"] is None and seen["Cinfo1"] is None
+        assert c.received == 4 == c.verdicts_sent and c.bad_events == 0
 
     run(body, BROKER_TIMEOUT)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from fake_zeek import PRECISE_TS, ZeekSchema, flat_summary, recorded_conn_infos
 
-from hamad_plugin.core.records import CONN_FIELDS, ConnRecord
+from hamad_plugin.core.records import CONN_FIELDS, DNS_FIELDS, ConnRecord, DnsSummary
 from hamad_plugin.core.verdict import Verdict
 from hamad_plugin.worker.scorer import WORKER_OPTIONS
 from hamad_plugin.worker.transport import TRANSPORTS, codec
@@ -57,9 +57,41 @@ def test_summary_fields_are_conn_log_fields() -> None:
     record_fields = {f.name for f in dataclasses.fields(ConnRecord)}
     conn_log = {c.removeprefix("id.") for c in CONN_FIELDS} - {"tunnel_parents"}
     for name in codec.SUMMARY_FIELDS:
-        if name != "interim":
+        if name not in ("interim", "dns"):
             assert name in record_fields and name in conn_log, name
     assert conn_log <= set(codec.SUMMARY_FIELDS), "a conn.log field is not sent to the worker"
+
+
+def test_the_optional_dns_part_matches_on_both_sides(schema: ZeekSchema) -> None:
+    """HAMAD::DnsSummary is the worker's DnsSummary, field for field and type for type, and
+    ConnSummary carries it as an optional last field (unset when send_dns is off)."""
+    fields = schema.records["DnsSummary"]
+    assert [f for f, _, _ in fields] == list(DNS_FIELDS)
+    assert [t for _, t, _ in fields] == ["count", "count", "double", "count"]
+    last = schema.records["ConnSummary"][-1]
+    assert last == ("dns", "DnsSummary", True)  # optional
+    assert re.search(r"event dns_request\(c: connection, msg: dns_msg, query: string, qtype: "
+                     r"count,\s+qclass: count\)", MAIN)  # fmt: skip
+    assert "if ( ! enabled || ! send_dns )" in MAIN
+
+
+def test_summaries_with_without_and_before_the_dns_part_decode(schema: ZeekSchema) -> None:
+    info = recorded_conn_infos()[2]
+    d = DnsSummary(queries=3, longest=140, entropy=4.4, qtype=16)
+    with_dns = flat_summary(info, PRECISE_TS[2], dns=d)
+    assert schema.ws_conforms(with_dns, "ConnSummary")
+    assert codec.summary_from_values(codec.ws_to_plain(with_dns))[0].dns == d
+    without = flat_summary(info, PRECISE_TS[2])
+    assert schema.ws_conforms(without, "ConnSummary")
+    assert codec.summary_from_values(codec.ws_to_plain(without))[0].dns is None
+    older = {"@data-type": "vector", "data": without["data"][:-1]}  # scripts before send_dns
+    rec, interim = codec.summary_from_values(codec.ws_to_plain(older))
+    assert rec.dns is None and rec.service == "dns" and not interim
+    for bad in ([1, 2, 3], [1, 2, "x", 4], [1, -2, 0.5, 4], [1, 2, float("inf"), 4], "dns"):
+        values = codec.ws_to_plain(without)
+        values[-1] = bad
+        with pytest.raises(codec.WireFormatError, match="dns"):
+            codec.summary_from_values(values)
 
 
 #: Events that stay inside Zeek: the log event and the cluster's forwarding to the scoring node.
