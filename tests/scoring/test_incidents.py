@@ -39,6 +39,21 @@ def test_another_behaviour_another_host_or_a_long_gap_open_new_incidents() -> No
     assert len(tr.incidents()) == 4 and tr.total == 4
 
 
+def test_what_the_model_and_guards_say_of_a_host_is_one_incident_named_by_its_worst() -> None:
+    # A flood as it happens: model-flagged first, then a fan-out (scan), then the flood;
+    # evidence (a DNS tunnel) from the same host in between keeps its own incident.
+    tr = IncidentTracker()
+    rows = [(0.0, "", True), (1.0, "", True), (2.0, "scan", True), (3.0, "dns-tunnel", True),
+            (4.0, "flood", True), (5.0, "scan", True), (6.0, "", True)]  # fmt: skip
+    out = fold(tr, [(t, "10.0.0.5", "203.0.113.1", b, a) for t, b, a in rows])
+    host = out.incident[0]
+    assert host == "10.0.0.5/anomalous/0"
+    assert [x == host for x in out.incident] == [True, True, True, False, True, True, True]
+    assert out.count[6] == 6
+    names = {i.id: i.behaviour for i in tr.incidents()}
+    assert names == {host: "flood", "10.0.0.5/dns-tunnel/3": "dns-tunnel"}
+
+
 def test_interim_verdicts_look_up_but_do_not_count() -> None:
     tr = IncidentTracker()
     fold(tr, [(0.0, "10.0.0.5", "a", "scan", True)])
