@@ -3,8 +3,9 @@
 ##! Verdicts arrive after conn.log was written, so they are logged to their
 ##! own stream keyed by ``uid`` instead of extending :zeek:type:`Conn::Info`.
 ##! The worker folds anomalous connections per originator and behaviour into
-##! incidents (what the model and the guards say of a host, ``anomalous``,
-##! ``scan`` and ``flood``, is one incident per originator); an incident with :zeek:see:`HAMAD::incident_min_connections`
+##! incidents (``anomalous``, ``scan`` and ``flood``, what the model and the
+##! guards say of a host, make one incident per originator); an incident
+##! with :zeek:see:`HAMAD::incident_min_connections`
 ##! connections raises one :zeek:enum:`HAMAD::Incident` (its id is the
 ##! ``$identifier``, so Zeek's suppression keeps it to one per cluster).
 ##! Per-connection notices (:zeek:enum:`HAMAD::Anomalous_Connection`) come
