@@ -227,7 +227,7 @@ def test_a_device_fetching_binaries_over_a_service_it_never_used_is_a_download()
 
 def test_ordinary_big_transfers_are_not_downloads() -> None:
     # A laptop that downloads on 443 all day, and a new big download on it; a popular
-    # mirror that two hosts fetch from; a video call (both ways); the first hour.
+    # mirror that two hosts fetch from; a video call (both ways); a client's first minutes.
     laptop = [conn(600.0 * i, orig="192.168.1.70", resp=f"198.51.100.{i % 50}", port=443,
                    ob=1500, rb=int(50_000 * 1.3 ** (i % 12)), n=i) for i in range(40)]  # fmt: skip
     laptop.append(conn(7 * 3600.0, orig="192.168.1.70", resp="203.0.113.80", port=443,
@@ -240,7 +240,12 @@ def test_ordinary_big_transfers_are_not_downloads() -> None:
                  history="Dd", ob=40_000_000, rb=45_000_000, n=300)]  # fmt: skip
     early = [conn(60.0, orig="192.168.1.90", resp="203.0.113.83", port=80, ob=200,
                   rb=900_000, n=400)]  # fmt: skip
-    recs = _device(8) + laptop + mirror + call + early
+    # A voice assistant: small plain-HTTP checks all day, then its audio over the same port.
+    assistant = [conn(300.0 * i, orig="192.168.1.95", resp=f"198.51.100.{100 + i % 9}",
+                      port=80, ob=150, rb=700, n=500 + i) for i in range(30)]  # fmt: skip
+    assistant.append(conn(3 * 3600.0, orig="192.168.1.95", resp="203.0.113.84", port=80,
+                          ob=180, rb=189_000, n=599))  # fmt: skip
+    recs = _device(8) + laptop + mirror + call + early + assistant
     got = run(recs)
     assert "download" not in got and "exfiltration" not in got
 
@@ -264,7 +269,7 @@ def test_update_false_judges_without_remembering() -> None:
     times = np.array([r.ts for r in recs])
     probe = ev.check(cols, times, update=False).behaviour
     assert set(probe) == {""}  # each row judged alone against an empty memory
-    tables = ("keys", "horizontal", "vertical", "pairs", "records", "clients", "follow")
+    tables = ("keys", "horizontal", "vertical", "pairs", "services", "clients", "follow")
     assert all(len(getattr(d, t, {})) == 0 for d in ev.detectors for t in tables)
     assert ev.check(cols, times).behaviour[-1] == "password-guessing"
 
@@ -280,7 +285,7 @@ def test_memory_is_bounded_on_a_flood_of_new_keys() -> None:
     assert len(scan.horizontal) <= 100 and len(scan.vertical) <= 100
     assert len(beacon.pairs) <= 100 and len(beacon.users.table) <= 100
     for t in (down, up):
-        assert len(t.records) <= 100 and len(t.clients) <= 100
+        assert len(t.services) <= 100 and len(t.clients) <= 100
 
 
 def test_disabled_evidence_names_nothing() -> None:
