@@ -53,7 +53,18 @@ sighting; the threshold never drops below the shipped calibration's bounds.
 Behaviour guards (:mod:`hamad_plugin.scoring.guards`): a connection whose
 recent behaviour is failing, fanning out, flooding or periodic is never
 learned and never familiar, so a beacon, brute force or scan that starts
-inside the learning period is still flagged after it.
+inside the learning period is still flagged after it. One exception, for
+judging only: a guarded client's ordinary business (a completed exchange, or
+a connection to a service it completed an exchange with in the last hour;
+:meth:`~hamad_plugin.scoring.guards.BehaviourGuards.ordinary`) with a
+responder it is not flooding may be familiar, held to the pair's pace: the
+scanning host's DNS answer from the site's resolver is its ordinary business
+(on the simulator such connections were every false alarm left after
+learning). A client the guards or evidence marked while learning is a
+*suspect*: what it taught may be its attack's (an infected device's C&C, in
+IoT-23 34-1, lost 0.5 points of recall when trusted), so only the site's
+services (a port or a responder several clients learned), not its own, make
+its guarded connections familiar. Evidence keeps its rows out of all of it.
 
 The state is one JSON file per model version (:func:`state_path`), bound to
 the model's version and sha256, saved atomically, reloaded on restart.
@@ -89,6 +100,8 @@ STATE_FORMAT = "hamad-learning/1"
 SUPERVISED = ("rf", "xgb")
 #: The feature that measures how hard a client uses its services.
 RATE_FEATURE = "src_10s_log_count"
+#: Suspect clients remembered at most (beyond it none are added).
+MAX_SUSPECTS = 10_000
 #: Flags multicast/broadcast responders (the group services).
 GROUP_FEATURE = "resp_multicast"
 #: How much a learned peak rate may be exceeded (log units: e x the peak).
@@ -180,6 +193,7 @@ class SiteLearner:
             )
         names = {n: i for i, n in enumerate(self.feature_names)}
         self._rate_col = names.get(RATE_FEATURE)
+        self._dst_rate_col = names.get(GUARD_FEATURES["dst_rate"])
         self._shared_col = names.get(GUARD_FEATURES["dst_hosts"])
         self._peers_col = names.get("dst_30m_log_distinct_peers")
         self._group_col = names.get(GROUP_FEATURE)
@@ -205,6 +219,9 @@ class SiteLearner:
         self.services: dict[tuple[str, str, int, str], list[float]] = {}
         #: site service key -> the first SITE_MIN_CLIENTS clients that used it cleanly.
         self.site_clients: dict[tuple[str, str, int, str], list[str]] = {}
+        #: Clients the guards or evidence marked while learning (their own services are
+        #: not trusted for a guarded connection's familiarity; see _judge_and_learn).
+        self.suspects: set[str] = set()
         self.counts: dict[str, int] = dict.fromkeys(
             ("seen", "learned", "kept_out", "kept_out_flagged", "flagged_while_learning",
              "adapted", "familiar", "forgotten", "guarded", *GUARD_COUNTS,
@@ -282,9 +299,17 @@ class SiteLearner:
         learning = np.ones(n, dtype=bool) if until is None else np.asarray(times < until)
         clean = np.asarray(clean, dtype=bool)
         guarded, counts = self.guards.check(cols, times, X, update)
+        # A guarded client's ordinary business with a responder it is not flooding may
+        # still be judged familiar (never learned): the guards speak of the client.
+        exempt = self.guards.ordinary(cols, times, guarded, update) & ~self._flooded(X)
+        if self.guards.periodic:  # that guard speaks of the pair, not of the client
+            exempt[:] = False
         if evident is not None:
             counts["guarded_evidence"] = int((evident & ~guarded).sum())
             guarded = guarded | evident
+            exempt &= ~evident
+        if update:
+            self._suspect(cols, guarded & learning)
         if update:
             for k, v in counts.items():
                 self.counts[k] += v
@@ -293,10 +318,11 @@ class SiteLearner:
         # Only flagged, clean connections after learning can be familiar. While
         # learning every clean connection is learned; afterwards clean ones below
         # the threshold (so an alarm never teaches itself). Guarded behaviour never.
-        judge = out_flags & ~guarded & ~learning
+        judge = out_flags & (~guarded | exempt) & ~learning
         opened = clean | self._shared(X)  # may be familiar on any key, else only "r" keys
         take = ok & (learning | ~out_flags) if update else np.zeros(n, dtype=bool)
-        self._judge_and_learn(cols, times, X, learning, judge, opened, take, out_flags, familiar)
+        self._judge_and_learn(cols, times, X, learning, judge, opened, take, out_flags, familiar,
+                              exempt)  # fmt: skip
         if update:
             self._learn_novelty(cols, X, take & learning)
             self._count(learning, clean, flags, take, familiar)
@@ -305,6 +331,20 @@ class SiteLearner:
             self._observe(X, scores)
             self.clock = float(times[-1])
         return LearnOutcome(out_flags, learning, familiar)
+
+    def _suspect(self, cols: ConnColumns, rows: np.ndarray) -> None:
+        """Remember the clients of ``rows`` (guarded or evident while learning) as suspects."""
+        for i in np.flatnonzero(rows).tolist():
+            if len(self.suspects) >= MAX_SUSPECTS:
+                break
+            self.suspects.add(cols.orig_h[i])
+
+    def _flooded(self, X: np.ndarray) -> np.ndarray:
+        """Rows whose responder is above the learner's rate cap (a flood's target)."""
+        j = self._dst_rate_col
+        if j is None:
+            return np.ones(len(X), dtype=bool)
+        return np.asarray(X[:, j] > self.rate_cap)
 
     def _shared(self, X: np.ndarray) -> np.ndarray:
         """Rows whose responder most of the site's hosts use, and at least
@@ -350,10 +390,15 @@ class SiteLearner:
         take: np.ndarray,
         out_flags: np.ndarray,
         familiar: np.ndarray,
+        exempt: np.ndarray,
     ) -> None:
         """Mark the ``judge`` rows of familiar services (in ``out_flags``/``familiar``) and
         learn the ``take`` rows' services (``opened``: rows any service may make familiar;
-        the others only a site responder's).
+        the others only a site responder's). An ``exempt`` row (a guarded client's ordinary
+        business) is held to the pair's pace, the lower of its client's and its responder's
+        rate (the client's own rate is its flood's, elsewhere); if the client is a suspect
+        (it misbehaved while learning, so what it taught may be its attack's: an infected
+        device's C&C), only the site's services make it familiar, not its own.
 
         One pass in stream order: each connection is judged on what the
         connections before it taught, whatever the batch boundaries, so replay
@@ -361,11 +406,13 @@ class SiteLearner:
         """
         n = len(cols)
         rate = X[:, self._rate_col] if self._rate_col is not None else np.zeros(n)
+        if self._dst_rate_col is not None and exempt.any():
+            rate = np.where(exempt, np.minimum(rate, X[:, self._dst_rate_col]), rate)
         group = X[:, self._group_col] > 0.5 if self._group_col is not None else np.zeros(n, bool)
         services, min_count, cap = self.services, self.min_count, self.rate_cap
-        site_clients, ol = self.site_clients, opened.tolist()
+        site_clients, ol, suspects = self.site_clients, opened.tolist(), self.suspects
         tl, rl, gl, ll = times.tolist(), rate.tolist(), group.tolist(), learning.tolist()
-        jl, kl, fl = judge.tolist(), take.tolist(), out_flags.tolist()
+        jl, kl, fl, xl = judge.tolist(), take.tolist(), out_flags.tolist(), exempt.tolist()
         orig_h, resp_h, proto = cols.orig_h, cols.resp_h, cols.proto
         resp_p = cols.ports[1]
         for i in np.flatnonzero(judge | take).tolist():
@@ -374,7 +421,13 @@ class SiteLearner:
             if gl[i]:
                 keys.append(("g", resp_h[i], resp_p[i], proto[i]))
             if jl[i]:
-                for key in keys if ol[i] else keys[2:3]:
+                if not ol[i]:
+                    allowed = keys[2:3]  # only a site responder's service
+                elif xl[i] and orig_h[i] in suspects:
+                    allowed = keys[1:3]  # the site's services, not what the suspect taught
+                else:
+                    allowed = keys
+                for key in allowed:
                     s = services.get(key)
                     if (
                         s is not None
@@ -507,6 +560,7 @@ class SiteLearner:
                 [*k, round(v[0], 3), round(v[1], 4), v[2], v[3]] for k, v in self.services.items()
             ],
             "site_clients": [[*k, list(c)] for k, c in self.site_clients.items()],
+            "suspects": sorted(self.suspects),
             "features": {"n": self._fn, "sum": self._fsum.tolist(), "sumsq": self._fsq.tolist()},
             "scores": self._scores.tolist(),
         }
@@ -534,6 +588,9 @@ class SiteLearner:
                     proto, str) or not all(isinstance(c, str) for c in clients):  # fmt: skip
                 raise ValueError(f"bad site service entry {row!r}")
             site_clients[(kind, addr, int(port), proto)] = list(clients)[: SITE_MIN_CLIENTS[kind]]
+        suspects = d.get("suspects", [])  # absent before suspects
+        if not isinstance(suspects, list) or not all(isinstance(c, str) for c in suspects):
+            raise ValueError("bad suspects list")
         feats = d["features"]
         fsum, fsq = np.asarray(feats["sum"], float), np.asarray(feats["sumsq"], float)
         scores = np.asarray(d["scores"], float)
@@ -551,6 +608,7 @@ class SiteLearner:
         self.clock = None if clock is None else float(clock)
         self.services = services
         self.site_clients = site_clients
+        self.suspects = set(suspects[:MAX_SUSPECTS])
         self.counts.update(counts)
         self._fsum, self._fsq, self._fn = fsum, fsq, int(feats["n"])
         self._scores = scores

@@ -581,3 +581,85 @@ def test_a_learned_service_of_a_responder_most_hosts_use_can_be_familiar_however
     assert not batch(later + 200, 0.1, 0.9, "10.0.0.1").familiar.any()
     # on a one-host network every responder is "most of the site's": not shared
     assert not batch(later + 400, 1.0, 0.9, "10.0.0.1", hosts=1).familiar.any()
+
+
+def test_a_scanning_clients_ordinary_exchanges_may_be_familiar_its_probes_never() -> None:
+    """The client-level guards mark a scanning host's every connection; its ordinary
+    business on a service it learned is still judged (a DNS answer, and its resolver
+    refusing once), its probes of new hosts, its exchanges on services nobody learned
+    and anything with evidence are not."""
+    names = ["src_10s_log_count", "src_2m_fail_share", "src_2m_log_distinct_ports",
+             "src_2m_log_distinct_peers", "dst_10s_log_count", "resp_multicast",
+             "src_2m_log_count"]  # fmt: skip
+    lr = SiteLearner(LearningSettings(period="100s"), "v1", "ab" * 32, names, MEMBERS)
+    quiet = [0.5, 0.0, 0.0, 0.0, 0.5, 0.0, np.log1p(3)]
+    fanout = [0.5, 0.0, np.log1p(40), 0.0, 0.5, 0.0, np.log1p(40)]
+
+    def batch(t0: float, x: list[float], rows: list[tuple[str, int, str, int | None]],
+              evident: bool = False) -> Any:  # fmt: skip
+        recs = [ConnRecord(ts=t0 + i, uid=f"C{t0}-{i}", orig_h="10.0.0.5", orig_p=40000 + i,
+                           resp_h=resp, resp_p=port, proto="tcp", conn_state=state,
+                           orig_bytes=size, resp_bytes=size) for i, (resp, port, state, size)
+                in enumerate(rows)]  # fmt: skip
+        n = len(recs)
+        members = np.tile([0.1, 0.1, 0.9], (n, 1))
+        return lr.apply(recs, np.array([r.ts for r in recs]), np.tile(x, (n, 1)),
+                        np.full(n, 0.9), lr.clean(members), np.ones(n, bool),
+                        evident=np.full(n, evident))  # fmt: skip
+
+    resolver = "10.0.0.1"
+    batch(0.0, quiet, [(resolver, 53, "SF", 60)] * 20)  # learned: DNS to the resolver
+    out = batch(
+        200.0,
+        fanout,
+        [
+            (resolver, 53, "SF", 60),
+            (resolver, 53, "REJ", None),
+            ("10.0.0.7", 53, "S0", None),
+            (resolver, 8443, "SF", 900),
+        ],
+    )
+    assert out.familiar.tolist() == [True, True, False, False]  # fmt: skip
+    out = batch(300.0, fanout, [(resolver, 53, "SF", 60)], evident=True)
+    assert not out.familiar.any() and out.flags.all()
+    # An hour after its last completed exchange, the resolver's refusal is a probe again.
+    out = batch(300.0 + 3601.0, fanout, [(resolver, 53, "REJ", None)])
+    assert not out.familiar.any()
+
+
+def test_a_client_that_misbehaved_while_learning_is_not_trusted_with_its_own_services(
+    tmp_path: Path,
+) -> None:
+    """A suspect (guarded while learning) taught its own services itself, its C&C among
+    them: while it misbehaves afterwards only the site's services make it familiar. The
+    suspects survive a restart."""
+    names = ["src_10s_log_count", "src_2m_fail_share", "src_2m_log_distinct_ports",
+             "src_2m_log_distinct_peers", "dst_10s_log_count", "resp_multicast",
+             "src_2m_log_count"]  # fmt: skip
+    lr = SiteLearner(LearningSettings(period="100s"), "v1", "ab" * 32, names, MEMBERS)
+    quiet = [0.5, 0.0, 0.0, 0.0, 0.5, 0.0, np.log1p(3)]
+    fanout = [0.5, 0.0, np.log1p(40), 0.0, 0.5, 0.0, np.log1p(40)]
+
+    def batch(t0: float, x: list[float], rows: list[tuple[str, str, int]]) -> Any:
+        recs = [ConnRecord(ts=t0 + i, uid=f"C{t0}-{i}", orig_h=orig, orig_p=40000 + i,
+                           resp_h=resp, resp_p=port, proto="tcp", conn_state="SF",
+                           orig_bytes=300, resp_bytes=300) for i, (orig, resp, port)
+                in enumerate(rows)]  # fmt: skip
+        n = len(recs)
+        members = np.tile([0.1, 0.1, 0.9], (n, 1))
+        return lr.apply(recs, np.array([r.ts for r in recs]), np.tile(x, (n, 1)),
+                        np.full(n, 0.9), lr.clean(members), np.ones(n, bool))  # fmt: skip
+
+    bot, peer = "10.0.0.5", "10.0.0.6"
+    # While learning: the bot's C&C (its own service), HTTPS that it and a peer use (the
+    # site's), then a burst of fan-out: the bot is a suspect; the peer fans out afterwards.
+    batch(0.0, quiet, [(bot, "198.51.100.66", 6667)] * 8 + [(bot, "198.51.100.1", 443)] * 4
+          + [(peer, "198.51.100.2", 443)] * 4 + [(peer, "198.51.100.3", 5222)] * 8)  # fmt: skip
+    batch(50.0, fanout, [(bot, "198.51.100.9", 8000 + i) for i in range(5)])
+    assert lr.suspects == {bot}
+    out = batch(200.0, fanout, [(bot, "198.51.100.66", 6667), (bot, "198.51.100.7", 443),
+                                (peer, "198.51.100.3", 5222)])  # fmt: skip
+    assert out.familiar.tolist() == [False, True, True]
+    again = SiteLearner(LearningSettings(period="100s"), "v1", "ab" * 32, names, MEMBERS)
+    again.load_dict(json.loads(json.dumps(lr.to_dict())))
+    assert again.suspects == {bot}
