@@ -9,7 +9,8 @@ What "one behaviour" means: a behaviour only evidence names (password
 guessing, DNS tunnelling, a beacon, a download, exfiltration) is a diagnosis
 and keeps incidents of its own; what the model and the guards say of a host
 (:data:`HOST_LEVEL`: anomalous, flooding, scanning) is one incident per
-originator, named by the most telling name it has seen. Why: a flood is
+originator, named by the name most of its named connections carry
+(``anomalous`` while none has one). Why: a flood is
 first a few model-flagged connections, then a fan-out over random ports the
 guards call a scan, then a flood; three incidents for one attack is what an
 operator should not have to reassemble (``make run``: 12 incidents for 9
@@ -35,10 +36,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-#: What the model and the guards call a host's connections, least telling first: one
-#: incident per originator (named by the most telling name seen), not one per name.
-HOST_LEVEL = ("anomalous", "scan", "flood")
-_RANK = {b: i for i, b in enumerate(HOST_LEVEL)}
+#: What the model and the guards call a host's connections: one incident per originator
+#: (named by the name most of its named connections carry), not one per name.
+HOST_LEVEL = frozenset({"anomalous", "scan", "flood"})
 #: Seconds without an anomalous connection after which an incident is over.
 GAP = 3600.0
 #: Example uids an incident keeps (the first ones).
@@ -72,6 +72,8 @@ class Incident:
     score: float = 0.0
     #: Connections scored while the site was being learned.
     learning: int = 0
+    #: A host-level incident's named connections per name (flood, scan).
+    names: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -130,7 +132,7 @@ class IncidentTracker:
         tl, sl, ll = np.asarray(times).tolist(), np.asarray(score).tolist(), learning.tolist()
         for i in np.flatnonzero(anomalous).tolist():
             name = behaviour[i] or "anomalous"
-            key = (orig_h[i], "anomalous" if name in _RANK else name, bool(ll[i]))
+            key = (orig_h[i], "anomalous" if name in HOST_LEVEL else name, bool(ll[i]))
             inc = self.open.get(key)
             t = tl[i]
             if inc is not None and t - inc.last > self.gap:
@@ -148,8 +150,9 @@ class IncidentTracker:
             elif update:
                 self.open.move_to_end(key)
             if update:
-                if _RANK.get(name, -1) > _RANK.get(inc.behaviour, -1):
-                    inc.behaviour = name  # a host-level incident: the most telling name
+                if key[1] == "anomalous" and name != "anomalous":
+                    inc.names[name] = inc.names.get(name, 0) + 1
+                    inc.behaviour = max(inc.names, key=inc.names.__getitem__)
                 inc.count += 1
                 inc.last = max(inc.last, t)
                 inc.learning += 1 if ll[i] else 0

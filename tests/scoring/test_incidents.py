@@ -39,12 +39,12 @@ def test_another_behaviour_another_host_or_a_long_gap_open_new_incidents() -> No
     assert len(tr.incidents()) == 4 and tr.total == 4
 
 
-def test_what_the_model_and_guards_say_of_a_host_is_one_incident_named_by_its_worst() -> None:
+def test_what_the_model_and_guards_say_of_a_host_is_one_incident_named_by_most() -> None:
     # A flood as it happens: model-flagged first, then a fan-out (scan), then the flood;
     # evidence (a DNS tunnel) from the same host in between keeps its own incident.
     tr = IncidentTracker()
     rows = [(0.0, "", True), (1.0, "", True), (2.0, "scan", True), (3.0, "dns-tunnel", True),
-            (4.0, "flood", True), (5.0, "scan", True), (6.0, "", True)]  # fmt: skip
+            (4.0, "flood", True), (5.0, "flood", True), (6.0, "", True)]  # fmt: skip
     out = fold(tr, [(t, "10.0.0.5", "203.0.113.1", b, a) for t, b, a in rows])
     host = out.incident[0]
     assert host == "10.0.0.5/anomalous/0"
