@@ -270,7 +270,7 @@ def test_update_false_judges_without_remembering() -> None:
     probe = ev.check(cols, times, update=False).behaviour
     assert set(probe) == {""}  # each row judged alone against an empty memory
     tables = ("keys", "horizontal", "vertical", "pairs", "services", "clients", "follow")
-    assert all(len(getattr(d, t, {})) == 0 for d in ev.detectors for t in tables)
+    assert all(len(getattr(d, t, {})) == 0 for d in (*ev.detectors, ev.transfers) for t in tables)
     assert ev.check(cols, times).behaviour[-1] == "password-guessing"
 
 
@@ -280,12 +280,11 @@ def test_memory_is_bounded_on_a_flood_of_new_keys() -> None:
                  port=22 if i % 2 else 1000 + i % 5000, state="S0", history="S", ob=0, rb=0,
                  n=i) for i in range(20000)]  # fmt: skip
     run(recs, ev)
-    pg, scan, dns, beacon, down, up = ev.detectors
+    pg, scan, dns, beacon = ev.detectors
     assert len(pg.keys) <= 100 and len(dns.keys) <= 100
     assert len(scan.horizontal) <= 100 and len(scan.vertical) <= 100
     assert len(beacon.pairs) <= 100 and len(beacon.users.table) <= 100
-    for t in (down, up):
-        assert len(t.services) <= 100 and len(t.clients) <= 100
+    assert len(ev.transfers.services) <= 100 and len(ev.transfers.clients) <= 100
 
 
 def test_disabled_evidence_names_nothing() -> None:
