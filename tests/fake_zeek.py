@@ -361,6 +361,37 @@ async def serve_process(port: int, *flags: str) -> asyncio.subprocess.Process:
     )  # fmt: skip
 
 
+def serve_verdicts(recs: Sequence[ConnRecord], *flags: str) -> dict[str, list[Any]]:
+    """Send ``recs`` to a real ``hamad serve`` process as Zeek would (batches of 100) and
+    return each uid's last verdict record (values in ``codec.VERDICT_FIELDS`` order)."""
+
+    async def body() -> dict[str, list[Any]]:
+        fake = FakeZeekWS()
+        port = await fake.start()
+        proc = await serve_process(port, *flags)
+        got: dict[str, list[Any]] = {}
+        try:
+            await fake.wait_client(timeout=60)
+            await fake.next_event("HAMAD::hello", timeout=30)
+            for s in range(0, len(recs), 100):
+                await fake.send(
+                    summaries_frame([summary_from_record(r) for r in recs[s : s + 100]])
+                )
+            while len(got) < len(recs):
+                _, args = await fake.next_event("HAMAD::verdicts", timeout=30)
+                for v in args[0]:
+                    got[v[0]] = v
+            proc.terminate()
+            await asyncio.wait_for(proc.communicate(), 30)
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+            await fake.stop()
+        return got
+
+    return asyncio.run(asyncio.wait_for(body(), 240))
+
+
 # ---------------------------------------------------------------------------
 # WebSocket fake
 

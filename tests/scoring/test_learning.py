@@ -8,7 +8,6 @@ captures. Every state file goes to a temp dir, never the user's state dir.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from dataclasses import replace
@@ -19,7 +18,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from conftest import simulate_to
-from fake_zeek import FakeZeekWS, serve_process, summaries_frame, summary_from_record
+from fake_zeek import serve_verdicts
 
 from hamad_plugin.cli import cli
 from hamad_plugin.core.records import ConnRecord
@@ -459,34 +458,10 @@ def _serve_scores(site_log: Path, state_dir: Path, period: str) -> dict[str, dic
     """Send the capture to a real ``hamad serve`` process as Zeek would (batches of 100)."""
     from hamad_plugin.offline.ingest import read_conn_log
 
-    recs = list(read_conn_log(site_log))
-
-    async def body() -> dict[str, dict[str, Any]]:
-        fake = FakeZeekWS()
-        port = await fake.start()
-        proc = await serve_process(port, "--learning-period", period, "--state-dir", str(state_dir))
-        got: dict[str, dict[str, Any]] = {}
-        try:
-            await fake.wait_client(timeout=60)
-            await fake.next_event("HAMAD::hello", timeout=30)
-            for s in range(0, len(recs), 100):
-                await fake.send(
-                    summaries_frame([summary_from_record(r) for r in recs[s : s + 100]])
-                )
-            while len(got) < len(recs):
-                _, args = await fake.next_event("HAMAD::verdicts", timeout=30)
-                for v in args[0]:
-                    got[v[0]] = {"score": v[6], "anomalous": v[8], "learning": v[13],
-                                 "familiar": v[14]}  # fmt: skip
-            proc.terminate()
-            await asyncio.wait_for(proc.communicate(), 30)
-        finally:
-            if proc.returncode is None:
-                proc.kill()
-            await fake.stop()
-        return got
-
-    return asyncio.run(asyncio.wait_for(body(), 240))
+    got = serve_verdicts(list(read_conn_log(site_log)), "--learning-period", period,
+                         "--state-dir", str(state_dir))  # fmt: skip
+    return {u: {"score": v[6], "anomalous": v[8], "learning": v[13], "familiar": v[14]}
+            for u, v in got.items()}  # fmt: skip
 
 
 def test_replay_names_the_behaviours_and_lists_the_incidents(
@@ -583,17 +558,21 @@ def test_a_learned_service_of_a_responder_most_hosts_use_can_be_familiar_however
     assert not batch(later + 400, 1.0, 0.9, "10.0.0.1", hosts=1).familiar.any()
 
 
+#: The guards' features, and a quiet and a fanning-out client's values of them.
+GUARD_NAMES = ["src_10s_log_count", "src_2m_fail_share", "src_2m_log_distinct_ports",
+               "src_2m_log_distinct_peers", "dst_10s_log_count", "resp_multicast",
+               "src_2m_log_count"]  # fmt: skip
+QUIET = [0.5, 0.0, 0.0, 0.0, 0.5, 0.0, float(np.log1p(3))]
+FANOUT = [0.5, 0.0, float(np.log1p(40)), 0.0, 0.5, 0.0, float(np.log1p(40))]
+
+
 def test_a_scanning_clients_ordinary_exchanges_may_be_familiar_its_probes_never() -> None:
     """The client-level guards mark a scanning host's every connection; its ordinary
     business on a service it learned is still judged (a DNS answer, and its resolver
     refusing once), its probes of new hosts, its exchanges on services nobody learned
     and anything with evidence are not."""
-    names = ["src_10s_log_count", "src_2m_fail_share", "src_2m_log_distinct_ports",
-             "src_2m_log_distinct_peers", "dst_10s_log_count", "resp_multicast",
-             "src_2m_log_count"]  # fmt: skip
-    lr = SiteLearner(LearningSettings(period="100s"), "v1", "ab" * 32, names, MEMBERS)
-    quiet = [0.5, 0.0, 0.0, 0.0, 0.5, 0.0, np.log1p(3)]
-    fanout = [0.5, 0.0, np.log1p(40), 0.0, 0.5, 0.0, np.log1p(40)]
+    lr = SiteLearner(LearningSettings(period="100s"), "v1", "ab" * 32, GUARD_NAMES, MEMBERS)
+    quiet, fanout = QUIET, FANOUT
 
     def batch(t0: float, x: list[float], rows: list[tuple[str, int, str, int | None]],
               evident: bool = False) -> Any:  # fmt: skip
@@ -633,12 +612,8 @@ def test_a_client_that_misbehaved_while_learning_is_not_trusted_with_its_own_ser
     """A suspect (guarded while learning) taught its own services itself, its C&C among
     them: while it misbehaves afterwards only the site's services make it familiar. The
     suspects survive a restart."""
-    names = ["src_10s_log_count", "src_2m_fail_share", "src_2m_log_distinct_ports",
-             "src_2m_log_distinct_peers", "dst_10s_log_count", "resp_multicast",
-             "src_2m_log_count"]  # fmt: skip
-    lr = SiteLearner(LearningSettings(period="100s"), "v1", "ab" * 32, names, MEMBERS)
-    quiet = [0.5, 0.0, 0.0, 0.0, 0.5, 0.0, np.log1p(3)]
-    fanout = [0.5, 0.0, np.log1p(40), 0.0, 0.5, 0.0, np.log1p(40)]
+    lr = SiteLearner(LearningSettings(period="100s"), "v1", "ab" * 32, GUARD_NAMES, MEMBERS)
+    quiet, fanout = QUIET, FANOUT
 
     def batch(t0: float, x: list[float], rows: list[tuple[str, str, int]]) -> Any:
         recs = [ConnRecord(ts=t0 + i, uid=f"C{t0}-{i}", orig_h=orig, orig_p=40000 + i,
@@ -660,6 +635,6 @@ def test_a_client_that_misbehaved_while_learning_is_not_trusted_with_its_own_ser
     out = batch(200.0, fanout, [(bot, "198.51.100.66", 6667), (bot, "198.51.100.7", 443),
                                 (peer, "198.51.100.3", 5222)])  # fmt: skip
     assert out.familiar.tolist() == [False, True, True]
-    again = SiteLearner(LearningSettings(period="100s"), "v1", "ab" * 32, names, MEMBERS)
+    again = SiteLearner(LearningSettings(period="100s"), "v1", "ab" * 32, GUARD_NAMES, MEMBERS)
     again.load_dict(json.loads(json.dumps(lr.to_dict())))
     assert again.suspects == {bot}

@@ -9,11 +9,10 @@ packet, which the byte estimate calls long): one with short names padded to that
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
-from fake_zeek import FakeZeekWS, serve_process, summaries_frame, summary_from_record
+from fake_zeek import serve_verdicts
 
 from hamad_plugin.core.records import ConnRecord, DnsSummary
 from hamad_plugin.worker.transport.codec import VERDICT_FIELDS
@@ -47,35 +46,11 @@ def _queries(prefix: str, orig: str, dns: DnsSummary | None) -> list[ConnRecord]
     ]
 
 
-def _serve(recs: list[ConnRecord], state_dir: Path) -> dict[str, str]:
-    async def body() -> dict[str, str]:
-        fake = FakeZeekWS()
-        port = await fake.start()
-        proc = await serve_process(port, "--learning-period", "0", "--state-dir", str(state_dir))
-        got: dict[str, str] = {}
-        try:
-            await fake.wait_client(timeout=60)
-            await fake.next_event("HAMAD::hello", timeout=30)
-            await fake.send(summaries_frame([summary_from_record(r) for r in recs]))
-            while len(got) < len(recs):
-                _, args = await fake.next_event("HAMAD::verdicts", timeout=30)
-                for v in args[0]:
-                    got[v[0]] = v[BEHAVIOUR]
-            proc.terminate()
-            await asyncio.wait_for(proc.communicate(), 30)
-        finally:
-            if proc.returncode is None:
-                proc.kill()
-            await fake.stop()
-        return got
-
-    return asyncio.run(asyncio.wait_for(body(), 240))
-
-
 def test_serve_reads_the_query_names_zeek_sends(tmp_path: Path) -> None:
     recs = sorted(_queries("P", "10.0.0.21", PADDED) + _queries("T", "10.0.0.22", ENCODED)
                   + _queries("B", "10.0.0.23", None), key=lambda r: r.ts)  # fmt: skip
-    got = _serve(recs, tmp_path)
+    got = {u: v[BEHAVIOUR] for u, v in serve_verdicts(
+        recs, "--learning-period", "0", "--state-dir", str(tmp_path)).items()}  # fmt: skip
 
     def named(prefix: str) -> list[Any]:
         return [got[r.uid] for r in recs if r.uid.startswith(prefix)]
