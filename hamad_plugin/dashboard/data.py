@@ -151,13 +151,21 @@ class Logs:
 
     def __post_init__(self) -> None:
         """An incident's notice counts its connections when it was raised; the logs know
-        them all: ``total`` is the anomalous hamad.log lines (final verdicts) with its id."""
+        them all: ``total`` is the anomalous hamad.log lines (final verdicts) with its id,
+        and ``behaviour`` the one most of its named lines carry (a host's incident is
+        noticed at its third connection, often before the guards named it a scan or a
+        flood)."""
         n = self.notices
         ids = n["incident"]
         v = self.verdicts
-        per = v[v["anomalous"] & ~v["interim"]].groupby("incident").size()
-        total = ids.map(per)
+        mine = v[v["anomalous"] & ~v["interim"]]
+        total = ids.map(mine.groupby("incident").size())
         self.notices["total"] = total.where(ids.notna(), n["connections"])
+        named = mine[(mine["behaviour"] != "") & (mine["behaviour"] != "anomalous")]
+        most = ids.map(
+            named.groupby("incident")["behaviour"].agg(lambda b: b.value_counts().index[0])
+        )
+        self.notices["behaviour"] = most.where(most.notna(), n["behaviour"])
 
 
 def load_logs(root: str | Path, cache: LogCache | None = None) -> Logs:

@@ -330,3 +330,22 @@ def test_cli_checks_its_options_and_the_extra(tmp_path: Path) -> None:
     cmd = streamlit_command("127.0.0.1", 8600)
     assert cmd[1:4] == ["-m", "streamlit", "run"] and "--server.headless" in cmd
     assert cmd[cmd.index("--server.address") + 1] == "127.0.0.1"
+
+
+def test_an_incident_shows_the_behaviour_most_of_its_logged_connections_carry() -> None:
+    """Zeek notices a host's incident at its third connection, before the guards named it:
+    the Alerts page names it from hamad.log (most named lines), else as the notice did."""
+    import pandas as pd
+
+    rows = [("H/anomalous/1", "", True), ("H/anomalous/1", "", True), ("H/anomalous/1", "scan", True),
+            ("H/anomalous/1", "scan", True), ("H/anomalous/1", "flood", True),
+            ("H/anomalous/1", "flood", False), ("H/anomalous/1", "flood", False),
+            ("G/anomalous/5", "", True)]  # fmt: skip
+    verdicts = pd.DataFrame([{"incident": i, "behaviour": b, "anomalous": a, "interim": False}
+                             for i, b, a in rows])  # fmt: skip
+    notices = pd.DataFrame([{"incident": "H/anomalous/1", "behaviour": "anomalous", "connections": 3},
+                            {"incident": "G/anomalous/5", "behaviour": "anomalous", "connections": 3},
+                            {"incident": None, "behaviour": "", "connections": 1}])  # fmt: skip
+    logs = d.Logs(verdicts=verdicts, notices=notices, files={}, source="zeek")
+    assert logs.notices["behaviour"].tolist() == ["scan", "anomalous", ""]
+    assert logs.notices["total"].tolist() == [5, 1, 1]
