@@ -77,7 +77,13 @@ def test_a_worker_in_use_reports_its_state(tmp_path: Path) -> None:
             await fake.send(summaries_frame(make_flat_batch(5, prefix="M")))
             _, vargs = await fake.next_event("HAMAD::verdicts", timeout=30)
             assert len(vargs[0]) == 5
-            text = await asyncio.to_thread(_scrape, metrics_port)
+            # The worker counts a batch as sent once its send returns, which may be just
+            # after the fake received it: scrape until the count is there.
+            for _ in range(50):
+                text = await asyncio.to_thread(_scrape, metrics_port)
+                if _samples(text).get(("hamad_verdicts_sent_total", ())) == 5:
+                    break
+                await asyncio.sleep(0.1)
             proc.send_signal(signal.SIGTERM)
             _, err = await asyncio.wait_for(proc.communicate(), 30)
         finally:
