@@ -10,7 +10,9 @@ guessing, DNS tunnelling, a beacon, a download, exfiltration) is a diagnosis
 and keeps incidents of its own; what the model and the guards say of a host
 (:data:`HOST_LEVEL`: anomalous, flooding, scanning) is one incident per
 originator, named by the name most of its named connections carry
-(``anomalous`` while none has one). Why: a flood is
+(``anomalous`` while none has one). Evidence that explains a host's young
+incident (begun at most :data:`JOIN_WINDOW` before it: the model flagged a
+guessing run's first attempts) joins it instead of opening a second one. Why: a flood is
 first a few model-flagged connections, then a fan-out over random ports the
 guards call a scan, then a flood; three incidents for one attack is what an
 operator should not have to reassemble (``make run``: 12 incidents for 9
@@ -39,6 +41,8 @@ import numpy as np
 #: What the model and the guards call a host's connections: one incident per originator
 #: (named by the name most of its named connections carry), not one per name.
 HOST_LEVEL = frozenset({"anomalous", "scan", "flood"})
+#: Evidence joins its host's incident if that began at most this long before (seconds).
+JOIN_WINDOW = 600.0
 #: Seconds without an anomalous connection after which an incident is over.
 GAP = 3600.0
 #: Example uids an incident keeps (the first ones).
@@ -108,6 +112,8 @@ class IncidentTracker:
         self.open: OrderedDict[tuple[str, str, bool], Incident] = OrderedDict()
         self.closed: list[Incident] = []
         self.total = 0
+        #: (orig_h, behaviour, learning) -> id of the host incident its evidence joined.
+        self.joined: dict[tuple[str, str, bool], str] = {}
 
     def fold(
         self,
@@ -133,8 +139,10 @@ class IncidentTracker:
         for i in np.flatnonzero(anomalous).tolist():
             name = behaviour[i] or "anomalous"
             key = (orig_h[i], "anomalous" if name in HOST_LEVEL else name, bool(ll[i]))
-            inc = self.open.get(key)
             t = tl[i]
+            if key[1] != "anomalous" and key not in self.open:
+                key = self._explained(key, t, update)
+            inc = self.open.get(key)
             if inc is not None and t - inc.last > self.gap:
                 if update:
                     self._close(key)
@@ -171,6 +179,29 @@ class IncidentTracker:
             out.score[i] = inc.score
             out.uids[i] = list(inc.uids)
         return out
+
+    def _explained(
+        self, key: tuple[str, str, bool], t: float, update: bool
+    ) -> tuple[str, str, bool]:
+        """Where evidence of a behaviour with no incident of its own goes: into its host's
+        incident if the evidence explains it (the host's incident began at most
+        :data:`JOIN_WINDOW` before, or the behaviour joined it already), else its own.
+
+        Why: the model often flags a guessing run's first attempts before the evidence
+        has ten of them; they open the host's incident, and Zeek raises it at the third.
+        Without this the evidence opened a second incident for the same run (both
+        brute-force pcaps through Zeek 8.2.2, docs/detection.md)."""
+        host = (key[0], "anomalous", key[2])
+        inc = self.open.get(host)
+        if inc is None or t - inc.last > self.gap:
+            return key
+        if self.joined.get(key) == inc.id or t - inc.first <= JOIN_WINDOW:
+            if update:
+                self.joined[key] = inc.id
+                if len(self.joined) > MAX_OPEN:
+                    self.joined.pop(next(iter(self.joined)))
+            return host
+        return key
 
     def _close(self, key: tuple[str, str, bool]) -> None:
         inc = self.open.pop(key)
