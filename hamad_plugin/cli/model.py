@@ -89,6 +89,8 @@ def train(
         f"{mf.threshold.n_calibration} benign calibration rows): "
         f"{mf.threshold.threshold:.4f}"
     )
+    if note := mf.threshold.resolution_note():
+        click.echo(f"note: {note}")
     click.echo("held-out test rows (last 20 % of each capture, never trained on):")
     click.echo(metrics_table({**m["per_capture"], "ALL": m["overall"]}))
 

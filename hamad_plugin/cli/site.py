@@ -35,6 +35,8 @@ def info(model: str | None, show_features: bool, config: str | None, state_dir: 
         f"threshold: {t.threshold:.4f} for target FPR {t.target_fpr:g} "
         f"({t.n_calibration} benign calibration rows), mode {t.mode}"
     )
+    if note := t.resolution_note():
+        click.echo(f"           note: {note}")
     for f in mf.training.files if mf.training is not None else ():
         click.echo(
             f"trained on: {f.capture} ({f.path}, sha256 {f.sha256[:12]}...) "

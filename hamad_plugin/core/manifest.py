@@ -190,6 +190,24 @@ class ThresholdInfo:
         plain: dict[str, Any] = _plain(self)
         return plain
 
+    def resolution_note(self) -> str | None:
+        """Why the target FPR is a wish when the calibration set is small, or None.
+
+        A false-positive rate of ``target_fpr`` can only be read off at least
+        ``1 / target_fpr`` benign scores; below that the threshold is just the
+        highest benign calibration score, and the rate a deployment gets is not
+        known from the calibration at all (leave-one-capture-out says what it is).
+        """
+        needed = math.ceil(1.0 / self.target_fpr) if self.target_fpr > 0 else 0
+        if self.n_calibration >= needed:
+            return None
+        return (
+            f"the threshold is the highest of {self.n_calibration} benign calibration scores; "
+            f"a target FPR of {self.target_fpr:g} needs at least {needed} to be measured, so "
+            "the false-alarm rate on a new network is not known from the calibration "
+            "(docs/loco.md measures it)"
+        )
+
     def to_threshold(self, **overrides: Any) -> AdaptiveThreshold:
         """A fresh :class:`AdaptiveThreshold` with this calibration; non-None overrides win."""
         return AdaptiveThreshold.from_dict(self.to_dict(), **overrides)

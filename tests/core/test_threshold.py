@@ -97,3 +97,18 @@ def test_what_the_caller_calls_malicious_does_not_move_it_either() -> None:
     high = np.full(20000, thr.threshold_ - 0.01)  # under the threshold, but not clean
     thr.decide(high, learn_from=np.zeros(len(high), dtype=bool))
     assert thr.current() == t0
+
+
+def test_a_calibration_too_small_for_its_target_says_so() -> None:
+    from hamad_plugin.core.manifest import ThresholdInfo
+
+    rng = np.random.default_rng(0)
+    small = ThresholdInfo.from_threshold(
+        AdaptiveThreshold(target_fpr=1e-4).fit(rng.uniform(size=966))
+    )
+    note = small.resolution_note()
+    assert note is not None and "highest of 966" in note and "at least 10000" in note
+    enough = ThresholdInfo.from_threshold(
+        AdaptiveThreshold(target_fpr=1e-3).fit(rng.uniform(size=1000))
+    )
+    assert enough.resolution_note() is None
