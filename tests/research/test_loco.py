@@ -173,3 +173,49 @@ def test_incidents_count_what_zeek_would_raise_after_learning_and_the_false_ones
                 v("d", True), v("d", True), v("d", True), v("")]  # fmt: skip
     y = np.array([0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0])
     assert incident_counts(verdicts, y) == (2, 1)  # a (false), b; c too small, d while learning
+
+
+def test_false_alarms_are_grouped_by_what_they_look_like() -> None:
+    from types import SimpleNamespace
+
+    from hamad_plugin.research.loco import false_alarm_groups
+
+    def r(ts: float, orig_p: int, resp_p: int, resp_h: str = "8.8.8.8", state: str = "S0") -> Any:
+        return SimpleNamespace(ts=ts, proto="tcp", orig_h="10.0.0.5", orig_p=orig_p,
+                               resp_h=resp_h, resp_p=resp_p, conn_state=state,
+                               orig_pkts=1175 if orig_p == 0 else None)  # fmt: skip
+
+    records = [r(0, 0, 53), r(4, 65279, 53), r(9, 80, 53), r(10, 51000, 443, "1.2.3.4", "SF"),
+               r(20, 51001, 53), r(3000, 51002, 443, "5.6.7.8", "SF")]  # fmt: skip
+    verdicts = [SimpleNamespace(behaviour="scan")] * 3 + [SimpleNamespace(behaviour="")] * 3
+    mask = np.array([True, True, True, True, False, True])  # row 4 is not a false alarm
+    burst, service = false_alarm_groups(records, verdicts, mask)
+    assert (burst.connections, burst.originators, burst.responders) == (3, 1, 1)
+    assert (burst.orig_ports, burst.port_zero, burst.max_orig_pkts, burst.span) == (3, 1, 1175, 9.0)
+    assert burst.describe() == (
+        "3 × tcp/53 S0 (scan): 1 originator(s) → 1 responder(s) within 9 s, "
+        "3 source port(s), 1 connection(s) from source port 0, up to 1175 packet(s) in one "
+        "connection"
+    )
+    assert (service.connections, service.responders, service.port_zero) == (2, 2, 0)
+    assert "source port 0" not in service.describe()
+    assert (
+        service.describe().startswith("2 × tcp/443 SF: ") and "within 50 min" in service.describe()
+    )
+    assert false_alarm_groups(records, verdicts, mask, top=1) == [burst]
+    assert false_alarm_groups(records, verdicts, np.zeros(6, dtype=bool)) == []
+
+
+def test_the_learning_section_lists_the_false_alarm_groups() -> None:
+    from hamad_plugin.research.loco import FalseAlarmGroup
+
+    results = _results(learning=True)
+    group = FalseAlarmGroup("tcp", 53, "S0", "scan", 41, 1, 1, 33, 2, 1175, 10.2)
+    from dataclasses import replace
+
+    # _results shares one list of learning results between the captures.
+    results[1].learning = [replace(results[1].learning[0], false_alarms=[group])]
+    text = render_markdown(results, "hamad loco --data X", 1e-4, 60, 0, VERSIONS)
+    assert f"- cap-1: {group.describe()}" in text
+    assert "- cap-0:" not in text
+    assert "What the false alarms after learning are" not in _render(learning=False)
