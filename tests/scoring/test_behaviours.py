@@ -182,6 +182,15 @@ def test_a_new_jittered_heartbeat_is_a_beacon() -> None:
     assert beacon[12:].count("beacon") >= 0.9 * len(beacon[12:])
 
 
+def test_a_heartbeat_begun_in_the_first_hour_is_a_beacon() -> None:
+    # The learning period is when an attacker would start: 15 minutes in, 15 polls after
+    # the detector started watching; a keep-alive that ran before shows up in its first minute.
+    recs = _background(8) + _beacon(start=900.0, every=60.0, n=60, jitter=0.1)
+    got = dict(zip((r.uid for r in sorted(recs, key=lambda r: r.ts)), run(recs), strict=True))
+    beacon = [got[r.uid] for r in recs if r.resp_h == "203.0.113.9"]
+    assert beacon[12:].count("beacon") >= 0.9 * len(beacon[12:])
+
+
 def test_random_polling_a_shared_cloud_and_an_old_keepalive_are_not_beacons() -> None:
     rng = np.random.default_rng(3)
     t = 2 * 3600.0 + np.cumsum(rng.exponential(60.0, 80))
