@@ -178,7 +178,7 @@ def test_incidents_count_what_zeek_would_raise_after_learning_and_the_false_ones
 def test_false_alarms_are_grouped_by_what_they_look_like() -> None:
     from types import SimpleNamespace
 
-    from hamad_plugin.research.loco import false_alarm_groups
+    from hamad_plugin.research.false_alarms import false_alarm_groups
 
     def r(ts: float, orig_p: int, resp_p: int, resp_h: str = "8.8.8.8", state: str = "S0") -> Any:
         return SimpleNamespace(ts=ts, proto="tcp", orig_h="10.0.0.5", orig_p=orig_p,
@@ -207,7 +207,7 @@ def test_false_alarms_are_grouped_by_what_they_look_like() -> None:
 
 
 def test_the_learning_section_lists_the_false_alarm_groups() -> None:
-    from hamad_plugin.research.loco import FalseAlarmGroup
+    from hamad_plugin.research.false_alarms import FalseAlarmGroup
 
     results = _results(learning=True)
     group = FalseAlarmGroup("tcp", 53, "S0", "scan", 41, 1, 1, 33, 2, 1175, 10.2)
