@@ -502,23 +502,32 @@ class Beacon:
                 sizes.pop(0)
         if len(times) <= self.MIN_INTERVALS:
             return False
-        if self.started is None:
+        if self.started is None or not self.users.only(users, r.orig_h):
             return False
-        lead = p[0] - self.started
-        if lead < self.NEW_AFTER and lead < self.LEAD_INTERVALS * _median(
-            sorted(b - a for a, b in zip(times, times[1:], strict=False))
-        ):
+        gaps = _gaps(times)
+        if not self.began_watched(p[0] - self.started, gaps):
             return False
-        if not self.users.only(users, r.orig_h):
-            return False
-        return self.score(times, sizes) >= self.MIN_SCORE
+        return self._score(gaps, sizes) >= self.MIN_SCORE
+
+    def began_watched(self, lead: float, gaps: list[float]) -> bool:
+        """Whether a pair first seen ``lead`` seconds after the start, polling at ``gaps``,
+        began while the network was watched (the median gap only when under an hour)."""
+        return lead >= self.NEW_AFTER or lead >= self.LEAD_INTERVALS * _median(sorted(gaps))
 
     @staticmethod
     def score(times: Sequence[float], sizes: Sequence[float]) -> float:
         """Beacon score of a pair's connection times and sent sizes, in [0, 1]."""
-        t = list(times)
-        gaps = [b - a for a, b in zip(t, t[1:], strict=False)]
+        return Beacon._score(_gaps(times), sizes)
+
+    @staticmethod
+    def _score(gaps: list[float], sizes: Sequence[float]) -> float:
         return 0.5 * (regularity(gaps) + regularity([x + 1.0 for x in sizes]))
+
+
+def _gaps(times: Sequence[float]) -> list[float]:
+    """Intervals between consecutive connection times."""
+    t = list(times)
+    return [b - a for a, b in zip(t, t[1:], strict=False)]
 
 
 class LargeTransfer:
