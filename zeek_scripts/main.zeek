@@ -25,6 +25,12 @@
 @load base/protocols/conn/thresholds
 @load base/utils/site
 
+# Zeek 9.0 deprecates Broker: a standalone 9.0 gets the cluster backend that
+# HAMAD's default transport there, WebSocket, needs.
+@if ( Version::at_least("9.0") )
+@load ./backend
+@endif
+
 module HAMAD;
 
 export {
@@ -60,16 +66,34 @@ export {
 		Anomalous_Host,
 		## The worker cannot be used: it did not say hello, stopped sending
 		## heartbeats for :zeek:see:`HAMAD::heartbeat_timeout`, or Zeek could
-		## not listen for it. Raised once per outage, never suppressed;
-		## summaries are counted as unsent until the worker is back.
+		## not listen for it. Raised once per outage; the identifier is the
+		## listen address and port, so a worker that keeps coming and going
+		## raises it once per :zeek:see:`HAMAD::notice_suppression`.
+		## Summaries are counted as unsent until the worker is back.
 		Worker_Unavailable,
 	};
 
-	## How Zeek talks to the worker: ``"broker"`` (Zeek 7.0 and later;
-	## ``hamad serve --transport broker``) or ``"websocket"`` (Zeek 8.0 and
-	## later; ``@load hamad/websocket`` sets it and provides the cluster
-	## backend Zeek's WebSocket API needs).
-	const transport = "broker" &redef;
+	## How Zeek talks to the worker (:zeek:see:`HAMAD::transport`).
+	type Transport: enum {
+		## Decided when Zeek starts: the WebSocket transport where Zeek
+		## runs a cluster backend other than Broker (ZeroMQ, zeekctl's
+		## default since Zeek 8.1; a standalone Zeek 9.0 selects it, see
+		## ``backend.zeek``), else Broker.
+		TRANSPORT_AUTO,
+		## Broker's own peering (``hamad serve --transport broker``).
+		## Deprecated by Zeek 9.0 together with the Broker cluster backend.
+		TRANSPORT_BROKER,
+		## Zeek's WebSocket API (``hamad serve --transport websocket``);
+		## needs a cluster backend, which ``@load hamad/websocket`` provides
+		## on a standalone Zeek.
+		TRANSPORT_WEBSOCKET,
+	};
+
+	## How Zeek talks to the worker. The default,
+	## :zeek:enum:`HAMAD::TRANSPORT_AUTO`, picks WebSocket on Zeek 9.0 and
+	## on a ZeroMQ cluster and Broker otherwise; ``hamad serve`` finds out
+	## by itself (``--transport auto``, its default).
+	const transport: Transport = TRANSPORT_AUTO &redef;
 
 	## Address the scoring node listens on for the worker (Broker or
 	## WebSocket). Keep 127.0.0.1 unless the worker runs on another host.
@@ -251,7 +275,7 @@ export {
 		resp_pkts: count &optional;
 		## IP-level bytes sent by the responder.
 		resp_ip_bytes: count &optional;
-		## IP protocol number (Zeek 8 and later).
+		## IP protocol number.
 		ip_proto: count &optional;
 		## ``T`` for an interim summary of a connection that is still open.
 		interim: bool &default=F;
@@ -373,89 +397,60 @@ export {
 	## batch and reason.
 	global worker_error: event(uids: vector of string, msg: string);
 
-	## Cluster node -> scoring node: summaries of the connections a node
-	## saw, to be passed on to the worker. Not part of the worker contract.
-	global cluster_summaries: event(node: string, batch: vector of ConnSummary);
-
-	## Counters of this node; written to reporter.log when Zeek terminates.
-	type Stats: record {
-		## Summaries built on this node.
-		summaries_built: count &default=0;
-		## Summaries this node forwarded to the scoring node (cluster).
-		summaries_forwarded: count &default=0;
-		## Summaries the scoring node received from other nodes.
-		summaries_from_cluster: count &default=0;
-		## Summaries published to the worker.
-		summaries_sent: count &default=0;
-		## Summaries dropped because no worker was available.
-		summaries_unsent: count &default=0;
-		## Batches published to the worker.
-		batches_sent: count &default=0;
-		## Verdicts received.
-		verdicts_received: count &default=0;
-		## Verdicts the worker withheld (see :zeek:see:`HAMAD::verdicts`).
-		verdicts_withheld: count &default=0;
-		## Summaries the worker reported with ``HAMAD::worker_error``.
-		worker_errors: count &default=0;
-		## Heartbeats received.
-		heartbeats: count &default=0;
-		## Times the worker said hello.
-		hellos: count &default=0;
-		## Times the worker was declared unavailable.
-		outages: count &default=0;
-	};
-
-	## The live counters.
-	global stats = Stats();
-
 	## Whether this node talks to the worker (see :zeek:see:`HAMAD::scoring_node`).
 	##
 	## Returns: ``T`` on a standalone Zeek and on the cluster's scoring node.
 	global is_scoring_node: function(): bool;
 
-	## Builds the summary of a finished connection from its conn.log record.
+	## Builds the summary of a finished connection from its conn.log record:
+	## what HAMAD sends the worker about it.
 	##
 	## c: the connection, with ``c$conn`` filled by the Conn module.
 	##
 	## Returns: the summary sent to the worker.
 	global summary_from_conn: function(c: connection): ConnSummary;
-
-	## Builds an interim summary of a connection that is still open.
-	##
-	## c: the connection.
-	##
-	## Returns: the summary, with ``interim=T`` and no ``conn_state``.
-	global summary_of_open_conn: function(c: connection): ConnSummary;
-
-	## Whether a connection passes :zeek:see:`HAMAD::ignore_subnets` and
-	## :zeek:see:`HAMAD::only_local_orig`.
-	##
-	## id: the connection's endpoints.
-	##
-	## Returns: ``T`` if the connection should be scored.
-	global wanted: function(id: conn_id): bool;
-
-	## Queues a summary; full batches go out at once, partial ones after
-	## :zeek:see:`HAMAD::max_batch_delay`.
-	##
-	## s: the summary.
-	global enqueue_summary: function(s: ConnSummary);
-
-	## Sends queued summaries now.
-	global flush: function();
-
-	## Hands one batch to the worker (implemented in ``transport.zeek``).
-	##
-	## batch: summaries, at most :zeek:see:`HAMAD::batch_size` of them.
-	global send_to_worker: function(batch: vector of ConnSummary);
-
-	## Sends an option value to the worker (implemented in ``transport.zeek``).
-	##
-	## name: option name without the module.
-	##
-	## value: the value as a string.
-	global push_config: function(name: string, value: string);
 }
+
+# Cluster node -> scoring node: summaries of the connections a node saw, to
+# be passed on to the worker. Not part of the worker contract.
+global cluster_summaries: event(node: string, batch: vector of ConnSummary);
+
+# Counters of this node: written to reporter.log when Zeek terminates and
+# exported as metrics (telemetry.zeek).
+type Stats: record {
+	# Summaries built on this node.
+	summaries_built: count &default=0;
+	# Summaries this node forwarded to the scoring node (cluster).
+	summaries_forwarded: count &default=0;
+	# Summaries the scoring node received from other nodes.
+	summaries_from_cluster: count &default=0;
+	# Summaries published to the worker.
+	summaries_sent: count &default=0;
+	# Summaries dropped because no worker was available.
+	summaries_unsent: count &default=0;
+	# Batches published to the worker.
+	batches_sent: count &default=0;
+	# Verdicts received.
+	verdicts_received: count &default=0;
+	# Verdicts the worker withheld (see HAMAD::verdicts).
+	verdicts_withheld: count &default=0;
+	# Summaries the worker reported with HAMAD::worker_error.
+	worker_errors: count &default=0;
+	# Heartbeats received.
+	heartbeats: count &default=0;
+	# Times the worker said hello.
+	hellos: count &default=0;
+	# Times the worker was declared unavailable.
+	worker_outages: count &default=0;
+};
+
+global stats = Stats();
+
+# Hands one batch to the worker, or counts it as unsent (transport.zeek).
+global send_to_worker: function(batch: vector of ConnSummary);
+
+# Sends an option's new value to the worker once it is there (transport.zeek).
+global push_config: function(name: string, value: string);
 
 redef record connection += {
 	# The connection's DNS queries so far (HAMAD::send_dns).
@@ -527,10 +522,8 @@ function summary_from_conn(c: connection): ConnSummary
 		s$resp_pkts = info$resp_pkts;
 	if ( info?$resp_ip_bytes )
 		s$resp_ip_bytes = info$resp_ip_bytes;
-@if ( Version::at_least("8.0") )
 	if ( info?$ip_proto )
 		s$ip_proto = info$ip_proto;
-@endif
 	if ( c?$hamad_dns )
 		s$dns = c$hamad_dns;
 
@@ -559,9 +552,7 @@ function summary_of_open_conn(c: connection): ConnSummary
 		s$resp_ip_bytes = c$resp$num_bytes_ip;
 	if ( c?$conn && c$conn?$missed_bytes )
 		s$missed_bytes = c$conn$missed_bytes;
-@if ( Version::at_least("8.0") )
 	s$ip_proto = c$id$proto;
-@endif
 	if ( c?$hamad_dns )
 		s$dns = c$hamad_dns;
 
@@ -587,11 +578,7 @@ function flush()
 	local topic = scoring_node == "" ? Cluster::manager_topic :
 	    Cluster::node_topic(scoring_node);
 	stats$summaries_forwarded += |batch|;
-@if ( Version::at_least("7.1") )
 	Cluster::publish(topic, cluster_summaries, Cluster::node, batch);
-@else
-	Broker::publish(topic, cluster_summaries, Cluster::node, batch);
-@endif
 	}
 
 event HAMAD::flush_timer()
@@ -625,76 +612,121 @@ event HAMAD::cluster_summaries(node: string, batch: vector of ConnSummary)
 		enqueue_summary(s);
 	}
 
-# Option validation. A change handler returns the value to store; the old
-# value is still in the global, so returning it refuses the change.
+# Option validation. A change handler returns the value to keep; the current
+# value is still in the global, so returning it refuses the change. Each
+# handler names its option: the rules differ, and so does what the worker
+# must hear of a change.
 
-function refuse(ID: string, new_value: any, rule: string): any
+# Warns about a refused change, with where it came from (a config file and
+# line; empty for Option::set in a script), and returns F.
+function refuse(ID: string, rule: string, v: any, kept: any, loc: string): bool
 	{
-	local old = lookup_ID(ID);
-	Reporter::warning(fmt("HAMAD: %s must be %s, got %s; keeping %s", ID, rule,
-	    new_value, old));
-	return old;
+	local from = loc == "" ? "" : fmt(" (%s)", loc);
+	Reporter::warning(fmt("HAMAD: %s must be %s, got %s%s; keeping %s", ID, rule, v,
+	    from, kept));
+	return F;
 	}
 
-function check_unit_double(ID: string, new_value: double): double
+function unit_interval(ID: string, v: double, kept: double, loc: string): bool
 	{
-	if ( new_value < 0.0 || new_value > 1.0 )
-		return refuse(ID, new_value, "within [0, 1]") as double;
-
-	if ( ID == "HAMAD::threshold_override" || ID == "HAMAD::log_min_score" )
-		push_config(ID[7:], fmt("%s", new_value));
-
-	return new_value;
+	return ( v >= 0.0 && v <= 1.0 ) || refuse(ID, "within [0, 1]", v, kept, loc);
 	}
 
-function check_batch_size(ID: string, new_value: count): count
+function set_threshold_override(ID: string, v: double, loc: string): double
 	{
-	if ( new_value < 1 || new_value > 10000 )
-		return refuse(ID, new_value, "within [1, 10000]") as count;
+	if ( ! unit_interval(ID, v, threshold_override, loc) )
+		return threshold_override;
 
-	return new_value;
+	push_config("threshold_override", cat(v));
+	return v;
 	}
 
-function check_at_least_one(ID: string, new_value: count): count
+function set_log_min_score(ID: string, v: double, loc: string): double
 	{
-	if ( new_value < 1 )
-		return refuse(ID, new_value, "at least 1") as count;
+	if ( ! unit_interval(ID, v, log_min_score, loc) )
+		return log_min_score;
 
-	return new_value;
+	push_config("log_min_score", cat(v));
+	return v;
 	}
 
-function check_interval(ID: string, new_value: interval): interval
+function set_min_notice_score(ID: string, v: double, loc: string): double
 	{
-	local ok = new_value >= 0secs;
-	local rule = "at least 0 secs";
+	if ( ! unit_interval(ID, v, min_notice_score, loc) )
+		return min_notice_score;
 
-	switch ( ID )
-		{
-		case "HAMAD::max_batch_delay":
-			ok = new_value > 0secs && new_value <= 1min;
-			rule = "more than 0 and at most 1 min";
-			break;
-		case "HAMAD::host_notice_window":
-			ok = new_value > 0secs && new_value <= 1day;
-			rule = "more than 0 and at most 1 day";
-			break;
-		case "HAMAD::heartbeat_timeout":
-			ok = new_value >= 1sec;
-			rule = "at least 1 sec";
-			break;
-		case "HAMAD::interim_interval":
-			ok = new_value == 0secs || new_value >= 1min;
-			rule = "0 or at least 1 min";
-			break;
-		}
+	return v;
+	}
 
-	if ( ! ok )
-		return refuse(ID, new_value, rule) as interval;
+function set_batch_size(ID: string, v: count, loc: string): count
+	{
+	if ( ( v < 1 || v > 10000 )
+	    && ! refuse(ID, "within [1, 10000]", v, batch_size, loc) )
+		return batch_size;
 
-	if ( ID == "HAMAD::learning_period" )
-		push_config("learning_period", fmt("%f", interval_to_double(new_value)));
+	return v;
+	}
 
-	return new_value;
+function set_incident_min_connections(ID: string, v: count, loc: string): count
+	{
+	if ( v < 1 && ! refuse(ID, "at least 1", v, incident_min_connections, loc) )
+		return incident_min_connections;
+
+	return v;
+	}
+
+function set_max_batch_delay(ID: string, v: interval, loc: string): interval
+	{
+	if ( ( v <= 0secs || v > 1min )
+	    && ! refuse(ID, "more than 0 and at most 1 min", v, max_batch_delay, loc) )
+		return max_batch_delay;
+
+	return v;
+	}
+
+function set_notice_suppression(ID: string, v: interval, loc: string): interval
+	{
+	if ( v < 0secs
+	    && ! refuse(ID, "at least 0 secs", v, notice_suppression, loc) )
+		return notice_suppression;
+
+	return v;
+	}
+
+function set_host_notice_window(ID: string, v: interval, loc: string): interval
+	{
+	if ( ( v <= 0secs || v > 1day )
+	    && ! refuse(ID, "more than 0 and at most 1 day", v, host_notice_window, loc) )
+		return host_notice_window;
+
+	return v;
+	}
+
+function set_heartbeat_timeout(ID: string, v: interval, loc: string): interval
+	{
+	if ( v < 1sec && ! refuse(ID, "at least 1 sec", v, heartbeat_timeout, loc) )
+		return heartbeat_timeout;
+
+	return v;
+	}
+
+function set_interim_interval(ID: string, v: interval, loc: string): interval
+	{
+	if ( v > 0secs
+	    && v < 1min
+	    && ! refuse(ID, "0 or at least 1 min", v, interim_interval, loc) )
+		return interim_interval;
+
+	return v;
+	}
+
+function set_learning_period(ID: string, v: interval, loc: string): interval
+	{
+	if ( v < 0secs && ! refuse(ID, "at least 0 secs", v, learning_period, loc) )
+		return learning_period;
+
+	push_config("learning_period", fmt("%f", interval_to_double(v)));
+	return v;
 	}
 
 event zeek_init() &priority=5
@@ -702,18 +734,21 @@ event zeek_init() &priority=5
 	Log::create_stream(HAMAD::LOG, Log::Stream($columns=Info, $ev=log_hamad,
 	    $path="hamad", $policy=log_policy));
 
-	Option::set_change_handler("HAMAD::threshold_override", check_unit_double);
-	Option::set_change_handler("HAMAD::min_notice_score", check_unit_double);
-	Option::set_change_handler("HAMAD::log_min_score", check_unit_double);
-	Option::set_change_handler("HAMAD::batch_size", check_batch_size);
+	Option::set_change_handler("HAMAD::threshold_override",
+	    set_threshold_override);
+	Option::set_change_handler("HAMAD::log_min_score", set_log_min_score);
+	Option::set_change_handler("HAMAD::min_notice_score", set_min_notice_score);
+	Option::set_change_handler("HAMAD::batch_size", set_batch_size);
 	Option::set_change_handler("HAMAD::incident_min_connections",
-	    check_at_least_one);
-	Option::set_change_handler("HAMAD::max_batch_delay", check_interval);
-	Option::set_change_handler("HAMAD::notice_suppression", check_interval);
-	Option::set_change_handler("HAMAD::host_notice_window", check_interval);
-	Option::set_change_handler("HAMAD::heartbeat_timeout", check_interval);
-	Option::set_change_handler("HAMAD::interim_interval", check_interval);
-	Option::set_change_handler("HAMAD::learning_period", check_interval);
+	    set_incident_min_connections);
+	Option::set_change_handler("HAMAD::max_batch_delay", set_max_batch_delay);
+	Option::set_change_handler("HAMAD::notice_suppression",
+	    set_notice_suppression);
+	Option::set_change_handler("HAMAD::host_notice_window",
+	    set_host_notice_window);
+	Option::set_change_handler("HAMAD::heartbeat_timeout", set_heartbeat_timeout);
+	Option::set_change_handler("HAMAD::interim_interval", set_interim_interval);
+	Option::set_change_handler("HAMAD::learning_period", set_learning_period);
 	}
 
 # Interim summaries ride on Zeek's connection duration thresholds, which the
@@ -782,3 +817,8 @@ event connection_state_remove(c: connection) &priority=-3
 	++stats$summaries_built;
 	enqueue_summary(summary_from_conn(c));
 	}
+
+# The rest of the module: loaded from here so that ``@load hamad/main`` alone
+# is the whole pipeline (each also loads this file, for ``zeek -a`` on it).
+@load ./transport
+@load ./notice

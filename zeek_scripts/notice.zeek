@@ -19,22 +19,6 @@
 
 module HAMAD;
 
-export {
-	## Builds the ``conn_id`` of a verdict.
-	##
-	## v: the verdict.
-	##
-	## Returns: its endpoints as a ``conn_id``.
-	global verdict_id: function(v: Verdict): conn_id;
-
-	## Formats the feature part of notice messages.
-	##
-	## v: the verdict.
-	##
-	## Returns: for example ``"duration, orig_bytes"`` or ``"n/a"``.
-	global feature_list: function(v: Verdict): string;
-}
-
 # Anomalous connections of one originator in the current window.
 type HostWindow: record {
 	## Connection time of the first anomalous connection in the window.
@@ -76,12 +60,14 @@ function notice_incident(v: Verdict)
 	    $suppress_for=notice_suppression));
 	}
 
+# The endpoints of a verdict as a conn_id.
 function verdict_id(v: Verdict): conn_id
 	{
 	return conn_id($orig_h=v$orig_h, $orig_p=v$orig_p, $resp_h=v$resp_h,
 	    $resp_p=v$resp_p);
 	}
 
+# The feature part of notice messages: "duration, orig_bytes" or "n/a".
 function feature_list(v: Verdict): string
 	{
 	if ( |v$top_features| == 0 )
@@ -110,16 +96,22 @@ function count_host(v: Verdict)
 		    $suppress_for=notice_suppression));
 	}
 
+# HAMAD::log_min_score: the worker already withholds most verdicts below it;
+# the anomalous ones, which still arrive, are left out of hamad.log here.
+hook log_policy(rec: Info, id: Log::ID, filter: Log::Filter)
+	{
+	if ( rec$score < log_min_score )
+		break;
+	}
+
 function handle_verdict(v: Verdict)
 	{
-	if ( v$score >= log_min_score )
-		Log::write(HAMAD::LOG, Info($ts=double_to_time(v$ts), $uid=v$uid,
-		    $id=verdict_id(v), $score=v$score, $threshold=v$threshold,
-		    $anomalous=v$anomalous, $top_features=v$top_features,
-		    $top_model=v$top_model, $model_version=v$model_version,
-		    $interim=v$interim, $learning=v$learning,
-		    $familiar=v$familiar, $behaviour=v$behaviour,
-		    $incident=v$incident));
+	Log::write(HAMAD::LOG, Info($ts=double_to_time(v$ts), $uid=v$uid,
+	    $id=verdict_id(v), $score=v$score, $threshold=v$threshold,
+	    $anomalous=v$anomalous, $top_features=v$top_features,
+	    $top_model=v$top_model, $model_version=v$model_version,
+	    $interim=v$interim, $learning=v$learning, $familiar=v$familiar,
+	    $behaviour=v$behaviour, $incident=v$incident));
 
 	if ( ! v$anomalous )
 		return;

@@ -89,28 +89,12 @@ hook Telemetry::sync()
 	if ( |stats_cf| == 0 )
 		return;
 
-	Telemetry::counter_family_set(stats_cf["summaries_built"], no_labels,
-	    stats$summaries_built);
-	Telemetry::counter_family_set(stats_cf["summaries_forwarded"], no_labels,
-	    stats$summaries_forwarded);
-	Telemetry::counter_family_set(stats_cf["summaries_from_cluster"], no_labels,
-	    stats$summaries_from_cluster);
-	Telemetry::counter_family_set(stats_cf["summaries_sent"], no_labels,
-	    stats$summaries_sent);
-	Telemetry::counter_family_set(stats_cf["summaries_unsent"], no_labels,
-	    stats$summaries_unsent);
-	Telemetry::counter_family_set(stats_cf["batches_sent"], no_labels,
-	    stats$batches_sent);
-	Telemetry::counter_family_set(stats_cf["verdicts_received"], no_labels,
-	    stats$verdicts_received);
-	Telemetry::counter_family_set(stats_cf["verdicts_withheld"], no_labels,
-	    stats$verdicts_withheld);
-	Telemetry::counter_family_set(stats_cf["worker_errors"], no_labels,
-	    stats$worker_errors);
-	Telemetry::counter_family_set(stats_cf["heartbeats"], no_labels,
-	    stats$heartbeats);
-	Telemetry::counter_family_set(stats_cf["worker_outages"], no_labels,
-	    stats$outages);
+	# Every count field of HAMAD::stats that has a help text is a counter.
+	for ( name, field in record_fields(stats) )
+		if ( name in stats_cf )
+			Telemetry::counter_family_set(stats_cf[name], no_labels, field$value as
+			    count);
+
 	Telemetry::gauge_family_set(available_gf, no_labels, worker_available() ? 1.0 :
 	    0.0);
 	Telemetry::gauge_family_set(outstanding_gf, no_labels, outstanding());

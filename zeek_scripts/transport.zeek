@@ -1,7 +1,8 @@
 ##! Moves summaries to the HAMAD worker and its answers back.
 ##!
 ##! Only the scoring node (:zeek:see:`HAMAD::is_scoring_node`) does any of
-##! this: it listens (Broker or WebSocket, per :zeek:see:`HAMAD::transport`),
+##! this: it listens (Broker or WebSocket, per :zeek:see:`HAMAD::transport`
+##! and the cluster backend, see :zeek:see:`HAMAD::active_transport`),
 ##! the worker connects, summaries are published on ``<prefix>/summaries``
 ##! and the worker publishes verdicts, hello, heartbeats and errors on
 ##! ``<prefix>/verdicts``. Every other cluster node only forwards its
@@ -17,7 +18,11 @@
 ##! :zeek:enum:`HAMAD::Worker_Unavailable` notice is raised per outage.
 ##!
 ##! Reading a trace (``zeek -r``) with :zeek:see:`HAMAD::wait_for_worker`:
-##! packet processing is suspended until the worker's hello. At the end of
+##! packet processing is suspended until the worker's hello. Zeek keeps
+##! running after the trace while it listens (a listening Broker endpoint or
+##! WebSocket server counts as one of Zeek's I/O sources), and HAMAD ends
+##! the run itself unless :zeek:id:`exit_only_after_terminate` says the
+##! user's scripts do. At the end of
 ##! the trace the connections still open are expired through Zeek's normal
 ##! path (their inactivity timeout is set to have passed, so conn.log and the
 ##! other logs hold what they would without HAMAD), their summaries are sent,
@@ -42,25 +47,14 @@ export {
 	## Returns: ``T`` if summaries are being sent.
 	global worker_available: function(): bool;
 
-	## Topic Zeek publishes summaries and config on.
+	## The transport this node uses: :zeek:see:`HAMAD::transport`, with
+	## :zeek:enum:`HAMAD::TRANSPORT_AUTO` decided by the cluster backend.
+	## Known from ``zeek_init`` on, when the backend is settled.
 	##
-	## Returns: ``<topic_prefix>/summaries``.
-	global summaries_topic: function(): string;
-
-	## Topic the worker publishes on.
-	##
-	## Returns: ``<topic_prefix>/verdicts``.
-	global verdicts_topic: function(): string;
+	## Returns: :zeek:enum:`HAMAD::TRANSPORT_BROKER` or
+	## :zeek:enum:`HAMAD::TRANSPORT_WEBSOCKET`.
+	global active_transport: function(): Transport;
 }
-
-# Zeek would end a ``zeek -r`` run as soon as the trace is read, before the
-# verdicts for its last connections could arrive; HAMAD ends such runs
-# itself (see finish()). Whether something else already wanted Zeek to keep
-# running decides whether HAMAD may call terminate().
-const others_keep_running = exit_only_after_terminate;
-@if ( getenv("ZEEKCTL_CHECK_CONFIG") == "" )
-redef exit_only_after_terminate = T;
-@endif
 
 # Live mode: periodic liveness check of the worker.
 global check_worker: event();
@@ -90,14 +84,42 @@ global wake_pending = F;
 # Whether finish() ran.
 global finished = F;
 
+# Topic Zeek publishes summaries and config on.
 function summaries_topic(): string
 	{
 	return topic_prefix + "/summaries";
 	}
 
+# Topic the worker publishes on.
 function verdicts_topic(): string
 	{
 	return topic_prefix + "/verdicts";
+	}
+
+function active_transport(): Transport
+	{
+	if ( transport != TRANSPORT_AUTO )
+		return transport;
+
+	# A Broker cluster, or a standalone Zeek without a backend, peers over
+	# Broker; any other backend (ZeroMQ) runs the WebSocket API, and its
+	# nodes do not peer over Broker at all.
+@if ( Version::at_least("8.1") )
+	if ( Cluster::backend == Cluster::CLUSTER_BACKEND_BROKER
+	    || Cluster::backend == Cluster::CLUSTER_BACKEND_NONE )
+		return TRANSPORT_BROKER;
+@else
+	# 8.0 has no CLUSTER_BACKEND_NONE: a standalone 8.0 runs the Broker backend.
+	if ( Cluster::backend == Cluster::CLUSTER_BACKEND_BROKER )
+		return TRANSPORT_BROKER;
+@endif
+	return TRANSPORT_WEBSOCKET;
+	}
+
+# What ``hamad serve --transport`` calls it, for messages.
+function transport_name(): string
+	{
+	return active_transport() == TRANSPORT_WEBSOCKET ? "websocket" : "broker";
 	}
 
 function worker_available(): bool
@@ -116,29 +138,21 @@ function outstanding(): int
 
 # The Broker transport uses Broker's own API (available whatever the cluster
 # backend); the WebSocket transport the cluster API that Zeek's WebSocket
-# server is part of (Zeek 8.0 and later).
+# server is part of.
 function publish_summaries(batch: vector of ConnSummary)
 	{
-@if ( Version::at_least("8.0") )
-	if ( transport == "websocket" )
-		{
+	if ( active_transport() == TRANSPORT_WEBSOCKET )
 		Cluster::publish(summaries_topic(), conn_summaries, batch);
-		return;
-		}
-@endif
-	Broker::publish(summaries_topic(), conn_summaries, batch);
+	else
+		Broker::publish(summaries_topic(), conn_summaries, batch);
 	}
 
 function publish_config(name: string, value: string)
 	{
-@if ( Version::at_least("8.0") )
-	if ( transport == "websocket" )
-		{
+	if ( active_transport() == TRANSPORT_WEBSOCKET )
 		Cluster::publish(summaries_topic(), config_changed, name, value);
-		return;
-		}
-@endif
-	Broker::publish(summaries_topic(), config_changed, name, value);
+	else
+		Broker::publish(summaries_topic(), config_changed, name, value);
 	}
 
 function send_to_worker(batch: vector of ConnSummary)
@@ -205,11 +219,12 @@ function report_stats()
 	local got = fmt("verdicts=%d withheld=%d worker_errors=%d outstanding=%d",
 	    stats$verdicts_received, stats$verdicts_withheld,
 	    stats$worker_errors, outstanding());
-	local live = fmt("heartbeats=%d outages=%d", stats$heartbeats, stats$outages);
+	local live = fmt("heartbeats=%d outages=%d", stats$heartbeats,
+	    stats$worker_outages);
 	Reporter::info(fmt("HAMAD: %s; %s; %s", sent, got, live));
 	}
 
-# Ends a zeek -r run (HAMAD holds it open with exit_only_after_terminate).
+# Ends a zeek -r run (HAMAD's listening endpoint holds it open).
 function finish()
 	{
 	if ( finished )
@@ -221,24 +236,27 @@ function finish()
 		Reporter::warning(fmt(
 		    "HAMAD: terminating with %d summaries still without a verdict",
 		    outstanding()));
-	if ( ! others_keep_running )
+	if ( ! exit_only_after_terminate )
 		terminate();
 	}
 
 function declare_unavailable(why: string)
 	{
-	if ( worker_ready || stats$outages == 0 )
+	if ( worker_ready || stats$worker_outages == 0 )
 		{
-		++stats$outages;
-		local how = fmt("hamad serve --transport %s --port %d", transport,
+		++stats$worker_outages;
+		local how = fmt("hamad serve --transport %s --port %d", transport_name(),
 		    port_to_count(listen_port));
 		Reporter::warning(fmt(
 		    "HAMAD: worker unavailable (%s); no scoring until it is back. "
 		    + "Start it with '%s'.", why, how));
+		# One notice per outage; a worker that keeps coming and going
+		# raises one per notice_suppression.
 		NOTICE(Notice::Info($note=Worker_Unavailable, $msg=fmt(
 		    "HAMAD worker unavailable: %s", why), $sub=fmt(
-		    "transport=%s listen=%s:%s", transport, listen_addr,
-		    listen_port)));
+		    "transport=%s listen=%s:%s", transport_name(), listen_addr,
+		    listen_port), $identifier=fmt("%s:%s", listen_addr,
+		    listen_port), $suppress_for=notice_suppression));
 		}
 
 	worker_ready = F;
@@ -283,7 +301,7 @@ event event_queue_flush_point() &group="hamad-clock"
 event HAMAD::check_worker()
 	{
 	tick();
-	if ( ! worker_ready && stats$outages == 0 )
+	if ( ! worker_ready && stats$worker_outages == 0 )
 		declare_unavailable(fmt("no hello within %s of startup", heartbeat_timeout));
 	schedule heartbeat_timeout { HAMAD::check_worker() };
 	}
@@ -293,47 +311,34 @@ function listen(): bool
 	{
 	local where = fmt("%s:%s", listen_addr, listen_port);
 
-	if ( transport == "websocket" )
+	if ( active_transport() == TRANSPORT_BROKER )
 		{
-@if ( Version::at_least("8.0") )
+		# No retry: a port in use stays in use for this run.
+		local p = Broker::listen(cat(listen_addr), listen_port, 0secs);
+		if ( p != 0/unknown && p != 0/tcp )
+			return T;
+		}
+	else
+		{
+@if ( Version::at_least("8.1") )
+		# 8.1 and later: a standalone Zeek has no backend unless one is loaded.
 		if ( Cluster::backend == Cluster::CLUSTER_BACKEND_NONE )
 			{
 			declare_unavailable("the websocket transport needs a cluster backend: "
 			    + "'@load hamad/websocket' on a standalone Zeek");
 			return F;
 			}
+@endif
 
 		if ( Cluster::listen_websocket(Cluster::WebSocketServerOptions(
 		    $listen_addr=listen_addr, $listen_port=listen_port)) )
 			return T;
-@else
-		declare_unavailable("the websocket transport needs Zeek 8.0 or later; use "
-		    + "HAMAD::transport = \"broker\"");
-		return F;
-@endif
-		}
-	else if ( transport == "broker" )
-		{
-		local p = Broker::listen(cat(listen_addr), listen_port);
-		if ( p != 0/unknown && p != 0/tcp )
-			return T;
-		}
-	else
-		{
-		declare_unavailable(fmt("HAMAD::transport must be \"broker\" or \"websocket\", got '%s'",
-		    transport));
-		return F;
 		}
 
 	declare_unavailable(fmt(
 	    "cannot listen for the worker on %s (%s); is the port in use? "
-	    + "Set HAMAD::listen_port", where, transport));
+	    + "Set HAMAD::listen_port", where, transport_name()));
 	return F;
-	}
-
-event zeek_init() &priority=10
-	{
-	disable_event_group("hamad-clock");
 	}
 
 # Listening waits until Zeek is initialized: an error (the port is in use)
@@ -343,6 +348,21 @@ global start: event();
 
 event zeek_init() &priority=-5
 	{
+	disable_event_group("hamad-clock");
+
+	# Nothing to score (no trace, no interface, no cluster): do not listen,
+	# so that Zeek ends after zeek_init as it would without the package.
+	if ( ! reading_traces()
+	    && ! reading_live_traffic()
+	    && ! Cluster::is_enabled() )
+		{
+@ifdef ( backend_started_here )
+		if ( ! exit_only_after_terminate )
+			terminate();
+@endif
+		return;
+		}
+
 	if ( ! is_scoring_node()
 	    || ! enabled
 	    || getenv("ZEEKCTL_CHECK_CONFIG") != "" )
@@ -365,12 +385,10 @@ event HAMAD::start()
 		return;
 		}
 
-	if ( transport == "broker" )
-		Broker::subscribe(verdicts_topic());
-@if ( Version::at_least("8.0") )
-	if ( transport == "websocket" )
+	if ( active_transport() == TRANSPORT_WEBSOCKET )
 		Cluster::subscribe(verdicts_topic());
-@endif
+	else
+		Broker::subscribe(verdicts_topic());
 
 	if ( trace_mode )
 		{
@@ -381,17 +399,6 @@ event HAMAD::start()
 		}
 	else if ( ! reading_traces() )
 		schedule heartbeat_timeout { HAMAD::check_worker() };
-	}
-
-# With neither a trace nor an interface nor a cluster to serve, Zeek would
-# end right after zeek_init; keep that behaviour despite exit_only_after_terminate.
-event zeek_init() &priority=-100
-	{
-	if ( ! others_keep_running
-	    && ! reading_traces()
-	    && ! reading_live_traffic()
-	    && ! Cluster::is_enabled() )
-		terminate();
 	}
 
 event new_connection(c: connection)
@@ -415,7 +422,7 @@ event connection_state_remove(c: connection) &priority=-4
 event HAMAD::hello(worker: string, version: string, model_version: string)
 	{
 	++stats$hellos;
-	if ( ! worker_ready && stats$outages > 0 )
+	if ( ! worker_ready && stats$worker_outages > 0 )
 		Reporter::info(fmt("HAMAD: worker %s is back; %d summaries were not scored meanwhile",
 		    worker, stats$summaries_unsent));
 
@@ -472,6 +479,8 @@ event HAMAD::worker_error(uids: vector of string, msg: string)
 
 event Pcap::file_done(path: string)
 	{
+	# HAMAD ends the run: a Broker endpoint that listens, or only tried to,
+	# keeps Zeek running after the trace.
 	if ( ! trace_mode || ! enabled || ! worker_ready )
 		{
 		flush();

@@ -71,7 +71,7 @@ def cli() -> None:
       hamad replay conn.log            score a log with the shipped model
       hamad eval --data labelled.log   metrics + PNG plots on labelled data
       hamad train --data a.log --data b.log --out models/mine
-      hamad serve --transport websocket   the live worker for the Zeek package
+      hamad serve                      the live worker for the Zeek package
     """
 
 

@@ -39,7 +39,8 @@ def _shown(value: object, unset: str | None = None) -> str:
 
 #: Option help texts; every default shown in brackets is read from the settings.
 _HELP: dict[str, str] = {
-    "transport": f"How to reach Zeek; must match HAMAD::transport [{_shown(_SERVE.transport)}].",
+    "transport": "How to reach Zeek: auto asks Zeek which of websocket and broker it listens "
+    f"with (HAMAD::active_transport) [{_shown(_SERVE.transport)}].",
     "host": f"Address Zeek listens on (HAMAD::listen_addr) [{_shown(_SERVE.host)}].",
     "topic_prefix": f"Must match HAMAD::topic_prefix [{_shown(_SERVE.topic_prefix)}].",
     "model": f"Model directory [{_shown(_DEFAULTS.model, 'the shipped model')}].",

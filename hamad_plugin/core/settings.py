@@ -9,7 +9,7 @@ Example (``packaging/hamad.yaml``)::
     model: models/default
     threshold: {mode: adaptive, override: null}
     features: {local_networks: [192.168.0.0/16], max_keys: 200000}
-    serve: {transport: broker, host: 127.0.0.1, port: 47761}
+    serve: {transport: auto, host: 127.0.0.1, port: 47761}
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ from .networks import DEFAULT_LOCAL_NETWORKS
 from .threshold import MODES
 
 #: The ways ``hamad serve`` reaches Zeek (``HAMAD::transport``); the one list of their names.
-TRANSPORTS: tuple[str, ...] = ("broker", "websocket")
+#: ``auto`` asks Zeek which of the other two it listens with.
+TRANSPORTS: tuple[str, ...] = ("auto", "broker", "websocket")
 
 #: Zeek's default ``HAMAD::heartbeat_timeout`` (main.zeek): heartbeats must come at
 #: least twice within it, or Zeek declares the worker unavailable between two of them.
@@ -92,7 +93,7 @@ class LearningSettings:
 class ServeSettings:
     """``hamad serve``: how it reaches Zeek and how its loop behaves (the one set of defaults)."""
 
-    transport: str = "broker"
+    transport: str = "auto"
     host: str = "127.0.0.1"
     port: int = 47761
     topic_prefix: str = "hamad"

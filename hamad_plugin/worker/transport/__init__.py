@@ -1,8 +1,9 @@
 """Transports between Zeek and the HAMAD worker.
 
-``websocket`` talks to Zeek's WebSocket API (Zeek >= 8.0); ``broker`` peers
-with Zeek's Broker endpoint (Zeek 7 and 8; needs Broker's Python bindings).
-Both implement :class:`~hamad_plugin.worker.transport.base.Transport` and share the
+``websocket`` talks to Zeek's WebSocket API; ``broker`` peers with Zeek's
+Broker endpoint (needs Broker's Python bindings; deprecated by Zeek 9.0);
+``auto`` (:mod:`.auto`) uses whichever of the two Zeek listens with. All
+implement :class:`~hamad_plugin.worker.transport.base.Transport` and share the
 event names in :mod:`.base` and the value codec in :mod:`.codec`.
 :func:`make_transport` imports the chosen one lazily, so a machine without
 Broker bindings can still use the WebSocket transport.
@@ -16,6 +17,7 @@ from ...core.settings import TRANSPORTS
 from ...errors import ConfigError
 from .base import (
     DEFAULT_BROKER_PORT,
+    DEFAULT_PORT,
     DEFAULT_TOPIC_PREFIX,
     DEFAULT_WEBSOCKET_PORT,
     BadMessage,
@@ -39,9 +41,17 @@ def _broker(host: str, port: int, topic_prefix: str, connect_timeout: float) -> 
     return BrokerTransport(host, port, topic_prefix, connect_timeout)
 
 
+def _auto(host: str, port: int, topic_prefix: str, connect_timeout: float) -> Transport:
+    from .auto import AutoTransport
+
+    return AutoTransport(host, port, topic_prefix, connect_timeout,
+                         [("websocket", _websocket), ("broker", _broker)])  # fmt: skip
+
+
 #: Every transport of :data:`~hamad_plugin.core.settings.TRANSPORTS`: name -> (Zeek's
 #: default HAMAD listen port, builder).
 _KINDS: dict[str, tuple[int, Callable[[str, int, str, float], Transport]]] = {
+    "auto": (DEFAULT_PORT, _auto),
     "broker": (DEFAULT_BROKER_PORT, _broker),
     "websocket": (DEFAULT_WEBSOCKET_PORT, _websocket),
 }

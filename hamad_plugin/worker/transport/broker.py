@@ -99,7 +99,8 @@ def load_broker() -> ModuleType:
         "the Broker transport needs the Python bindings of the Broker inside your Zeek, "
         f"but none were found (tried: {'; '.join(tried)}). Fix: put zeek-config on PATH "
         f"(it reports them with 'zeek-config --python_dir'), or set {BROKER_PATH_ENV} to "
-        "that directory, or use '--transport websocket' with Zeek >= 8.0."
+        "that directory, or use the WebSocket transport ('--transport websocket' with "
+        "'@load hamad/websocket' in Zeek)."
     )
 
 
@@ -140,9 +141,9 @@ class BrokerTransport(EventSender):
             await _shutdown_bounded(ep)
             raise TransportError(
                 f"cannot peer with Zeek's Broker endpoint at {self.host}:{self.port}. Is Zeek "
-                'running with HAMAD::transport="broker" and do --host/--port match '
-                "HAMAD::listen_addr/HAMAD::listen_port? (Broker's Python bindings must also "
-                "match the Zeek version.)"
+                "listening with the Broker transport (HAMAD::active_transport), and do "
+                "--host/--port match HAMAD::listen_addr/HAMAD::listen_port? (Broker's Python "
+                "bindings must also match the Zeek version.)"
             )
         self._ep, self._sub, self._status = ep, sub, status
         log.info(LogEvent("connected", transport=self.name, peer=f"{self.host}:{self.port}"))

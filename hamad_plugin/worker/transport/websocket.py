@@ -71,8 +71,9 @@ class WebSocketTransport(EventSender):
         except (OSError, InvalidHandshake, InvalidURI, asyncio.TimeoutError) as exc:
             raise TransportError(
                 f"cannot reach Zeek's WebSocket API at {self.url}: {exc}. Is Zeek running with "
-                "'@load hamad/websocket' and HAMAD::transport=\"websocket\", and do "
-                "--host/--port match HAMAD::listen_addr/HAMAD::listen_port?"
+                "the WebSocket transport (Zeek 9.0, a ZeroMQ cluster, or "
+                "'@load hamad/websocket'), and do --host/--port match "
+                "HAMAD::listen_addr/HAMAD::listen_port?"
             ) from exc
         try:
             await ws.send(json.dumps([summaries_topic(self.topic_prefix)]))

@@ -94,14 +94,21 @@ def test_summaries_with_without_and_before_the_dns_part_decode(schema: ZeekSchem
             codec.summary_from_values(values)
 
 
-#: Events that stay inside Zeek: the log event and the cluster's forwarding to the scoring node.
-ZEEK_INTERNAL_EVENTS = {"HAMAD::log_hamad", "HAMAD::cluster_summaries"}
+#: Exported events that stay inside Zeek: the log event.
+ZEEK_INTERNAL_EVENTS = {"HAMAD::log_hamad"}
 
 
 def test_event_names_match(schema: ZeekSchema) -> None:
     assert ZEEK_INTERNAL_EVENTS <= set(schema.events)
     transported = set(schema.events) - ZEEK_INTERNAL_EVENTS
     assert transported == set(INBOUND_EVENTS) | set(OUTBOUND_EVENTS)
+
+
+def test_the_cluster_forwarding_event_is_not_public_api() -> None:
+    """Nodes forward summaries to the scoring node with an event declared outside the export."""
+    export_end = MAIN.index("\n}\n", MAIN.index("export {"))
+    decl = MAIN.index("global cluster_summaries: event(")
+    assert decl > export_end
 
 
 def test_outgoing_events_have_the_types_zeek_declares(schema: ZeekSchema) -> None:
@@ -137,8 +144,12 @@ def test_defaults_agree() -> None:
     assert re.search(rf"const listen_port = {DEFAULT_PORT}/tcp &redef;", MAIN)
     assert 'topic_prefix + "/summaries"' in TRANSPORT and summaries_topic().endswith("/summaries")
     assert 'topic_prefix + "/verdicts"' in TRANSPORT and verdicts_topic().endswith("/verdicts")
-    zeek_transports = set(re.findall(r'transport == "(\w+)"', TRANSPORT))
+    # HAMAD::Transport's values are the worker's --transport names, TRANSPORT_AUTO = "auto".
+    enum = MAIN[MAIN.index("type Transport: enum {") :]
+    enum = enum[: enum.index("};")]
+    zeek_transports = {v.lower() for v in re.findall(r"\bTRANSPORT_(\w+),", enum)}
     assert zeek_transports == set(TRANSPORTS)
+    assert re.search(r"const transport: Transport = TRANSPORT_AUTO &redef;", MAIN)
 
 
 def test_options_pushed_to_the_worker_exist_and_are_handled() -> None:

@@ -1,6 +1,7 @@
 # @TEST-DOC: Out-of-range run-time option changes are refused (old value kept, reporter warning), valid ones applied.
 #
-# @TEST-EXEC: zeek -b $PACKAGE %INPUT > output 2>&1
+# Zeek prints "received termination signal" on some releases only; not what is tested.
+# @TEST-EXEC: zeek -b $PACKAGE %INPUT 2>&1 | grep -v "received termination signal" > output
 # @TEST-EXEC: btest-diff output
 
 redef HAMAD::enabled = F;
