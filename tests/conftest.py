@@ -16,12 +16,27 @@ from typing import Any
 
 import numpy as np
 import pytest
+from zeek_install import ZEEK_INSTALL
 
 from hamad_plugin.research.datasets import default_data_root
 
 REPO = Path(__file__).resolve().parent.parent
 #: Connections in each simulated capture (training reads them row by row: keep it small).
 SIM_ROWS = 3000
+
+
+def pytest_report_header() -> str:
+    """Say which Zeek the real-Zeek tests run on (or why they skip)."""
+    z = ZEEK_INSTALL
+    if z is None:
+        return "zeek: none found (PATH, zeek-config, /usr/local/zeek, /opt/zeek*): zeek tests skip"
+    return f"zeek: {z.version} at {z.zeek} (found by {z.found_by})"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The found Zeek's bin first on PATH: btest, zkg, zeek-cut and zeek-config from it too."""
+    if ZEEK_INSTALL is not None:
+        os.environ["PATH"] = f"{ZEEK_INSTALL.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
 
 
 def shared_datasets() -> Path | None:

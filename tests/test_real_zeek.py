@@ -1,4 +1,4 @@
-"""End-to-end runs with a real Zeek (skipped, with the reason, where no ``zeek`` is on PATH).
+"""End-to-end runs with a real Zeek (skipped, with the reason, where none is installed).
 
 What a user does, on traces the tests write themselves (``tests/pcapgen.py``):
 ``zeek -r`` with a live ``hamad serve`` over both transports, without a
@@ -6,7 +6,8 @@ worker, twice in parallel, in zeekctl's check mode while the port is taken;
 conn.log and the other logs compared with and without the package; the
 package's btests; ``zkg install`` of this checkout; and a cluster on one host
 (``test_real_zeek_cluster.py``). CI has no Zeek, so these run wherever one is
-installed (see DEVELOPERS notes in tests/zeek/README.md).
+installed (``tests/zeek_install.py`` finds it; ``HAMAD_ZEEK=/opt/zeek-8.0.10`` picks
+a release; pytest's header names the one used).
 """
 
 from __future__ import annotations
@@ -25,28 +26,22 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from zeek_install import ZEEK_INSTALL
 
 REPO = Path(__file__).resolve().parent.parent
 TESTS = REPO / "tests"
 SCRIPTS = REPO / "zeek_scripts"
 
-ZEEK = shutil.which("zeek")
-pytestmark = [
-    pytest.mark.zeek,
-    pytest.mark.skipif(ZEEK is None, reason="needs a zeek binary on PATH (none in CI)"),
-]
+ZEEK = str(ZEEK_INSTALL.zeek) if ZEEK_INSTALL else None
+#: Why the real-Zeek tests skip where no Zeek is installed.
+NO_ZEEK = "needs Zeek (none on PATH, zeek-config, /usr/local/zeek or /opt/zeek*; none in CI)"
+pytestmark = [pytest.mark.zeek, pytest.mark.skipif(ZEEK is None, reason=NO_ZEEK)]
 
 HAMAD_LOG_FIELDS = [
     "ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "score", "threshold",
     "anomalous", "top_features", "top_model", "model_version", "interim", "learning", "familiar",
     "behaviour", "incident",
 ]  # fmt: skip
-
-
-def zeek_version() -> tuple[int, int]:
-    out = subprocess.run([ZEEK or "zeek", "--version"], capture_output=True, text=True, timeout=30)
-    nums = out.stdout.split()[-1].split(".")
-    return int(nums[0]), int(nums[1])
 
 
 def free_port() -> int:
@@ -120,26 +115,45 @@ def run_zeek(cwd: Path, *args: str, timeout: float = 180,
     )  # fmt: skip
 
 
-def package(transport: str) -> str:
-    return str(SCRIPTS / "websocket.zeek") if transport == "websocket" else str(SCRIPTS)
+def package(transport: str) -> list[str]:
+    """What Zeek loads for a worker started with ``--transport transport``: the package
+    on its defaults for ``auto``, else with that transport chosen."""
+    if transport == "websocket":
+        return [str(SCRIPTS / "websocket.zeek")]
+    if transport == "broker":
+        return [str(SCRIPTS), "HAMAD::transport=HAMAD::TRANSPORT_BROKER"]
+    return [str(SCRIPTS)]
 
 
-TRANSPORTS = [
-    "broker",
-    pytest.param("websocket", marks=pytest.mark.skipif(
-        ZEEK is not None and zeek_version() < (8, 0), reason="WebSocket needs Zeek >= 8.0")),
-]  # fmt: skip
+#: Every supported release (8.0, 8.2, 9.0) has both transports; ``auto`` is the default pair.
+TRANSPORTS = ["auto", "broker", "websocket"]
 
 
 # ---------------------------------------------------------------------------
 
 
-def test_the_scripts_load() -> None:
-    """``zeek -a`` parses and type-checks both entry points (zeekscript cannot)."""
-    for entry in (str(SCRIPTS), str(SCRIPTS / "websocket.zeek")):
-        out = subprocess.run([ZEEK or "zeek", "-a", entry], capture_output=True, text=True,
+def test_every_script_loads_alone() -> None:
+    """``zeek -a`` parses and type-checks the package and each script file on its own
+    (zeekscript cannot): any file a user ``@load``s alone must be complete."""
+    entries = [SCRIPTS, *sorted(SCRIPTS.glob("*.zeek"))]
+    assert len(entries) >= 7
+    for entry in entries:
+        out = subprocess.run([ZEEK or "zeek", "-a", str(entry)], capture_output=True, text=True,
                              timeout=60)  # fmt: skip
-        assert out.returncode == 0 and out.stderr == "", f"{entry}: {out.stderr}"
+        assert out.returncode == 0 and out.stderr == "", f"{entry.name}: {out.stderr}"
+
+
+def test_main_zeek_alone_scores_a_trace(tmp_path: Path) -> None:
+    """``@load hamad/main`` alone is the whole pipeline: summaries, transport, hamad.log."""
+    pcap = make_trace(tmp_path / "trace.pcap")
+    port = free_port()
+    with worker("auto", port):
+        z = run_zeek(tmp_path / "run", "-C", "-r", str(pcap), str(SCRIPTS / "main.zeek"),
+                     f"HAMAD::listen_port={port}/tcp", "HAMAD::learning_period=0secs")  # fmt: skip
+    assert z.returncode == 0 and not zeek_errors(z.stderr), z.stderr
+    conns = {r["uid"] for r in rows(tmp_path / "run" / "conn.log")}
+    finals = {r["uid"] for r in rows(tmp_path / "run" / "hamad.log") if r["interim"] == "F"}
+    assert conns and finals == conns
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
@@ -147,7 +161,7 @@ def test_zeek_r_with_a_live_worker(tmp_path: Path, transport: str) -> None:
     pcap = make_trace(tmp_path / "trace.pcap")
     port = free_port()
     with worker(transport, port):
-        z = run_zeek(tmp_path / "run", "-C", "-r", str(pcap), package(transport),
+        z = run_zeek(tmp_path / "run", "-C", "-r", str(pcap), *package(transport),
                      f"HAMAD::listen_port={port}/tcp", "HAMAD::interim_interval=1min",
                      "HAMAD::learning_period=0secs", "HAMAD::notice_connections=T")  # fmt: skip
     assert z.returncode == 0, z.stderr
@@ -183,7 +197,7 @@ def test_a_new_worker_learns_first_and_holds_notices_back(tmp_path: Path) -> Non
     pcap = make_trace(tmp_path / "trace.pcap")
     state = tmp_path / "state"
     port = free_port()
-    with worker("broker", port, state_dir=state):
+    with worker("auto", port, state_dir=state):
         z = run_zeek(tmp_path / "held", "-C", "-r", str(pcap), str(SCRIPTS),
                      f"HAMAD::listen_port={port}/tcp")  # fmt: skip
     assert z.returncode == 0, z.stderr
@@ -196,7 +210,7 @@ def test_a_new_worker_learns_first_and_holds_notices_back(tmp_path: Path) -> Non
     saved = list(state.glob("learning-*.json"))
     assert len(saved) == 1, "the learned state is saved when the worker stops"
     port = free_port()
-    with worker("broker", port):
+    with worker("auto", port):
         z = run_zeek(tmp_path / "told", "-C", "-r", str(pcap), str(SCRIPTS),
                      f"HAMAD::listen_port={port}/tcp", "HAMAD::notice_while_learning=T",
                      "HAMAD::notice_connections=T")  # fmt: skip
@@ -265,7 +279,7 @@ def test_other_logs_are_the_same_with_and_without_the_package(tmp_path: Path,
     assert plain.returncode == 0, plain.stderr
     port = free_port()
     with worker(transport, port):
-        with_pkg = run_zeek(tmp_path / "hamad", "-C", "-r", str(pcap), package(transport),
+        with_pkg = run_zeek(tmp_path / "hamad", "-C", "-r", str(pcap), *package(transport),
                             f"HAMAD::listen_port={port}/tcp")  # fmt: skip
     assert with_pkg.returncode == 0, with_pkg.stderr
     assert rows(tmp_path / "hamad" / "hamad.log"), "the package did score the trace"

@@ -1,9 +1,11 @@
 """A Zeek cluster on one host with the package loaded (skipped without zeek, root or ``ip``).
 
 Started the way zeekctl starts nodes: every node is ``zeek`` with
-``CLUSTER_NODE`` set, a ``cluster-layout.zeek`` on ZEEKPATH and
-``frameworks/cluster/backend/broker`` loaded, and every node loads the same
-scripts (the package included). Manager, logger, proxy and two workers; the
+``CLUSTER_NODE`` set, a ``cluster-layout.zeek`` on ZEEKPATH and a cluster
+backend loaded (``frameworks/cluster/backend/zeromq``, zeekctl's default since
+Zeek 8.1, with the manager running the XPUB/XSUB proxy; or
+``frameworks/cluster/backend/broker``), and every node loads the same scripts
+(the package included). Manager, logger, proxy and two workers; the
 workers capture live on their own veth interface, into which the test sends
 the frames of a generated trace (a different site per worker) from a network
 namespace. One ``hamad serve`` talks to the manager.
@@ -27,14 +29,15 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
-from test_real_zeek import ZEEK, free_port, make_trace, package, rows, worker
+from test_real_zeek import NO_ZEEK, ZEEK, free_port, make_trace, package, rows, worker
+from zeek_install import ZEEK_INSTALL
 
 NODES = ("logger-1", "manager", "proxy-1", "worker-1", "worker-2")
 NETNS = f"hamadtest{os.getpid()}"
 
 pytestmark = [
     pytest.mark.zeek,
-    pytest.mark.skipif(ZEEK is None, reason="needs a zeek binary on PATH (none in CI)"),
+    pytest.mark.skipif(ZEEK is None, reason=NO_ZEEK),
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root for veth interfaces"),
     pytest.mark.skipif(shutil.which("ip") is None, reason="needs iproute2's ip"),
 ]
@@ -108,6 +111,16 @@ def layout(tmp: Path, ifaces: list[str]) -> Path:
         + ",\n\t".join(entries)
         + "\n};\n"
     )
+    # ZeroMQ: the manager's proxy on ports of this test, not the default 5555/5556.
+    xpub, xsub = free_port(), free_port()
+    (d / "zeromq-ports.zeek").write_text(
+        "@if ( Cluster::backend == Cluster::CLUSTER_BACKEND_ZEROMQ )\n"
+        f'redef Cluster::Backend::ZeroMQ::listen_xpub_endpoint = "tcp://127.0.0.1:{xpub}";\n'
+        f'redef Cluster::Backend::ZeroMQ::listen_xsub_endpoint = "tcp://127.0.0.1:{xsub}";\n'
+        f'redef Cluster::Backend::ZeroMQ::connect_xpub_endpoint = "tcp://127.0.0.1:{xsub}";\n'
+        f'redef Cluster::Backend::ZeroMQ::connect_xsub_endpoint = "tcp://127.0.0.1:{xpub}";\n'
+        "@endif\n"
+    )
     return d
 
 
@@ -116,8 +129,21 @@ def logged(node_dir: Path, name: str) -> list[dict[str, str]]:
     return [r for log in sorted(node_dir.glob(f"{name}*.log")) for r in rows(log)]
 
 
-@pytest.mark.parametrize("transport", ["broker", "websocket"])
-def test_cluster_scores_both_workers_once(tmp_path: Path, transport: str) -> None:
+def backend_scripts(backend: str) -> list[str]:
+    """What a node loads for its backend, as zeekctl does: Zeek 8.0 has no script for Broker
+    (its built-in default) and starts ZeroMQ with ``zeromq/connect`` (deprecated in 8.1)."""
+    if ZEEK_INSTALL is not None and ZEEK_INSTALL.release < (8, 1):
+        return [] if backend == "broker" else ["frameworks/cluster/backend/zeromq/connect"]
+    return [f"frameworks/cluster/backend/{backend}"]
+
+
+#: (cluster backend, worker transport): the default pair on each backend (``auto``: WebSocket
+#: on ZeroMQ, Broker on Broker), and each transport chosen explicitly on the other backend.
+CASES = [("zeromq", "auto"), ("zeromq", "broker"), ("broker", "auto"), ("broker", "websocket")]
+
+
+@pytest.mark.parametrize(("backend", "transport"), CASES, ids=[f"{b}-{t}" for b, t in CASES])
+def test_cluster_scores_both_workers_once(tmp_path: Path, backend: str, transport: str) -> None:
     zeekpath = subprocess.run(["zeek-config", "--zeekpath"], capture_output=True, text=True,
                               check=True).stdout.strip()  # fmt: skip
     hamad_port = free_port()
@@ -130,9 +156,9 @@ def test_cluster_scores_both_workers_once(tmp_path: Path, transport: str) -> Non
         for node in NODES:
             cwd = tmp_path / node
             cwd.mkdir()
-            args = [ZEEK or "zeek", "frameworks/cluster/backend/broker", package(transport),
-                    f"HAMAD::listen_port={hamad_port}/tcp", "HAMAD::max_batch_delay=200msec",
-                    "HAMAD::learning_period=0secs"]  # fmt: skip
+            args = [ZEEK or "zeek", *backend_scripts(backend), "zeromq-ports",
+                    *package(transport), f"HAMAD::listen_port={hamad_port}/tcp",
+                    "HAMAD::max_batch_delay=200msec", "HAMAD::learning_period=0secs"]  # fmt: skip
             if node.startswith("worker"):
                 args[1:1] = ["-C", "-i", ifaces[int(node[-1]) - 1]]
             procs[node] = subprocess.Popen(args, cwd=cwd, env=dict(env, CLUSTER_NODE=node),

@@ -1,7 +1,7 @@
 """Both metrics endpoints in one real run: Zeek's own (Telemetry::metrics_port) carries
 HAMAD's counters, the worker's (``hamad serve --metrics-port``) its own, and the two agree.
 
-Skipped, with the reason, where no ``zeek`` is on PATH (CI has none).
+Skipped, with the reason, where no Zeek is installed (CI has none).
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from test_real_zeek import SCRIPTS, ZEEK, free_port, make_trace, rows, worker
+from test_real_zeek import NO_ZEEK, SCRIPTS, ZEEK, free_port, make_trace, rows, worker
 
 pytestmark = [
     pytest.mark.zeek,
-    pytest.mark.skipif(ZEEK is None, reason="needs a zeek binary on PATH (none in CI)"),
+    pytest.mark.skipif(ZEEK is None, reason=NO_ZEEK),
 ]
 
 
@@ -45,7 +45,7 @@ def test_hamad_counters_on_zeeks_prometheus_endpoint(tmp_path: Path) -> None:
     # would), so the endpoint can be scraped after the trace.
     (run / "keep.zeek").write_text("redef exit_only_after_terminate = T;\n")
     port, zeek_metrics, worker_metrics = free_port(), free_port(), free_port()
-    with worker("broker", port, "--metrics-port", str(worker_metrics)):
+    with worker("auto", port, "--metrics-port", str(worker_metrics)):
         z = subprocess.Popen(
             [ZEEK or "zeek", "-C", "-r", str(pcap), "keep.zeek", str(SCRIPTS),
              f"HAMAD::listen_port={port}/tcp", f"Telemetry::metrics_port={zeek_metrics}/tcp",
