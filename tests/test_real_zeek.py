@@ -84,10 +84,15 @@ def fields(log: Path) -> list[str]:
 
 @contextmanager
 def worker(
-    transport: str, port: int, *extra: str, state_dir: Path | None = None
+    transport: str,
+    port: int,
+    *extra: str,
+    state_dir: Path | None = None,
+    stderr: list[str] | None = None,
 ) -> Iterator[subprocess.Popen[str]]:
     """A real ``hamad serve`` on its defaults except the port, a fast heartbeat and a
-    state directory of its own (never the user's ~/.local/state)."""
+    state directory of its own (never the user's ~/.local/state); its log lines are
+    appended to ``stderr`` when it has stopped."""
     state = state_dir or Path(tempfile.mkdtemp(prefix="hamad-state-"))
     proc = subprocess.Popen(
         [sys.executable, "-c", "from hamad_plugin.cli import main; main()", "serve",
@@ -100,10 +105,12 @@ def worker(
     finally:
         proc.terminate()
         try:
-            proc.communicate(timeout=30)
+            _, err = proc.communicate(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
-            proc.communicate()
+            _, err = proc.communicate()
+        if stderr is not None:
+            stderr.append(err)
 
 
 def run_zeek(cwd: Path, *args: str, timeout: float = 180,
@@ -301,7 +308,12 @@ def test_two_runs_in_parallel_both_succeed(tmp_path: Path) -> None:
         procs.append(subprocess.Popen(args, cwd=tmp_path / name, stderr=subprocess.PIPE,
                                       text=True))  # fmt: skip
     for p in procs:
-        _, err = p.communicate(timeout=120)
+        try:
+            _, err = p.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            for q in procs:  # never leave a Zeek behind that holds a port
+                q.kill()
+            raise
         assert p.returncode == 0, err
         assert "fatal" not in err.lower(), err
     for name in ("one", "two"):

@@ -5,34 +5,46 @@ Started the way zeekctl starts nodes: every node is ``zeek`` with
 backend loaded (``frameworks/cluster/backend/zeromq``, zeekctl's default since
 Zeek 8.1, with the manager running the XPUB/XSUB proxy; or
 ``frameworks/cluster/backend/broker``), and every node loads the same scripts
-(the package included). Manager, logger, proxy and two workers; the
-workers capture live on their own veth interface, into which the test sends
-the frames of a generated trace (a different site per worker) from a network
-namespace. One ``hamad serve`` talks to the manager.
+(the package included). Manager, logger, one or two proxies and two
+workers; the workers capture live on their own veth interface, into which the
+test sends the frames of a generated trace (a different site per worker) from
+a network namespace. One ``hamad serve`` per scoring node: the manager
+(``HAMAD::shard_on_proxies=F``), or each proxy (sharded, the default), on
+``HAMAD::listen_port`` plus the proxy's position.
 
-What must hold: no node exits; only the manager listens for the worker;
-summaries from both workers are scored; every verdict and notice is logged
-once (by the logger).
+What must hold: no node exits; only the scoring nodes listen; summaries from
+both workers are scored; every connection in conn.log has exactly one verdict
+in hamad.log; every notice is logged once (by the logger); with two shards,
+both score.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from test_real_zeek import NO_ZEEK, ZEEK, free_port, make_trace, package, rows, worker
 from zeek_install import ZEEK_INSTALL
 
-NODES = ("logger-1", "manager", "proxy-1", "worker-1", "worker-2")
+
+def nodes(proxies: int) -> list[str]:
+    """The layout's node names, in the order they are started."""
+    return ["logger-1", "manager", *(f"proxy-{i}" for i in range(1, proxies + 1)),
+            "worker-1", "worker-2"]  # fmt: skip
+
+
 NETNS = f"hamadtest{os.getpid()}"
 
 pytestmark = [
@@ -91,14 +103,17 @@ def send_trace(dev_index: int, pcap: Path) -> None:
                    check=True, timeout=120)  # fmt: skip
 
 
-def layout(tmp: Path, ifaces: list[str]) -> Path:
-    ports = {n: free_port() for n in NODES}
+def layout(tmp: Path, ifaces: list[str], proxies: int) -> Path:
+    ports = {n: free_port() for n in nodes(proxies)}
     entries = [
         f'["manager"] = [$node_type=Cluster::MANAGER, $ip=127.0.0.1, $p={ports["manager"]}/tcp]',
         f'["logger-1"] = [$node_type=Cluster::LOGGER, $ip=127.0.0.1, $p={ports["logger-1"]}/tcp]',
-        f'["proxy-1"] = [$node_type=Cluster::PROXY, $ip=127.0.0.1, $p={ports["proxy-1"]}/tcp, '
-        '$manager="manager"]',
     ]
+    for i in range(1, proxies + 1):
+        entries.append(
+            f'["proxy-{i}"] = [$node_type=Cluster::PROXY, $ip=127.0.0.1, '
+            f'$p={ports[f"proxy-{i}"]}/tcp, $manager="manager"]'
+        )
     for i in range(1, len(ifaces) + 1):
         entries.append(
             f'["worker-{i}"] = [$node_type=Cluster::WORKER, $ip=127.0.0.1, '
@@ -137,28 +152,71 @@ def backend_scripts(backend: str) -> list[str]:
     return [f"frameworks/cluster/backend/{backend}"]
 
 
-#: (cluster backend, worker transport): the default pair on each backend (``auto``: WebSocket
-#: on ZeroMQ, Broker on Broker), and each transport chosen explicitly on the other backend.
-CASES = [("zeromq", "auto"), ("zeromq", "broker"), ("broker", "auto"), ("broker", "websocket")]
+def free_ports(n: int) -> int:
+    """The first of ``n`` consecutive free ports (a shard listens on listen_port + position)."""
+    while True:
+        first = free_port()
+        if first + n <= 65535 and all(_is_free(first + i) for i in range(1, n)):
+            return first
 
 
-@pytest.mark.parametrize(("backend", "transport"), CASES, ids=[f"{b}-{t}" for b, t in CASES])
-def test_cluster_scores_both_workers_once(tmp_path: Path, backend: str, transport: str) -> None:
+def _is_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+@dataclass(frozen=True)
+class Case:
+    """One cluster run: its backend, the workers' transport, and who scores."""
+
+    backend: str
+    transport: str
+    proxies: int = 1
+    sharded: bool = True
+
+    @property
+    def id(self) -> str:
+        who = f"{self.proxies}-shards" if self.sharded else "manager"
+        return f"{self.backend}-{self.transport}-{who}"
+
+
+#: The default pair on each backend (``auto``: WebSocket on ZeroMQ, Broker on Broker) and each
+#: transport chosen explicitly on the other backend; scoring on one proxy, on the manager, and
+#: on two proxies with a ``hamad serve`` each.
+CASES = [
+    Case("zeromq", "auto"),
+    Case("zeromq", "broker", sharded=False),
+    Case("broker", "auto", proxies=2),
+    Case("broker", "websocket", sharded=False),
+    Case("zeromq", "auto", proxies=2),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_cluster_scores_every_connection_once(tmp_path: Path, case: Case) -> None:
     zeekpath = subprocess.run(["zeek-config", "--zeekpath"], capture_output=True, text=True,
                               check=True).stdout.strip()  # fmt: skip
-    hamad_port = free_port()
+    shards = case.proxies if case.sharded else 1
+    hamad_port = free_ports(shards)
+    names = nodes(case.proxies)
     traces = [make_trace(tmp_path / f"site{i}.pcap", "--site", str(i)) for i in (1, 2)]
+    logs_of: list[str] = []  # each hamad serve's log, once it stopped
     with ExitStack() as stack:
         ifaces = stack.enter_context(veth_pairs(2))
-        lay = layout(tmp_path, ifaces)
+        lay = layout(tmp_path, ifaces, case.proxies)
         env = dict(os.environ, ZEEKPATH=f"{lay}:{zeekpath}")
         procs: dict[str, subprocess.Popen[str]] = {}
-        for node in NODES:
+        for node in names:
             cwd = tmp_path / node
             cwd.mkdir()
-            args = [ZEEK or "zeek", *backend_scripts(backend), "zeromq-ports",
-                    *package(transport), f"HAMAD::listen_port={hamad_port}/tcp",
-                    "HAMAD::max_batch_delay=200msec", "HAMAD::learning_period=0secs"]  # fmt: skip
+            args = [ZEEK or "zeek", *backend_scripts(case.backend), "zeromq-ports",
+                    *package(case.transport), f"HAMAD::listen_port={hamad_port}/tcp",
+                    "HAMAD::max_batch_delay=200msec", "HAMAD::learning_period=0secs",
+                    f"HAMAD::shard_on_proxies={'T' if case.sharded else 'F'}"]  # fmt: skip
             if node.startswith("worker"):
                 args[1:1] = ["-C", "-i", ifaces[int(node[-1]) - 1]]
             procs[node] = subprocess.Popen(args, cwd=cwd, env=dict(env, CLUSTER_NODE=node),
@@ -166,7 +224,11 @@ def test_cluster_scores_both_workers_once(tmp_path: Path, backend: str, transpor
                                            text=True)  # fmt: skip
         try:
             time.sleep(8)  # nodes peer with each other
-            w = stack.enter_context(worker(transport, hamad_port))
+            # With two shards or more, a shard's topics carry its port (docs/zeek.md).
+            ws = [stack.enter_context(worker(
+                case.transport, hamad_port + i, *(["--topic-prefix", f"hamad/{hamad_port + i}"]
+                                                  if shards > 1 else []), stderr=logs_of))
+                  for i in range(shards)]  # fmt: skip
             time.sleep(4)
             for i, pcap in enumerate(traces, start=1):
                 send_trace(i, pcap)
@@ -175,14 +237,16 @@ def test_cluster_scores_both_workers_once(tmp_path: Path, backend: str, transpor
                 n: p.communicate()[1][-1500:] for n, p in procs.items() if p.poll() is not None
             }
             assert not exited, f"nodes exited: {exited}"
-            assert w.poll() is None, "hamad serve exited"
+            assert all(w.poll() is None for w in ws), "a hamad serve exited"
         finally:
-            for node in ("worker-1", "worker-2", "proxy-1", "manager", "logger-1"):
+            for node in reversed(names):
                 procs[node].send_signal(signal.SIGTERM)
                 try:
                     procs[node].communicate(timeout=60)
                 except subprocess.TimeoutExpired:
                     procs[node].kill()
+    received = [_received(err) for err in logs_of]
+    assert len(received) == shards and all(n > 0 for n in received), f"shards: {received}"
     logs = tmp_path / "logger-1"
     verdicts = logged(logs, "hamad")
     conns = {r["uid"]: r for r in logged(logs, "conn")}
@@ -199,8 +263,14 @@ def test_cluster_scores_both_workers_once(tmp_path: Path, backend: str, transpor
     assert max(keys.values(), default=1) == 1, "a notice was logged twice"
     scanners = {n["src"] for n in notices if n["note"] == "HAMAD::Incident"}
     assert {"192.168.1.66", "192.168.2.66"} <= scanners
-    # Had any other node tried to listen on the same port, it would have failed and said so.
+    # Had any other node tried to listen on a scoring port, it would have failed and said so.
     assert "HAMAD::Worker_Unavailable" not in {n["note"] for n in notices}
-    for node in NODES:
+    for node in names:
         if node != "logger-1":
             assert not logged(tmp_path / node, "hamad"), f"{node} wrote hamad.log"
+
+
+def _received(log: str) -> int:
+    """Summaries a stopped ``hamad serve`` received (its ``event=stopped`` line)."""
+    found = re.findall(r"event=stopped .*?received=(\d+)", log)
+    return int(found[-1]) if found else -1

@@ -106,11 +106,28 @@ export {
 	## on ``<prefix>/verdicts``. Must match ``hamad serve --topic-prefix``.
 	const topic_prefix = "hamad" &redef;
 
-	## In a cluster, the name of the node that talks to the worker, writes
-	## ``hamad.log`` and raises the notices (for example ``"manager"``).
-	## Empty: the manager. All other nodes forward their summaries to it.
-	## A standalone Zeek is always its own scoring node.
+	## In a cluster, the name of the one node that talks to the worker,
+	## writes ``hamad.log`` and raises the notices (for example
+	## ``"manager"``); all other nodes forward their summaries to it. Empty:
+	## the proxies share the work (:zeek:see:`HAMAD::shard_on_proxies`), or
+	## the manager where there are none. A standalone Zeek is always its own
+	## scoring node.
 	const scoring_node = "" &redef;
+
+	## In a cluster with proxies (and no :zeek:see:`HAMAD::scoring_node`),
+	## every proxy is a scoring node with a ``hamad serve`` of its own: the
+	## nodes send each summary to the proxy that Zeek's HRW pool
+	## (:zeek:see:`Cluster::proxy_pool`) assigns its originator, so all of
+	## one host's connections, and its incidents, live on one shard. A proxy
+	## that goes away hands its hosts to the others (counted as
+	## ``shard_changes``). ``F``: one scoring node.
+	const shard_on_proxies = T &redef;
+
+	## Sharded scoring: the port each proxy listens on for its worker, by
+	## node name. A proxy not named here listens on
+	## :zeek:see:`HAMAD::listen_port` plus its position among the cluster's
+	## proxies in name order (``proxy-1`` on 47761, ``proxy-2`` on 47762).
+	const shard_ports: table[string] of port = table() &redef;
 
 	## With ``zeek -r``: hold packet processing until the worker says hello,
 	## and after the trace score the connections still open and wait for
@@ -399,8 +416,23 @@ export {
 
 	## Whether this node talks to the worker (see :zeek:see:`HAMAD::scoring_node`).
 	##
-	## Returns: ``T`` on a standalone Zeek and on the cluster's scoring node.
+	## Returns: ``T`` on a standalone Zeek and on the cluster's scoring
+	## node, or on every proxy when scoring is sharded.
 	global is_scoring_node: function(): bool;
+
+	## Whether the cluster's proxies share the scoring
+	## (:zeek:see:`HAMAD::shard_on_proxies`).
+	##
+	## Returns: ``T`` in a cluster with proxies, no
+	## :zeek:see:`HAMAD::scoring_node` and sharding on.
+	global sharded: function(): bool;
+
+	## The port this node listens on for its worker.
+	##
+	## Returns: :zeek:see:`HAMAD::listen_port`, or on a sharded proxy its
+	## :zeek:see:`HAMAD::shard_ports` entry or ``listen_port`` plus its
+	## position among the proxies.
+	global scoring_port: function(): port;
 
 	## Builds the summary of a finished connection from its conn.log record:
 	## what HAMAD sends the worker about it.
@@ -422,6 +454,10 @@ type Stats: record {
 	summaries_built: count &default=0;
 	# Summaries this node forwarded to the scoring node (cluster).
 	summaries_forwarded: count &default=0;
+	# Summaries a node could not forward: sharded, and no proxy was up.
+	summaries_unrouted: count &default=0;
+	# Times a proxy joined or left the pool, moving hosts between shards.
+	shard_changes: count &default=0;
 	# Summaries the scoring node received from other nodes.
 	summaries_from_cluster: count &default=0;
 	# Summaries published to the worker.
@@ -464,6 +500,26 @@ global flush_scheduled = F;
 # Flushes a partial batch after max_batch_delay.
 global flush_timer: event();
 
+# The cluster's proxies in name order (a proxy's position picks its port),
+# from the layout, which is fixed by zeek_init.
+global proxy_names: vector of string = vector();
+
+event zeek_init() &priority=20
+	{
+	for ( name, n in Cluster::nodes )
+		if ( n$node_type == Cluster::PROXY )
+			proxy_names += name;
+	sort(proxy_names, strcmp);
+	}
+
+function sharded(): bool
+	{
+	return Cluster::is_enabled()
+	    && shard_on_proxies
+	    && scoring_node == ""
+	    && |proxy_names| > 0;
+	}
+
 function is_scoring_node(): bool
 	{
 	if ( ! Cluster::is_enabled() )
@@ -472,7 +528,25 @@ function is_scoring_node(): bool
 	if ( scoring_node != "" )
 		return Cluster::node == scoring_node;
 
+	if ( sharded() )
+		return Cluster::local_node_type() == Cluster::PROXY;
+
 	return Cluster::local_node_type() == Cluster::MANAGER;
+	}
+
+function scoring_port(): port
+	{
+	if ( ! sharded() || Cluster::local_node_type() != Cluster::PROXY )
+		return listen_port;
+
+	if ( Cluster::node in shard_ports )
+		return shard_ports[Cluster::node];
+
+	for ( i, name in proxy_names )
+		if ( name == Cluster::node )
+			return count_to_port(port_to_count(listen_port) + i, tcp);
+
+	return listen_port;
 	}
 
 function wanted(id: conn_id): bool
@@ -559,8 +633,34 @@ function summary_of_open_conn(c: connection): ConnSummary
 	return s;
 	}
 
+# Sharded: each summary to the proxy HRW assigns its originator, one event
+# per proxy and batch (what Cluster::publish_hrw does per summary).
+function forward_to_shards(batch: vector of ConnSummary)
+	{
+	local by_topic: table[string] of vector of ConnSummary;
+	for ( _, s in batch )
+		{
+		local topic = Cluster::hrw_topic(Cluster::proxy_pool, s$orig_h);
+		if ( topic == "" )
+			{
+			++stats$summaries_unrouted;
+			next;
+			}
+
+		if ( topic !in by_topic )
+			by_topic[topic] = vector();
+		by_topic[topic] += s;
+		}
+
+	for ( shard, part in by_topic )
+		{
+		stats$summaries_forwarded += |part|;
+		Cluster::publish(shard, cluster_summaries, Cluster::node, part);
+		}
+	}
+
 # Sends the queued summaries: to the worker on the scoring node, to the
-# scoring node from any other cluster node.
+# scoring node (or the shards) from any other cluster node.
 function flush()
 	{
 	if ( |pending| == 0 )
@@ -572,6 +672,12 @@ function flush()
 	if ( is_scoring_node() )
 		{
 		send_to_worker(batch);
+		return;
+		}
+
+	if ( sharded() )
+		{
+		forward_to_shards(batch);
 		return;
 		}
 
@@ -600,6 +706,23 @@ function enqueue_summary(s: ConnSummary)
 		flush_scheduled = T;
 		schedule max_batch_delay { HAMAD::flush_timer() };
 		}
+	}
+
+# A proxy joining or leaving the pool moves hosts between shards.
+event Cluster::node_up(name: string, id: string)
+	{
+	if ( sharded()
+	    && name in Cluster::nodes
+	    && Cluster::nodes[name]$node_type == Cluster::PROXY )
+		++stats$shard_changes;
+	}
+
+event Cluster::node_down(name: string, id: string)
+	{
+	if ( sharded()
+	    && name in Cluster::nodes
+	    && Cluster::nodes[name]$node_type == Cluster::PROXY )
+		++stats$shard_changes;
 	}
 
 event HAMAD::cluster_summaries(node: string, batch: vector of ConnSummary)

@@ -12,7 +12,12 @@
 ##! Prometheus names (Zeek adds the ``zeek_`` prefix and ``_total`` to counters):
 ##!
 ##! * ``zeek_hamad_summaries_built_total``: summaries built on this node;
-##! * ``zeek_hamad_summaries_forwarded_total``: forwarded to the scoring node;
+##! * ``zeek_hamad_summaries_forwarded_total``: forwarded to the scoring node
+##!   (or, sharded, to the proxies);
+##! * ``zeek_hamad_summaries_unrouted_total``: not forwarded, sharded and no
+##!   proxy up;
+##! * ``zeek_hamad_shard_changes_total``: times a proxy joined or left the
+##!   pool (its hosts move to another shard);
 ##! * ``zeek_hamad_summaries_from_cluster_total``: received from other nodes;
 ##! * ``zeek_hamad_summaries_sent_total``: sent to the worker;
 ##! * ``zeek_hamad_summaries_unsent_total``: not sent, the worker being away;
@@ -41,7 +46,12 @@ global stats_cf: table[string] of Telemetry::CounterFamily;
 # What each mirrored counter means (its Prometheus help text).
 const stats_help: table[string] of string = {
 	["summaries_built"] = "Connection summaries built on this node.",
-	["summaries_forwarded"] = "Summaries forwarded to the cluster's scoring node.",
+	["summaries_forwarded"] =
+	    "Summaries forwarded to the cluster's scoring node or shards.",
+	["summaries_unrouted"] =
+	    "Summaries not forwarded: scoring is sharded and no proxy was up.",
+	["shard_changes"] =
+	    "Times a proxy joined or left the pool, moving hosts between shards.",
 	["summaries_from_cluster"] =
 	    "Summaries the scoring node received from other nodes.",
 	["summaries_sent"] = "Summaries sent to the HAMAD worker.",

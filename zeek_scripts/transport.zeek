@@ -84,16 +84,28 @@ global wake_pending = F;
 # Whether finish() ran.
 global finished = F;
 
+# The topic prefix of this scoring node: HAMAD::topic_prefix, and on a proxy
+# that shares the scoring with others that plus its port ("hamad/47762"). A
+# ZeroMQ cluster is one publish/subscribe fabric, so shards sharing topics
+# would each receive every shard's summaries and verdicts.
+function node_topic_prefix(): string
+	{
+	if ( sharded() && |proxy_names| > 1 )
+		return fmt("%s/%d", topic_prefix, port_to_count(scoring_port()));
+
+	return topic_prefix;
+	}
+
 # Topic Zeek publishes summaries and config on.
 function summaries_topic(): string
 	{
-	return topic_prefix + "/summaries";
+	return node_topic_prefix() + "/summaries";
 	}
 
 # Topic the worker publishes on.
 function verdicts_topic(): string
 	{
-	return topic_prefix + "/verdicts";
+	return node_topic_prefix() + "/verdicts";
 	}
 
 function active_transport(): Transport
@@ -206,9 +218,11 @@ function report_stats()
 
 	if ( ! is_scoring_node() )
 		{
-		Reporter::info(fmt(
-		    "HAMAD: summaries built=%d forwarded to the scoring node=%d",
-		    stats$summaries_built, stats$summaries_forwarded));
+		local fwd = fmt("summaries built=%d forwarded to the scoring node=%d",
+		    stats$summaries_built, stats$summaries_forwarded);
+		local shards = fmt("unrouted=%d; shard changes=%d", stats$summaries_unrouted,
+		    stats$shard_changes);
+		Reporter::info(fmt("HAMAD: %s %s", fwd, shards));
 		return;
 		}
 
@@ -246,7 +260,10 @@ function declare_unavailable(why: string)
 		{
 		++stats$worker_outages;
 		local how = fmt("hamad serve --transport %s --port %d", transport_name(),
-		    port_to_count(listen_port));
+		    port_to_count(scoring_port()));
+		# Not hamad serve's default prefix: say which.
+		if ( node_topic_prefix() != "hamad" )
+			how += fmt(" --topic-prefix %s", node_topic_prefix());
 		Reporter::warning(fmt(
 		    "HAMAD: worker unavailable (%s); no scoring until it is back. "
 		    + "Start it with '%s'.", why, how));
@@ -255,8 +272,8 @@ function declare_unavailable(why: string)
 		NOTICE(Notice::Info($note=Worker_Unavailable, $msg=fmt(
 		    "HAMAD worker unavailable: %s", why), $sub=fmt(
 		    "transport=%s listen=%s:%s", transport_name(), listen_addr,
-		    listen_port), $identifier=fmt("%s:%s", listen_addr,
-		    listen_port), $suppress_for=notice_suppression));
+		    scoring_port()), $identifier=fmt("%s:%s", listen_addr,
+		    scoring_port()), $suppress_for=notice_suppression));
 		}
 
 	worker_ready = F;
@@ -309,12 +326,12 @@ event HAMAD::check_worker()
 # Listens for the worker; F (with a Worker_Unavailable notice) if it cannot.
 function listen(): bool
 	{
-	local where = fmt("%s:%s", listen_addr, listen_port);
+	local where = fmt("%s:%s", listen_addr, scoring_port());
 
 	if ( active_transport() == TRANSPORT_BROKER )
 		{
 		# No retry: a port in use stays in use for this run.
-		local p = Broker::listen(cat(listen_addr), listen_port, 0secs);
+		local p = Broker::listen(cat(listen_addr), scoring_port(), 0secs);
 		if ( p != 0/unknown && p != 0/tcp )
 			return T;
 		}
@@ -331,7 +348,7 @@ function listen(): bool
 @endif
 
 		if ( Cluster::listen_websocket(Cluster::WebSocketServerOptions(
-		    $listen_addr=listen_addr, $listen_port=listen_port)) )
+		    $listen_addr=listen_addr, $listen_port=scoring_port())) )
 			return T;
 		}
 

@@ -142,8 +142,15 @@ def test_summary_ts_is_a_double_on_both_sides(schema: ZeekSchema) -> None:
 def test_defaults_agree() -> None:
     assert re.search(rf"const topic_prefix = \"{DEFAULT_TOPIC_PREFIX}\" &redef;", MAIN)
     assert re.search(rf"const listen_port = {DEFAULT_PORT}/tcp &redef;", MAIN)
-    assert 'topic_prefix + "/summaries"' in TRANSPORT and summaries_topic().endswith("/summaries")
-    assert 'topic_prefix + "/verdicts"' in TRANSPORT and verdicts_topic().endswith("/verdicts")
+    assert 'node_topic_prefix() + "/summaries"' in TRANSPORT
+    assert 'node_topic_prefix() + "/verdicts"' in TRANSPORT
+    assert summaries_topic().endswith("/summaries") and verdicts_topic().endswith("/verdicts")
+    # One scoring node: the prefix itself; two or more sharded proxies add their port
+    # (hamad serve --topic-prefix hamad/PORT: the worker's prefix + "/" + its port).
+    node_prefix = TRANSPORT[TRANSPORT.index("function node_topic_prefix()") :]
+    node_prefix = node_prefix[: node_prefix.index("\n\t}\n")]
+    assert 'fmt("%s/%d", topic_prefix, port_to_count(scoring_port()))' in node_prefix
+    assert "return topic_prefix;" in node_prefix
     # HAMAD::Transport's values are the worker's --transport names, TRANSPORT_AUTO = "auto".
     enum = MAIN[MAIN.index("type Transport: enum {") :]
     enum = enum[: enum.index("};")]

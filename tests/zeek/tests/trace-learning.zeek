@@ -3,7 +3,7 @@
 # @TEST-REQUIRES: test -x "$HAMAD"
 # @TEST-PORT: HAMAD_PORT
 # @TEST-EXEC: python3 $PCAPGEN trace.pcap
-# @TEST-EXEC: btest-bg-run worker "$HAMAD serve --port ${HAMAD_PORT%/tcp} --heartbeat-interval 0.5 --state-dir state"
+# @TEST-EXEC: btest-bg-run worker "$RUN_WORKER --port ${HAMAD_PORT%/tcp} --heartbeat-interval 0.5 --state-dir state"
 # @TEST-EXEC: zeek -C -r trace.pcap $PACKAGE HAMAD::listen_port=$HAMAD_PORT
 # @TEST-EXEC: btest-bg-wait -k 5
 # @TEST-EXEC: zeek-cut learning < hamad.log | sort | uniq -c | awk '{ print $2 }' > learning.cut
