@@ -709,7 +709,7 @@ function enqueue_summary(s: ConnSummary)
 	}
 
 # A proxy joining or leaving the pool moves hosts between shards.
-event Cluster::node_up(name: string, id: string)
+function count_shard_change(name: string)
 	{
 	if ( sharded()
 	    && name in Cluster::nodes
@@ -717,12 +717,14 @@ event Cluster::node_up(name: string, id: string)
 		++stats$shard_changes;
 	}
 
+event Cluster::node_up(name: string, id: string)
+	{
+	count_shard_change(name);
+	}
+
 event Cluster::node_down(name: string, id: string)
 	{
-	if ( sharded()
-	    && name in Cluster::nodes
-	    && Cluster::nodes[name]$node_type == Cluster::PROXY )
-		++stats$shard_changes;
+	count_shard_change(name);
 	}
 
 event HAMAD::cluster_summaries(node: string, batch: vector of ConnSummary)
