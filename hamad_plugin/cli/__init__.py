@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "replay": "replay:replay",
     "report": "report:report_command",
     "serve": "serve:serve_command",
+    "shards": "research:shards",
     "simulate": "research:simulate",
     "train": "model:train",
 }

@@ -1,4 +1,4 @@
-"""``hamad loco``, ``hamad bench`` and ``hamad simulate``: the research instruments."""
+"""The research instruments: ``hamad loco``, ``bench``, ``shards`` and ``simulate``."""
 
 from __future__ import annotations
 
@@ -304,3 +304,66 @@ def simulate(
         f"({res.rate:,.0f} rows/s)" + (f"; ground truth in {truth_path}" if truth_path else ""),
         err=True,
     )
+
+
+@click.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@model_option()
+@click.option(
+    "--shards",
+    "shard_counts",
+    multiple=True,
+    type=click.IntRange(2, 64),
+    default=(2, 4),
+    show_default=True,
+    help="Split each file between this many shards by originator (repeat for several).",
+)
+@click.option(
+    "--learn",
+    "learn",
+    default=None,
+    metavar="DURATION",
+    help="Each shard (and the one worker) learns its network first, as serve does: 6h, 1d.",
+)
+@click.option(
+    "--local-net",
+    "local_nets",
+    multiple=True,
+    help="CIDR of the monitored network (repeat); default RFC 1918 etc.",
+)
+@click.option("--json-out", default=None, type=click.Path(dir_okay=False))
+def shards(
+    files: tuple[str, ...],
+    model: str | None,
+    shard_counts: tuple[int, ...],
+    learn: str | None,
+    local_nets: tuple[str, ...],
+    json_out: str | None,
+) -> None:
+    """Score each log once whole and once split between shards; compare the verdicts.
+
+    What a Zeek cluster that shards scoring over its proxies (docs/zeek.md,
+    "Scaling out") does to HAMAD's verdicts: each shard is a fresh `hamad serve`
+    fed only its originators' connections, so responder-keyed features (dst_*)
+    see part of the site. Prints connection-by-connection agreement and how far
+    each label's flagged share moved (labelled input).
+    """
+    from ..core.settings import load_settings, with_overrides
+    from ..research.shards import run_shards, table
+
+    s = with_overrides(
+        load_settings(None),
+        model=model,
+        features__local_networks=tuple(local_nets) if local_nets else None,
+        learning__period=learn,
+    )
+    bar = progress(None, "shards")
+    try:
+        rows = run_shards(files, s, learn is not None, shard_counts, progress=bar.update)
+    finally:
+        bar.close()
+    for line in table(rows):
+        click.echo(line)
+    if json_out:
+        text = json.dumps([r.to_dict() for r in rows], indent=1)
+        Path(json_out).write_text(text + "\n")

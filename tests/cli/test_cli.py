@@ -17,7 +17,7 @@ def run(*args: str) -> object:
 
 
 EVERY_COMMAND = ("bench", "dashboard", "data", "drift", "eval", "info", "learn", "loco",
-                 "replay", "report", "serve", "simulate", "train")  # fmt: skip
+                 "replay", "report", "serve", "shards", "simulate", "train")  # fmt: skip
 
 
 def test_help_lists_every_command() -> None:
