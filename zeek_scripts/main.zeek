@@ -385,6 +385,11 @@ export {
 		behaviour: string &log &default="";
 		## The incident an anomalous connection belongs to ("" if none).
 		incident: string &log &default="";
+		## In a cluster, the node whose worker scored the connection: the
+		## scoring node or, sharded, the proxy that holds the originator. A
+		## host moved to another shard (a proxy left or joined the pool)
+		## shows another name from then on. Unset on a standalone Zeek.
+		scored_by: string &log &optional;
 	};
 
 	## Raised for every ``hamad.log`` write.
@@ -708,23 +713,29 @@ function enqueue_summary(s: ConnSummary)
 		}
 	}
 
-# A proxy joining or leaving the pool moves hosts between shards.
-function count_shard_change(name: string)
+# A proxy joining or leaving the pool moves hosts between shards: counted
+# on every node, and said once in reporter.log (by the manager).
+function count_shard_change(name: string, what: string)
 	{
-	if ( sharded()
-	    && name in Cluster::nodes
-	    && Cluster::nodes[name]$node_type == Cluster::PROXY )
-		++stats$shard_changes;
+	if ( ! sharded()
+	    || name !in Cluster::nodes
+	    || Cluster::nodes[name]$node_type != Cluster::PROXY )
+		return;
+
+	++stats$shard_changes;
+	if ( Cluster::local_node_type() == Cluster::MANAGER )
+		Reporter::info(fmt("HAMAD: proxy %s %s the pool; the hosts HRW "
+		    + "assigns it move between shards (hamad.log scored_by)", name, what));
 	}
 
 event Cluster::node_up(name: string, id: string)
 	{
-	count_shard_change(name);
+	count_shard_change(name, "joined");
 	}
 
 event Cluster::node_down(name: string, id: string)
 	{
-	count_shard_change(name);
+	count_shard_change(name, "left");
 	}
 
 event HAMAD::cluster_summaries(node: string, batch: vector of ConnSummary)

@@ -106,12 +106,15 @@ hook log_policy(rec: Info, id: Log::ID, filter: Log::Filter)
 
 function handle_verdict(v: Verdict)
 	{
-	Log::write(HAMAD::LOG, Info($ts=double_to_time(v$ts), $uid=v$uid,
-	    $id=verdict_id(v), $score=v$score, $threshold=v$threshold,
-	    $anomalous=v$anomalous, $top_features=v$top_features,
-	    $top_model=v$top_model, $model_version=v$model_version,
-	    $interim=v$interim, $learning=v$learning, $familiar=v$familiar,
-	    $behaviour=v$behaviour, $incident=v$incident));
+	local rec = Info($ts=double_to_time(v$ts), $uid=v$uid, $id=verdict_id(v),
+	    $score=v$score, $threshold=v$threshold, $anomalous=v$anomalous,
+	    $top_features=v$top_features, $top_model=v$top_model,
+	    $model_version=v$model_version, $interim=v$interim,
+	    $learning=v$learning, $familiar=v$familiar, $behaviour=v$behaviour,
+	    $incident=v$incident);
+	if ( Cluster::is_enabled() )
+		rec$scored_by = Cluster::node;
+	Log::write(HAMAD::LOG, rec);
 
 	if ( ! v$anomalous )
 		return;
