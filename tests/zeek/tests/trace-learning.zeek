@@ -5,7 +5,8 @@
 # @TEST-EXEC: python3 $PCAPGEN trace.pcap
 # @TEST-EXEC: btest-bg-run worker "$RUN_WORKER --port ${HAMAD_PORT%/tcp} --heartbeat-interval 0.5 --state-dir state"
 # @TEST-EXEC: zeek -C -r trace.pcap $PACKAGE HAMAD::listen_port=$HAMAD_PORT
-# @TEST-EXEC: btest-bg-wait -k 5
+# @TEST-EXEC: $STOP_WORKER worker
+# @TEST-EXEC: btest-bg-wait 30
 # @TEST-EXEC: zeek-cut learning < hamad.log | sort | uniq -c | awk '{ print $2 }' > learning.cut
 # @TEST-EXEC: btest-diff learning.cut
 # @TEST-EXEC: touch notice.log && zeek-cut note < notice.log | sort -u > notice.cut

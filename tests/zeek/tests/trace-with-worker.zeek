@@ -5,7 +5,8 @@
 # @TEST-EXEC: python3 $PCAPGEN trace.pcap
 # @TEST-EXEC: btest-bg-run worker "$RUN_WORKER --port ${HAMAD_PORT%/tcp} --heartbeat-interval 0.5 --state-dir state"
 # @TEST-EXEC: zeek -C -r trace.pcap $PACKAGE HAMAD::listen_port=$HAMAD_PORT HAMAD::interim_interval=1min HAMAD::learning_period=0secs
-# @TEST-EXEC: btest-bg-wait -k 5
+# @TEST-EXEC: $STOP_WORKER worker
+# @TEST-EXEC: btest-bg-wait 30
 # @TEST-EXEC: zeek-cut uid < conn.log | sort > conn.uids
 # @TEST-EXEC: zeek-cut uid interim < hamad.log | awk '$2 == "F" { print $1 }' | sort > final.uids
 # @TEST-EXEC: cmp conn.uids final.uids
