@@ -190,6 +190,13 @@ class ConnColumns:
         text = (getattr(self, n)[start:end] for n in TEXT)
         return ConnColumns(self.num[start:end], *text, dns=dns)
 
+    def take(self, rows: list[int]) -> ConnColumns:
+        """The rows ``rows`` of the batch, in that order (a shard's share of it)."""
+        idx = np.asarray(rows, dtype=np.int64)
+        dns = None if self.dns is None else self.dns[idx]
+        text = ([getattr(self, n)[i] for i in rows] for n in TEXT)
+        return ConnColumns(self.num[idx], *text, dns=dns)
+
     def records(self) -> list[ConnRecord]:
         """The connections as :class:`ConnRecord` objects (the fields the columns hold)."""
         num = self.num.tolist()

@@ -306,7 +306,7 @@ def _account(
     labels = batch.label
     if not any(lab is not None for lab in labels):
         return
-    mal = [_malicious(lab) for lab in labels]
+    mal = [label_malicious(lab) for lab in labels]
     keep = [i for i, m in enumerate(mal) if m is not None]
     summary.unlabelled += sum(1 for i, m in enumerate(mal) if m is None and labels[i] is not None)
     if not keep:
@@ -333,7 +333,7 @@ _LABEL_CACHE: dict[str, bool | None] = {}
 _UNSEEN = object()
 
 
-def _malicious(label: str | None) -> bool | None:
+def label_malicious(label: str | None) -> bool | None:
     """:attr:`ConnRecord.is_malicious` of a label, cached (a capture has a few labels)."""
     if label is None:
         return None

@@ -34,7 +34,7 @@ import numpy as np
 from ..core.records import ConnColumns
 from ..core.settings import Settings
 from ..offline.ingest import read_conn_log
-from ..offline.replay import noticed
+from ..offline.replay import label_malicious, noticed
 
 
 def shard_of(addr: str, shards: int) -> int:
@@ -52,12 +52,6 @@ class Scored:
     learning: dict[str, bool] = field(default_factory=dict)
     incidents: int = 0
 
-    def add(self, other: Scored) -> None:
-        self.anomalous.update(other.anomalous)
-        self.score.update(other.score)
-        self.learning.update(other.learning)
-        self.incidents += other.incidents
-
 
 @dataclass
 class Labels:
@@ -65,27 +59,6 @@ class Labels:
 
     malicious: dict[str, bool] = field(default_factory=dict)
     name: dict[str, str] = field(default_factory=dict)
-
-
-def _take(cols: ConnColumns, rows: list[int]) -> ConnColumns:
-    """The rows ``rows`` of a batch, in order."""
-    idx = np.asarray(rows, dtype=np.int64)
-    dns = None if cols.dns is None else cols.dns[idx]
-    lists = (
-        [getattr(cols, name)[i] for i in rows]
-        for name in (
-            "uid",
-            "proto",
-            "conn_state",
-            "history",
-            "service",
-            "orig_h",
-            "resp_h",
-            "label",
-            "detailed_label",
-        )
-    )
-    return ConnColumns(cols.num[idx], *lists, dns=dns)
 
 
 def score_file(
@@ -119,9 +92,10 @@ def score_file(
     for cols in reader.batches(batch_size):
         if labels is not None:
             for uid, lab, det in zip(cols.uid, cols.label, cols.detailed_label, strict=True):
-                if lab is not None:
-                    labels.malicious[uid] = not lab.lower().startswith("benign")
-                    labels.name[uid] = det or lab
+                mal = label_malicious(lab)
+                if mal is not None:  # Background, Unknown: not labelled (as replay reads them)
+                    labels.malicious[uid] = mal
+                    labels.name[uid] = det or lab or ""
         if shards == 1:
             pending[0], held[0] = [cols], len(cols)
             run(0)
@@ -131,7 +105,7 @@ def score_file(
                 by_shard[shard_of(h, shards)].append(i)
             for k, rows in enumerate(by_shard):
                 if rows:
-                    pending[k].append(_take(cols, rows))
+                    pending[k].append(cols.take(rows))
                     held[k] += len(rows)
                     if held[k] >= batch_size:
                         run(k)
