@@ -320,6 +320,8 @@ def test_cluster_scores_every_connection_once(tmp_path: Path, case: Case) -> Non
 
 _COUNTERS = re.compile(r"(forwarded to the scoring node|from cluster|sent|unsent|unrouted|"
                        r"verdicts|withheld|worker_errors|outstanding)=(\d+)")  # fmt: skip
+#: Counter names of the stop lines that are not the Stats field names.
+_COUNTER_KEYS = {"forwarded to the scoring node": "forwarded", "from cluster": "from_cluster"}
 
 
 def accounting(reporter: list[dict[str, str]]) -> Counter[str]:
@@ -328,8 +330,7 @@ def accounting(reporter: list[dict[str, str]]) -> Counter[str]:
     for r in reporter:
         if r.get("message", "").startswith("HAMAD: summaries built="):
             for name, value in _COUNTERS.findall(r["message"]):
-                key = {"forwarded to the scoring node": "forwarded", "from cluster": "from_cluster"}
-                out[key.get(name, name)] += int(value)
+                out[_COUNTER_KEYS.get(name, name)] += int(value)
     return out
 
 
