@@ -82,10 +82,18 @@ def test_replay_path_gives_the_old_verdicts(name: str, run: str, inputs: dict[st
     parts = [pipe.score_columns(b) for b in read_conn_log(inputs[name]).batches(1024)]
     verdicts = [v for p in parts for v in p.verdicts()]
     _compare(gold, run, from_verdicts(verdicts, pipe.model.feature_names))
-    # The JSON lines replay writes are what json.dumps of each verdict's dict writes.
+    # The JSON lines replay writes hold each verdict's dict, value for value.
     rows = list(range(0, len(parts[0]), 7))
-    want = "".join(json.dumps(parts[0].verdicts()[i].to_dict()) + "\n" for i in rows)
-    assert parts[0].json_lines(rows) == want
+    lines = parts[0].json_lines(rows).splitlines()
+    assert [json.loads(x) for x in lines] == [parts[0].verdicts()[i].to_dict() for i in rows]
+    labels: list[str | None] = [None] * len(parts[0])
+    labels[0], labels[14] = "Malicious", "Benign"
+    labelled = parts[0].json_lines(rows[:3], labels)
+    assert [json.loads(x).get("label") for x in labelled.splitlines()] == [
+        "Malicious",
+        None,
+        "Benign",
+    ]
 
 
 def _hostile_text() -> str:
