@@ -56,6 +56,12 @@ class SlotTable:
     def __len__(self) -> int:
         return len(self.index)
 
+    @property
+    def state_bytes_per_key(self) -> int:
+        """Bytes of numpy state behind one slot (what the features are defined on)."""
+        arrays = (self.occupied, self.last, self.stats, self.sketch)
+        return sum(a.nbytes // max(self.cap, 1) for a in arrays)
+
     def assign(self, keys: list[Any], allocate: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Slots for ``keys`` and which records' keys had no state yet.
 

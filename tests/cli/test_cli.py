@@ -116,6 +116,23 @@ def test_bench_prints_table_and_json(tmp_path: Path) -> None:
     # A simulated network of 2000 devices: not every device talks within the run.
     assert 0 < d["hosts_tracked"] <= 2000 < d["keys_tracked"]
     assert d["memory_input"].startswith("hamad simulate --seed 0 --connections 6000 --hosts 2000")
+    assert d["state_bytes_per_key"] > 0 and d["evidence_conn_per_s"] > 0
+    assert "hamad replay / csv read of the same file" in res.output
+
+
+def test_bench_goals_say_why_a_goal_is_not_met() -> None:
+    from hamad_plugin.research.bench import goals_table
+
+    stages = {"csv_rows_per_s": 500_000.0, "parse_conn_per_s": 250_000.0,
+              "features_conn_per_s": 200_000.0, "evidence_conn_per_s": 100_000.0,
+              "score_conn_per_s": 200_000.0, "end2end_conn_per_s": 25_000.0}  # fmt: skip
+    slow = goals_table({**stages, "end2end_vs_csv": 0.05})
+    assert "NO" in slow
+    # 0.20 x 500k rows/s = 10 us per connection; parse 4 + features 5 + evidence 10 +
+    # model 5 = 24 us of the 40 us measured, the rest 16 us.
+    assert "may take 10.0 us" in slow and "evidence 10.0" in slow and "accounting 16.0 us" in slow
+    fast = goals_table({**stages, "end2end_vs_csv": 0.25})
+    assert "yes" in fast and "why not" not in fast
 
 
 def test_expected_failures_are_clean_errors(tmp_path: Path, sim_logs: SimLogs) -> None:
