@@ -66,11 +66,12 @@ def service_line(key: tuple[str, str, int, str]) -> str:
 
 def replay_summary(d: dict[str, Any], model_version: str, mode: str) -> list[str]:
     """What ``hamad replay`` prints about a run, from its summary dict."""
+    lo, hi = d["threshold_range"]
+    used = f"{lo:.4f}..{hi:.4f}" if d["connections"] else "-"
     lines = [
         f"model {model_version}: {d['connections']} connections in {d['seconds']:.2f} s "
         f"({d['connections_per_second']:,.0f}/s), {d['anomalous']} anomalous "
-        f"(threshold {d['threshold_range'][0]:.4f}..{d['threshold_range'][1]:.4f}, "
-        f"mode {mode})"
+        f"(threshold {used}, mode {mode})"
     ]
     if d["malformed_lines"]:
         lines.append(

@@ -160,9 +160,9 @@ class ConnColumns:
 
     @classmethod
     def from_records(cls, recs: list[ConnRecord]) -> ConnColumns:
-        num = np.array(list(map(_get_numeric, recs)), dtype=np.float64).reshape(len(recs), -1)
         if not recs:
-            return cls(num, *([] for _ in TEXT))
+            return cls(np.zeros((0, len(NUMERIC))), *([] for _ in TEXT))
+        num = np.array(list(map(_get_numeric, recs)), dtype=np.float64).reshape(len(recs), -1)
         text = [list(c) for c in zip(*map(_get_text, recs), strict=True)]
         dns = None
         if any(r.dns is not None for r in recs):

@@ -415,6 +415,9 @@ class ConnLogReader:
         self.path = Path(path)
         self.stats = IngestStats(path=str(path))
         self.format: str | None = None
+        #: A conn log's ``#fields`` header was read: a file whose rows are all damaged is
+        #: then a damaged conn log (0 connections, its lines counted), not another format.
+        self.header_seen = False
 
     def __iter__(self) -> Iterator[ConnRecord]:
         with open_text(self.path) as fh:
@@ -454,7 +457,7 @@ class ConnLogReader:
                 f"{self.path}: the compressed data is damaged after line {self.stats.lines} "
                 f"({exc}); the {self.stats.records} records before it were read"
             )
-        if self.stats.records == 0 and self.stats.bad_lines > 0:
+        if self.stats.records == 0 and self.stats.bad_lines > 0 and not self.header_seen:
             raise InputFormatError(
                 f"{self.path}: not a Zeek conn log: none of its {self.stats.lines} lines could be "
                 f"read as a connection ({self.stats.errors[0][1] if self.stats.errors else ''})"
@@ -480,7 +483,9 @@ class ConnLogReader:
             for stop in special:
                 for a in range(start, stop, _RUN):  # pieces that stay in the CPU's caches
                     b = min(stop, a + _RUN)
-                    yield self._run(header, lines[a:b], lineno + a + 1)
+                    part = self._run(header, lines[a:b], lineno + a + 1)
+                    if len(part):  # a run of nothing but damaged lines gives no rows
+                        yield part
                 if stop < len(lines):
                     rec = self._line(header, lineno + stop + 1, lines[stop])
                     if rec is not None:
@@ -553,6 +558,7 @@ class ConnLogReader:
         key, _, rest = line[1:].partition(header.separator)
         if key == "fields":
             _plan_tsv(header, rest.split(header.separator), where)
+            self.header_seen = True
         elif key == "path":
             header.path = rest.strip()
             if header.path and header.path != "conn" and not header.path.startswith("conn"):

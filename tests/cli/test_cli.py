@@ -181,3 +181,25 @@ def test_loco_writes_a_table(tmp_path: Path, sim_logs: SimLogs) -> None:
     text = out.read_text()
     assert "held out: sim-a" in text and "held out: sim-b" in text
     assert text.count("| RF alone |") == 2
+
+
+def test_replay_of_damaged_logs_scores_the_good_lines_and_says_what_it_skipped(
+    tmp_path: Path, sim_logs: SimLogs
+) -> None:
+    """Issue 26: a log cut inside its only row, and good rows around 20,000 garbage lines
+    (read from a file and from stdin): no traceback, every good row scored, the damage
+    counted."""
+    text = sim_logs.tsv.read_text()
+    head = "".join(ln for ln in text.splitlines(True) if ln.startswith("#") and "#close" not in ln)
+    rows = [ln for ln in text.splitlines(True) if not ln.startswith("#")]
+    cut = tmp_path / "cut.log"
+    cut.write_text(head + rows[0][:40])
+    res = run("replay", str(cut))
+    assert res.exit_code == 0, res.output
+    assert "0 connections" in res.output and "skipped 1 malformed lines" in res.output
+    junk = [f"garbage {i}\n" for i in range(20_000)]
+    damaged = head + "".join(rows[:100] + junk + rows[100:])
+    res = CliRunner().invoke(cli, ["replay", "-", "--json-summary"], input=damaged)
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.output[res.output.index("{") :])
+    assert summary["connections"] == len(rows) and summary["malformed_lines"] == 20_000
