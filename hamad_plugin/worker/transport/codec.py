@@ -16,7 +16,7 @@ Timestamps: the WebSocket API truncates ``time`` values to milliseconds, so
 ``HAMAD::ConnSummary$ts`` and ``HAMAD::Verdict$ts`` are ``double`` (Zeek's
 ``time_to_double``), which keeps Zeek's microseconds on both transports.
 
-Outgoing values are described once as :class:`Wire` trees (type + value) and
+Outgoing values are described once as :data:`Wire` trees (type + value) and
 rendered per transport, because Zeek needs explicit types (a ``count`` is not
 an ``int``, a ``port`` is not a ``string``).
 """
@@ -29,6 +29,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any
 
 from ...core.records import DNS_FIELDS, ZEEK_FIELDS, ConnRecord, DnsSummary
@@ -92,16 +93,12 @@ class PortValue:
         return f"{self.number}/{self.proto}"
 
 
-@dataclass(frozen=True, slots=True)
-class Wire:
-    """A value headed for Zeek with its Zeek type.
-
-    ``kind`` is a WebSocket ``@data-type`` name: ``string``, ``real``, ``count``,
-    ``boolean``, ``address``, ``port`` or ``vector`` (value: list of Wire).
-    """
-
-    kind: str
-    value: Any
+#: A value headed for Zeek with its Zeek type: ``(kind, value)``, ``kind`` a WebSocket
+#: ``@data-type`` name (``string``, ``real``, ``count``, ``boolean``, ``address``, ``port``
+#: or ``vector``, whose value is a list of Wire). A plain tuple: a verdict is 26 of them,
+#: and building objects (a frozen dataclass, then a named tuple) cost as much as the rest
+#: of the verdict's encoding (docs/bench.md).
+Wire = tuple[str, Any]
 
 
 # ---------------------------------------------------------------------------
@@ -154,46 +151,62 @@ def _parse_timestamp(text: str) -> float:
 def ws_to_plain(obj: Any) -> Any:
     """Decode one WebSocket ``{"@data-type", "data"}`` value into a plain value.
 
-    Raises :class:`WireFormatError` naming the offending type or value.
+    Raises :class:`WireFormatError` naming the offending type or value. Exact type
+    tests (``type(x) is int``) rather than ``isinstance``: JSON gives exact types,
+    ``bool`` is thereby not a count, and a summary is some 25 values, each once.
     """
-    if not isinstance(obj, Mapping) or "@data-type" not in obj or "data" not in obj:
+    if type(obj) is dict or isinstance(obj, Mapping):
+        kind = obj.get("@data-type", _MISSING)
+        data = obj.get("data", _MISSING)
+    else:
+        kind = data = _MISSING
+    if kind is _MISSING or data is _MISSING:
         raise WireFormatError(
             f"expected a Zeek value {{'@data-type': ..., 'data': ...}}, got {_short(obj)}"
         )
-    kind = obj["@data-type"]
-    data = obj["data"]
+    t = type(data)
     try:
+        if t is str:
+            if kind == "string" or kind == "enum-value" or kind == "subnet":
+                return data
+            if kind == "address":
+                return _address(data)
+            if kind == "port":
+                return parse_port(data)
+            if kind == "timestamp":
+                return _parse_timestamp(data)
+            if kind == "timespan":
+                return _parse_timespan(data)
+        elif t is int:
+            if kind == "count" or kind == "integer":
+                return data
+            if kind == "real":
+                return float(data)
+        elif t is list:
+            if kind == "vector" or kind == "set":
+                return [ws_to_plain(x) for x in data]
+            if kind == "table":
+                return [
+                    (ws_to_plain(kv.get("key")), ws_to_plain(kv.get("value")))
+                    for kv in data
+                    if isinstance(kv, Mapping)
+                ]
+        elif t is float:
+            if kind == "real":
+                return data
+        elif t is bool:
+            if kind == "boolean":
+                return data
         if kind == "none":
             return None
-        if kind == "boolean" and isinstance(data, bool):
-            return data
-        if kind in ("count", "integer") and isinstance(data, int) and not isinstance(data, bool):
-            return data
-        if kind == "real" and isinstance(data, (int, float)) and not isinstance(data, bool):
-            return float(data)
-        if kind in ("string", "enum-value", "subnet") and isinstance(data, str):
-            return data
-        if kind == "address" and isinstance(data, str):
-            return str(ipaddress.ip_address(data))
-        if kind == "port" and isinstance(data, str):
-            return parse_port(data)
-        if kind == "timespan" and isinstance(data, str):
-            return _parse_timespan(data)
-        if kind == "timestamp" and isinstance(data, str):
-            return _parse_timestamp(data)
-        if kind in ("vector", "set") and isinstance(data, list):
-            return [ws_to_plain(x) for x in data]
-        if kind == "table" and isinstance(data, list):
-            return [
-                (ws_to_plain(kv.get("key")), ws_to_plain(kv.get("value")))
-                for kv in data
-                if isinstance(kv, Mapping)
-            ]
     except WireFormatError:
         raise  # from a nested value: already names it
     except ValueError as exc:  # ipaddress
         raise WireFormatError(f"bad {kind} value {_short(data)}: {exc}") from None
     raise WireFormatError(f"value {_short(data)} does not match its @data-type {_short(kind)}")
+
+
+_MISSING = object()
 
 
 def ws_unwrap_event(msg: Any) -> tuple[str, str, list[Any]]:
@@ -495,58 +508,65 @@ def decode_event(
 
 def _port_wire(number: int, proto: str) -> Wire:
     p = proto.lower() if proto.lower() in ("tcp", "udp", "icmp") else "?"  # Zeek's spelling
-    return Wire("port", f"{int(number)}/{p}")
+    return ("port", f"{int(number)}/{p}")
+
+
+@lru_cache(maxsize=1 << 16)
+def _address(text: str) -> str:
+    """An address as Zeek spells it (validated; IPv6 compressed). Cached: a gateway's
+    verdicts name the same few thousand hosts again and again."""
+    return str(ipaddress.ip_address(text))
 
 
 def verdict_wire(v: Verdict) -> Wire:
     """One ``HAMAD::Verdict`` record, fields in :data:`VERDICT_FIELDS` order."""
     top = v.top_features[:MAX_TOP_FEATURES]
     fields = [
-        Wire("string", v.uid),
-        Wire("real", float(v.ts)),
-        Wire("address", str(ipaddress.ip_address(v.orig_h))),
+        ("string", v.uid),
+        ("real", float(v.ts)),
+        ("address", _address(v.orig_h)),
         _port_wire(v.orig_p, v.proto),
-        Wire("address", str(ipaddress.ip_address(v.resp_h))),
+        ("address", _address(v.resp_h)),
         _port_wire(v.resp_p, v.proto),
-        Wire("real", _finite(v.score)),
-        Wire("real", _finite(v.threshold)),
-        Wire("boolean", bool(v.anomalous)),
-        Wire("vector", [Wire("string", str(n)) for n, _ in top]),
-        Wire("string", v.top_model),
-        Wire("string", v.model_version),
-        Wire("boolean", bool(v.interim)),
-        Wire("boolean", bool(v.learning)),
-        Wire("boolean", bool(v.familiar)),
-        Wire("string", v.behaviour),
-        Wire("string", v.incident),
-        Wire("count", int(v.incident_count)),
-        Wire("count", int(v.incident_peers)),
-        Wire("real", _finite(v.incident_first)),
-        Wire("real", _finite(v.incident_score)),
-        Wire("vector", [Wire("string", str(u)) for u in v.incident_uids[:MAX_INCIDENT_UIDS]]),
+        ("real", _finite(v.score)),
+        ("real", _finite(v.threshold)),
+        ("boolean", bool(v.anomalous)),
+        ("vector", [("string", str(n)) for n, _ in top]),
+        ("string", v.top_model),
+        ("string", v.model_version),
+        ("boolean", bool(v.interim)),
+        ("boolean", bool(v.learning)),
+        ("boolean", bool(v.familiar)),
+        ("string", v.behaviour),
+        ("string", v.incident),
+        ("count", int(v.incident_count)),
+        ("count", int(v.incident_peers)),
+        ("real", _finite(v.incident_first)),
+        ("real", _finite(v.incident_score)),
+        ("vector", [("string", str(u)) for u in v.incident_uids[:MAX_INCIDENT_UIDS]]),
     ]
     assert len(fields) == len(VERDICT_FIELDS)
-    return Wire("vector", fields)
+    return ("vector", fields)
 
 
 def verdicts_args(verdicts: Sequence[Verdict], withheld: int = 0) -> list[Wire]:
     """Arguments of ``HAMAD::verdicts``: a vector of records and the withheld count."""
-    return [Wire("vector", [verdict_wire(v) for v in verdicts]), Wire("count", int(withheld))]
+    return [("vector", [verdict_wire(v) for v in verdicts]), ("count", int(withheld))]
 
 
 def hello_args(worker: str, version: str, model_version: str) -> list[Wire]:
     """Arguments of ``HAMAD::hello``."""
-    return [Wire("string", worker), Wire("string", version), Wire("string", model_version)]
+    return [("string", worker), ("string", version), ("string", model_version)]
 
 
 def heartbeat_args(worker: str, seq: int, received: int, scored: int, shed: int) -> list[Wire]:
     """Arguments of ``HAMAD::heartbeat``."""
-    return [Wire("string", worker), *(Wire("count", int(n)) for n in (seq, received, scored, shed))]
+    return [("string", worker), *(("count", int(n)) for n in (seq, received, scored, shed))]
 
 
 def worker_error_args(uids: Sequence[str], msg: str) -> list[Wire]:
     """Arguments of ``HAMAD::worker_error``: the uids and why they get no verdict."""
-    return [Wire("vector", [Wire("string", u) for u in uids]), Wire("string", msg)]
+    return [("vector", [("string", u) for u in uids]), ("string", msg)]
 
 
 def _finite(x: float) -> float:
@@ -555,10 +575,19 @@ def _finite(x: float) -> float:
 
 
 def wire_to_ws(w: Wire) -> dict[str, Any]:
-    """Render a :class:`Wire` value as WebSocket JSON."""
-    if w.kind == "vector":
-        return {"@data-type": "vector", "data": [wire_to_ws(x) for x in w.value]}
-    return {"@data-type": w.kind, "data": w.value}
+    """Render a :data:`Wire` value as WebSocket JSON.
+
+    Leaves are rendered in the comprehension, only vectors recurse: a verdict is
+    four vectors and two dozen leaves, and a call per leaf was most of its cost."""
+    kind, value = w
+    if kind != "vector":
+        return {"@data-type": kind, "data": value}
+    return {
+        "@data-type": "vector",
+        "data": [
+            wire_to_ws(x) if x[0] == "vector" else {"@data-type": x[0], "data": x[1]} for x in value
+        ],
+    }
 
 
 def ws_event(topic: str, name: str, args: Sequence[Wire]) -> dict[str, Any]:
@@ -587,15 +616,16 @@ def ws_frame(topic: str, name: str, args: Sequence[Mapping[str, Any]]) -> dict[s
 
 
 def wire_to_broker(w: Wire, broker: Any) -> Any:
-    """Render a :class:`Wire` value as an object Broker's Python bindings convert right."""
-    if w.kind == "vector":
-        return tuple(wire_to_broker(x, broker) for x in w.value)
-    if w.kind == "count":
-        return broker.Count(int(w.value))
-    if w.kind == "address":
-        return ipaddress.ip_address(w.value)
-    if w.kind == "port":
-        p = parse_port(w.value)
+    """Render a :data:`Wire` value as an object Broker's Python bindings convert right."""
+    kind, value = w
+    if kind == "vector":
+        return tuple(wire_to_broker(x, broker) for x in value)
+    if kind == "count":
+        return broker.Count(int(value))
+    if kind == "address":
+        return ipaddress.ip_address(value)
+    if kind == "port":
+        p = parse_port(value)
         protos = {
             "tcp": broker.Port.TCP,
             "udp": broker.Port.UDP,
@@ -603,9 +633,9 @@ def wire_to_broker(w: Wire, broker: Any) -> Any:
             "unknown": broker.Port.Unknown,
         }
         return broker.Port(p.number, protos[p.proto])
-    if w.kind in ("string", "real", "boolean"):
-        return w.value
-    raise ValueError(f"no Broker rendering for Wire kind {w.kind!r}")
+    if kind in ("string", "real", "boolean"):
+        return value
+    raise ValueError(f"no Broker rendering for Wire kind {kind!r}")
 
 
 def _short(x: Any, limit: int = 80) -> str:
