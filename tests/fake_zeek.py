@@ -414,6 +414,14 @@ class FakeZeekWS:
         self.ignored_topics: list[str] = []
         self.subscriptions: list[list[str]] = []
         self.connections = 0
+        #: Cleared: the fake stops reading its clients' frames (a Zeek too busy to read),
+        #: so the socket buffers between it and the worker fill up.
+        self.reading = asyncio.Event()
+        self.reading.set()
+        #: Seconds the fake waits before reading each frame (a slow reader).
+        self.read_delay = 0.0
+        #: Client connections that have ended (after the fake read all they delivered).
+        self.disconnects = 0
         self._clients: set[Any] = set()
         self._server: Any = None
 
@@ -502,7 +510,11 @@ class FakeZeekWS:
         self.connections += 1
         self._clients.add(ws)
         try:
-            async for raw in ws:
+            while True:
+                await self.reading.wait()
+                if self.read_delay:
+                    await asyncio.sleep(self.read_delay)
+                raw = await ws.recv()
                 reply = self.check(raw)
                 if reply is not None:
                     self.error_replies.append(reply)
@@ -511,6 +523,7 @@ class FakeZeekWS:
             pass
         finally:
             self._clients.discard(ws)
+            self.disconnects += 1
 
 
 def _well_formed(x: Any, top: bool = True) -> bool:

@@ -120,6 +120,12 @@ class Worker:
         self._queue: asyncio.Queue[_Item] | None = None
         #: Summaries the scorer has taken from the queue and not yet accounted for.
         self._in_flight = 0
+        #: Uids of the batch the scorer is scoring or sending (reported if dropped at exit).
+        self._batch_uids: list[str] = []
+        #: Set at shutdown: the scorer finishes its batch and takes no new one.
+        self._stopping = False
+        #: Set whenever the scorer is between batches.
+        self._idle = asyncio.Event()
         #: worker_error reports waiting to be sent: reason -> uids.
         self._reports: dict[str, list[str]] = {}
         self._reported = 0
@@ -161,7 +167,9 @@ class Worker:
             self._transport = transport
             await self._drain(scorer)
             await _cancel(reporter)
-            await self._flush_reports()
+            # Bounded: a Zeek that does not read would hold the worker here for ever.
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._flush_reports(), self.settings.drain_timeout)
             stats.cancel()
             self._transport = None
             if transport is not None:
@@ -347,16 +355,21 @@ class Worker:
     async def _scorer(self) -> None:
         assert self._queue is not None
         q = self._queue
-        while True:
+        while not self._stopping:
+            self._idle.set()
             items = [await q.get()]
+            self._idle.clear()
             while len(items) < self.batch_size and not q.empty():
                 items.append(q.get_nowait())
             self._in_flight = len(items)
+            self._batch_uids = [it.record.uid for it in items]
             try:
                 await self._score_and_send(items)
             finally:
+                self._batch_uids = []
                 for _ in items:
                     q.task_done()
+        self._idle.set()
 
     async def _score_and_send(self, items: list[_Item]) -> None:
         records = [it.record for it in items]
@@ -419,20 +432,32 @@ class Worker:
             raise
 
     async def _drain(self, scorer: asyncio.Task[None]) -> None:
-        """After stop: give queued summaries a bounded chance to be scored and sent."""
+        """After stop: give queued summaries a bounded chance to be scored and sent.
+
+        Then the scorer finishes the batch it is on (also bounded), rather than being
+        cancelled while its verdicts are half written to a Zeek that reads slowly, and
+        takes no new one; what is left is dropped and reported to Zeek as such.
+        """
         assert self._queue is not None
+        limit = self.settings.drain_timeout
         if not self._queue.empty() and self._transport is not None:
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._queue.join(), self.settings.drain_timeout)
+                await asyncio.wait_for(self._queue.join(), limit)
+        self._stopping = True
+        if not self._idle.is_set() and self._transport is not None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), limit)
+        dropped = list(self._batch_uids) if self._in_flight else []
         await _cancel(scorer)
         # A batch the scorer had taken when it was cancelled is dropped too.
         self.counters.dropped_at_exit += self._in_flight
         self._in_flight = 0
         while not self._queue.empty():
-            self._queue.get_nowait()
+            dropped.append(self._queue.get_nowait().record.uid)
             self.counters.dropped_at_exit += 1
-        if self.counters.dropped_at_exit:
-            log.warning(LogEvent("dropped_at_exit", count=self.counters.dropped_at_exit))
+        if dropped:
+            log.warning(LogEvent("dropped_at_exit", count=len(dropped)))
+            self._report(dropped, "dropped: the worker is stopping")
 
     def _stats_fields(self) -> dict[str, Any]:
         """The counters, then the scoring side's values (the ``stats`` log fields)."""

@@ -9,6 +9,7 @@ for every summary the worker could answer.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import signal
 import time
@@ -233,6 +234,68 @@ def test_sigterm_mid_stream_drains_before_closing() -> None:
     assert stopped["accounting"] == "ok"
     assert int(stopped["received"]) == 300 and int(stopped["dropped_at_exit"]) == 0
     assert int(stopped["verdicts_sent"]) == 300 == answered, "drained over the open connection"
+
+
+@pytest.mark.slow
+def test_sigterm_while_zeek_reads_slowly_answers_every_received_summary() -> None:
+    """Issue 26: Zeek keeps sending but stops reading (the sockets between it and the
+    worker fill up), the worker gets SIGTERM, then Zeek reads again, slowly. Every summary
+    the worker counted as received must reach Zeek as a verdict, a withheld count or a
+    worker error. Before the fix about three quarters of the verdicts counted as sent were
+    lost: the worker exited with Zeek's frames unread, so the kernel reset the connection
+    and dropped what was still in its buffers."""
+
+    async def body() -> Any:
+        fake = FakeZeekWS()
+        port = await fake.start()
+        proc = await serve_process(port, "--log-format", "json", "--score-fn", "fake_zeek:bytes_scorer",
+                                   "--batch-size", "100", "--queue-size", "50000")  # fmt: skip
+
+        async def zeek_keeps_sending() -> None:
+            for k in itertools.count():
+                await fake.send(summaries_frame(make_flat_batch(100, prefix=f"W{k}-")))
+                await asyncio.sleep(0.01)
+
+        sender = None
+        try:
+            await fake.wait_client(timeout=15)
+            await fake.next_event("HAMAD::hello", timeout=10)
+            fake.reading.clear()
+            sender = asyncio.create_task(zeek_keeps_sending())
+            await asyncio.sleep(2.0)  # the worker scores until its writes block
+            proc.send_signal(signal.SIGTERM)
+            await asyncio.sleep(1.0)
+            fake.read_delay = 0.2  # 5 frames a second
+            fake.reading.set()
+            _, err = await asyncio.wait_for(proc.communicate(), 60)
+            sender.cancel()
+            for _ in range(1200):  # what was delivered is read, until the connection ends
+                if fake.disconnects:
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            if sender is not None:
+                sender.cancel()
+            if proc.returncode is None:
+                proc.kill()
+            await fake.stop()
+        return stopped_line(err.decode()), answers_per_uid(fake), withheld_total(fake)
+
+    c, per_uid, withheld = asyncio.run(asyncio.wait_for(body(), 150))
+    assert c["accounting"] == "ok"
+    received = int(c["received"])
+    assert received > 1000, "the worker was mid-stream"
+    keys = (
+        "received",
+        "verdicts_sent",
+        "verdicts_lost",
+        "dropped_at_exit",
+        "errors_unsent",
+        "shed",
+    )
+    got = {k: c[k] for k in keys}
+    assert sum(per_uid.values()) + withheld == received, (got, sum(per_uid.values()))
+    assert max(per_uid.values()) == 1, "one answer per summary"
 
 
 def test_config_values_zeek_cannot_mean_are_refused_not_applied() -> None:

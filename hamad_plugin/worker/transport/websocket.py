@@ -11,6 +11,7 @@ socket open; a good message gets no reply.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Sequence
@@ -37,6 +38,15 @@ log = logging.getLogger("hamad.transport.websocket")
 
 #: Path of Zeek's JSON WebSocket API.
 WS_PATH = "/v1/messages/json"
+#: Longest wait for Zeek to finish the closing handshake (it reads what we sent first).
+CLOSE_TIMEOUT = 10.0
+
+
+async def _discard_incoming(ws: ClientConnection) -> None:
+    """Read and drop frames until the connection closes (see ``close``)."""
+    with contextlib.suppress(ConnectionClosed, OSError):
+        while True:
+            await ws.recv()
 
 
 class WebSocketTransport(EventSender):
@@ -141,13 +151,29 @@ class WebSocketTransport(EventSender):
             raise TransportError(f"Zeek closed the WebSocket connection: {exc}") from exc
 
     async def close(self) -> None:
-        """Close the socket (idempotent)."""
+        """Close with the WebSocket closing handshake (idempotent), bounded by
+        :data:`CLOSE_TIMEOUT`.
+
+        Zeek answers our close frame only after reading everything before it, so a
+        completed handshake means every verdict sent was delivered. Frames Zeek keeps
+        sending meanwhile are read and dropped: left unread, they would make the
+        kernel reset the connection at exit and discard the verdicts still in its
+        buffers (a Zeek reading slowly, issue 26).
+        """
         ws, self._ws = self._ws, None
-        if ws is not None:
-            try:
-                await asyncio.wait_for(ws.close(), 2.0)
-            except (asyncio.TimeoutError, ConnectionClosed, OSError):
-                pass
+        if ws is None:
+            return
+        reader = asyncio.create_task(_discard_incoming(ws))
+        try:
+            await asyncio.wait_for(ws.close(), CLOSE_TIMEOUT)
+        except (asyncio.TimeoutError, ConnectionClosed, OSError):
+            detail = "Zeek did not finish the closing handshake; verdicts still in the socket "
+            detail += "buffers may not reach it"
+            log.warning(LogEvent("close_incomplete", url=self.url, timeout=f"{CLOSE_TIMEOUT:g}s",
+                                 detail=detail))  # fmt: skip
+        finally:
+            reader.cancel()
+            await asyncio.wait({reader})
 
     def _require(self) -> ClientConnection:
         if self._ws is None:
