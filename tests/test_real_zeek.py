@@ -5,7 +5,8 @@ What a user does, on traces the tests write themselves (``tests/pcapgen.py``):
 worker, twice in parallel, in zeekctl's check mode while the port is taken;
 conn.log and the other logs compared with and without the package; the
 package's btests; ``zkg install`` of this checkout; and a cluster on one host
-(``test_real_zeek_cluster.py``). CI has no Zeek, so these run wherever one is
+(``test_real_zeek_cluster.py``); faults: the worker stopped, killed and restarted,
+Zeek restarted, hostile worker messages (``test_real_zeek_faults.py``). CI has no Zeek, so these run wherever one is
 installed (``tests/zeek_install.py`` finds it; ``HAMAD_ZEEK=/opt/zeek-8.0.10`` picks
 a release; pytest's header names the one used).
 """
