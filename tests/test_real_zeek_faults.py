@@ -228,3 +228,39 @@ def test_hostile_worker_messages_are_refused_or_logged_and_zeek_goes_on(tmp_path
     # Zeek cuts the 200,000-character uid to its log field limit
     # (Log::default_max_field_string_bytes) but logs the verdict.
     assert "Cunknown" in logged and "\tCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC" in logged
+
+
+def test_a_worker_that_stops_reading_is_dropped_by_zeek_not_waited_for(tmp_path: Path) -> None:
+    """A peer says hello and then never reads: Zeek's WebSocket layer gives up on it (a
+    send timeout), HAMAD declares the worker unavailable when its heartbeats stop, and
+    Zeek goes on, counting every summary it published as unanswered."""
+    import asyncio
+
+    from websockets.asyncio.client import connect
+
+    from hamad_plugin.worker.transport import codec
+    from hamad_plugin.worker.transport.base import EVENT_HELLO, summaries_topic, verdicts_topic
+
+    port = free_port()
+    zeek = start_zeek(tmp_path / "zeek", "websocket", port, seconds=15, rate=3000.0)
+
+    async def mute() -> None:
+        for _ in range(100):
+            try:
+                ws = await connect(f"ws://127.0.0.1:{port}/v1/messages/json", max_queue=1)
+                break
+            except OSError:
+                await asyncio.sleep(0.1)
+        await ws.send(json.dumps([summaries_topic()]))
+        await ws.recv()
+        hello = codec.ws_event(verdicts_topic(), EVENT_HELLO, codec.hello_args("mute", "0", "m"))
+        await ws.send(json.dumps(hello))
+        ws.transport.pause_reading()  # and never reads again
+        await asyncio.sleep(20)
+
+    asyncio.run(asyncio.wait_for(mute(), 60))
+    z = zeek_counts(zeek, tmp_path / "zeek")
+    assert z["sent"] > 10_000 and z["verdicts"] == 0, z
+    assert z["outstanding"] == z["sent"] - z["errors"] - z["withheld"], z
+    reporter = (tmp_path / "zeek" / "reporter.log").read_text()
+    assert "worker unavailable" in reporter
