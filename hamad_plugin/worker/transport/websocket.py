@@ -43,8 +43,9 @@ CLOSE_TIMEOUT = 10.0
 
 
 async def _discard_incoming(ws: ClientConnection) -> None:
-    """Read and drop frames until the connection closes (see ``close``)."""
-    with contextlib.suppress(ConnectionClosed, OSError):
+    """Read and drop frames until the connection closes (see ``close``); any error ends it
+    (it only helps the close along, and must not leave an unretrieved task exception)."""
+    with contextlib.suppress(Exception):
         while True:
             await ws.recv()
 
