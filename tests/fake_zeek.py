@@ -747,6 +747,15 @@ async def start_worker(
     return worker, stop, task
 
 
+def no_verdict_uids(name: str, args: list[Any]) -> list[str]:
+    """The uids a ``HAMAD::worker_error`` or ``HAMAD::unscored`` event answers ([] for others)."""
+    if name == "HAMAD::worker_error":
+        return list(args[0])
+    if name == "HAMAD::unscored":
+        return [rec[0] for rec in args[0]]
+    return []
+
+
 async def collect_answers(fake: FakeZeekWS, uids: set[str], timeout: float = 8.0) -> dict[str, str]:
     """uid -> 'verdict' or the worker_error message, until every uid is answered."""
     answers: dict[str, str] = {}
@@ -757,8 +766,8 @@ async def collect_answers(fake: FakeZeekWS, uids: set[str], timeout: float = 8.0
             if name == "HAMAD::verdicts":
                 for rec in args[0]:
                     answers[rec[0]] = "verdict"
-            elif name == "HAMAD::worker_error":
-                answers.update(dict.fromkeys(args[0], args[1]))
+            else:
+                answers.update(dict.fromkeys(no_verdict_uids(name, args), args[-1]))
 
     await asyncio.wait_for(_loop(), timeout)
     return answers

@@ -41,7 +41,7 @@ pytestmark = [pytest.mark.zeek, pytest.mark.skipif(ZEEK is None, reason=NO_ZEEK)
 HAMAD_LOG_FIELDS = [
     "ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "score", "threshold",
     "anomalous", "top_features", "top_model", "model_version", "interim", "learning", "familiar",
-    "behaviour", "incident", "scored_by",
+    "behaviour", "incident", "scored_by", "reason",
 ]  # fmt: skip
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_real_zeek import NO_ZEEK, REPO, ZEEK, free_port, package
+from test_real_zeek import NO_ZEEK, REPO, ZEEK, free_port, package, rows
 
 pytestmark = [pytest.mark.zeek, pytest.mark.skipif(ZEEK is None, reason=NO_ZEEK)]
 
@@ -180,20 +180,24 @@ def test_zeek_restart_under_a_running_worker(tmp_path: Path) -> None:
 def test_hostile_worker_messages_are_refused_or_logged_and_zeek_goes_on(tmp_path: Path) -> None:
     """A peer on the worker's port sends what no worker should: a verdict with a field of
     the wrong type, a verdict for a uid Zeek never sent, a 200,000-character uid, a
-    worker error naming unknown uids. Zeek refuses the first (an error reply on the
-    socket), logs the others like any verdict or error, keeps running and ends by itself
-    with its counts consistent."""
+    worker error naming more unknown uids than Zeek sent. Zeek refuses the first (an
+    error reply on the socket), refuses the long uid with a reporter warning, warns that
+    more summaries were answered than sent, logs an unscored summary with its reason,
+    keeps running and ends by itself with its counts consistent."""
     import asyncio
     import contextlib
 
     from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
 
     from hamad_plugin.core.verdict import Verdict
     from hamad_plugin.worker.transport import codec
     from hamad_plugin.worker.transport.base import (
         EVENT_HELLO,
+        EVENT_UNSCORED,
         EVENT_VERDICTS,
         EVENT_WORKER_ERROR,
+        Unscored,
         summaries_topic,
         verdicts_topic,
     )
@@ -224,10 +228,15 @@ def test_hostile_worker_messages_are_refused_or_logged_and_zeek_goes_on(tmp_path
         await ws.send(json.dumps(wrong))
         await ws.send(frame(EVENT_VERDICTS, codec.verdicts_args([verdict("Cunknown")])))
         await ws.send(frame(EVENT_VERDICTS, codec.verdicts_args([verdict("C" * 200_000)])))
-        await ws.send(frame(EVENT_WORKER_ERROR, codec.worker_error_args(["Cnobody"], "x" * 5000)))
+        nobody = [f"Cnobody{i}" for i in range(5000)]  # more than Zeek sends in the test
+        await ws.send(frame(EVENT_WORKER_ERROR, codec.worker_error_args(nobody, "x" * 5000)))
+        shed = Unscored("Cshed", time.time(), "10.0.0.3", 5555, "10.0.0.4", 443, "tcp")
+        await ws.send(frame(EVENT_UNSCORED, codec.unscored_args([shed], "shed: worker queue full")))
         replies = []
-        with contextlib.suppress(asyncio.TimeoutError):
-            while True:  # Zeek's summaries and its error replies, until it goes quiet
+        # Zeek's summaries and its error replies, until it goes quiet or ends (its
+        # counts add up early: it was answered more than it sent)
+        with contextlib.suppress(asyncio.TimeoutError, ConnectionClosed):
+            while True:
                 msg = json.loads(await asyncio.wait_for(ws.recv(), 2.0))
                 if msg.get("type") == "error":
                     replies.append(msg)
@@ -237,12 +246,18 @@ def test_hostile_worker_messages_are_refused_or_logged_and_zeek_goes_on(tmp_path
     replies = asyncio.run(asyncio.wait_for(hostile(), 60))
     z = zeek_counts(zeek, tmp_path / "zeek")
     assert [r.get("code") for r in replies] == ["deserialization_failed"], replies
-    assert z["verdicts"] == 2 and z["errors"] == 1, z
+    assert z["verdicts"] == 2 and z["errors"] == 5001, z
     assert z["sent"] == z["verdicts"] + z["withheld"] + z["errors"] + z["outstanding"], z
-    logged = (tmp_path / "zeek" / "hamad.log").read_text()
-    # Zeek cuts the 200,000-character uid to its log field limit
-    # (Log::default_max_field_string_bytes) but logs the verdict.
-    assert "Cunknown" in logged and "\tCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC" in logged
+    assert z["outstanding"] < 0, z  # answers for summaries Zeek never sent ...
+    reporter = (tmp_path / "zeek" / "reporter.log").read_text()
+    assert "summaries this Zeek did not send (unknown uids)" in reporter  # ... are warned of
+    assert "refused a verdict with a uid of 200000 characters" in reporter
+    logged = {r["uid"]: r for r in rows(tmp_path / "zeek" / "hamad.log")}
+    assert "Cunknown" in logged and not any(u.startswith("CCCC") for u in logged)
+    # A summary the worker could not score: its own row, with the reason and no score.
+    assert logged["Cshed"]["reason"] == "shed: worker queue full", logged["Cshed"]
+    assert logged["Cshed"]["score"] == "-" and logged["Cshed"]["id.resp_p"] == "443"
+    assert logged["Cunknown"]["reason"] == "-"
 
 
 def test_a_worker_that_stops_reading_is_dropped_by_zeek_not_waited_for(tmp_path: Path) -> None:

@@ -79,6 +79,42 @@ def _rss_mb(pid: int) -> float:
     return float("nan")
 
 
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _busy_s() -> float:
+    """CPU seconds the whole machine has been busy (all cores, /proc/stat)."""
+    f = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(f[:8]) - f[3] - f[4]) / _TICK  # all but idle and iowait
+
+
+def _cpu_s(pid: int) -> float:
+    """CPU seconds of one process, all its threads (user + system)."""
+    try:
+        f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(f[11]) + int(f[12])) / _TICK
+
+
+class _Cpu:
+    """Cores used since the last sample by Zeek, the worker and everything else: a
+    soak on a machine other work also loads says so in its own figures."""
+
+    def __init__(self) -> None:
+        self.last: tuple[float, float, float, float] | None = None
+
+    def sample(self, zeek: int, worker: int) -> dict[str, float]:
+        now = (time.monotonic(), _busy_s(), _cpu_s(zeek), _cpu_s(worker))
+        last, self.last = self.last, now
+        if last is None or now[0] <= last[0] or now[2] < last[2]:
+            return {}
+        dt = now[0] - last[0]
+        z, w = (now[2] - last[2]) / dt, (now[3] - last[3]) / dt
+        return {"zeek_cores": round(z, 3), "worker_cores": round(w, 3),
+                "other_cores": round(max(0.0, (now[1] - last[1]) / dt - z - w), 3)}  # fmt: skip
+
+
 def _metrics(port: int) -> dict[str, float]:
     """The worker's counters and gauges (names without labels; histograms left out)."""
     try:
@@ -188,6 +224,19 @@ def main(argv: list[str] | None = None) -> int:
             print(f"soak: {rate:,.0f} summaries/s for {args.minutes:g} min "
                   f"({args.transport}, {zeek})", flush=True)  # fmt: skip
             t0 = time.monotonic()
+            cpu = _Cpu()
+            batches = {"sum": 0.0, "count": 0.0}
+
+            def batch_ms(m: dict[str, float]) -> float | None:
+                """Mean wall time of one scoring call since the last sample (ms)."""
+                s_, n_ = (
+                    m.get(f"hamad_scoring_batch_duration_seconds_{k}") for k in ("sum", "count")
+                )
+                if s_ is None or n_ is None or n_ <= batches["count"]:
+                    return None
+                out = (s_ - batches["sum"]) / (n_ - batches["count"]) * 1000
+                batches.update(sum=s_, count=n_)
+                return round(out, 2)
 
             def sample(line: str, zeek_pid: int) -> None:
                 d = _parse(line)
@@ -198,7 +247,8 @@ def main(argv: list[str] | None = None) -> int:
                          zeek_rss_mb=_rss_mb(zeek_pid), queue=m.get("hamad_queue_depth"),
                          shed=m.get("hamad_summaries_shed"),
                          scored=m.get("hamad_summaries_scored"),
-                         received=m.get("hamad_summaries_received"))  # fmt: skip
+                         received=m.get("hamad_summaries_received"), batch_ms=batch_ms(m),
+                         **cpu.sample(zeek_pid, worker.pid))  # fmt: skip
                 samples.append(d)
                 print(f"  t={d['t']:7.0f}s worker {d['worker_rss_mb']:6.1f} MB, zeek "
                       f"{d['zeek_rss_mb']:6.1f} MB, queue {d['queue']}, outstanding "
@@ -275,6 +325,10 @@ def _summarise(samples: list[dict[str, Any]], rate: float, args: argparse.Namesp
         "p99_latency_s_median_of_intervals": sorted(p99)[len(p99) // 2] if p99 else None,
         "p99_latency_s_worst_interval": max(p99) if p99 else None,
         "shed": last.get("shed"),
+        "other_cores_max_after_warmup": max((s.get("other_cores", 0.0) for s in warm),
+                                            default=None),
+        "other_cores_mean_after_warmup": round(sum(s.get("other_cores", 0.0) for s in warm)
+                                               / max(len(warm), 1), 3),
         "zeek_stop_line": stop[-1].split("HAMAD: ", 1)[-1] if stop else "",
         "memory_goal_met": bool(warm) and slope < SLOPE_GOAL_MB_PER_H,
     }  # fmt: skip
@@ -290,7 +344,7 @@ def _plot(samples: list[dict[str, Any]], result: dict[str, Any], path: Path) -> 
         print("matplotlib not installed: no PNG", file=sys.stderr)
         return
     t = [s["t"] / 60 for s in samples]
-    fig, ax = plt.subplots(3, 1, figsize=(9, 8), sharex=True)
+    fig, ax = plt.subplots(4, 1, figsize=(9, 10), sharex=True)
     ax[0].plot(t, [s["worker_rss_mb"] for s in samples], label="hamad serve")
     ax[0].plot(t, [s["zeek_rss_mb"] for s in samples], label="zeek")
     ax[0].set_ylabel("RSS (MB)")
@@ -306,8 +360,13 @@ def _plot(samples: list[dict[str, Any]], result: dict[str, Any], path: Path) -> 
     ax[2].step(t, [_quantile(s["lat"], 0.5) for s in samples], where="post", label="p50")
     ax[2].set_yscale("log")
     ax[2].set_ylabel("conn end -> verdict (s,\nbucket upper edge)")
-    ax[2].set_xlabel("minutes")
     ax[2].legend(loc="upper right")
+    for key, label in (("zeek_cores", "zeek"), ("worker_cores", "hamad serve"),
+                       ("other_cores", "everything else")):  # fmt: skip
+        ax[3].plot(t, [s.get(key, float("nan")) for s in samples], label=label)
+    ax[3].set_ylabel("CPU (cores)")
+    ax[3].set_xlabel("minutes")
+    ax[3].legend(loc="upper right")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 

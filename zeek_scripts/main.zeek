@@ -354,7 +354,27 @@ export {
 		incident_uids: vector of string &default=vector();
 	};
 
-	## The ``hamad.log`` record.
+	## A summary the worker read but could not score (see
+	## :zeek:see:`HAMAD::unscored`).
+	type Unscored: record {
+		## Connection uid.
+		uid: string;
+		## Connection start, seconds since the epoch (see ConnSummary$ts).
+		ts: double;
+		## Originator address.
+		orig_h: addr;
+		## Originator port.
+		orig_p: port;
+		## Responder address.
+		resp_h: addr;
+		## Responder port.
+		resp_p: port;
+		## ``T`` if it was an interim summary.
+		interim: bool;
+	};
+
+	## The ``hamad.log`` record: a verdict, or a summary the worker could
+	## not score, which has a *reason* and no score.
 	type Info: record {
 		## Connection start.
 		ts: time &log;
@@ -362,18 +382,18 @@ export {
 		uid: string &log;
 		## Connection endpoints.
 		id: conn_id &log;
-		## Fused anomaly score in [0, 1].
-		score: double &log;
+		## Fused anomaly score in [0, 1]; unset if not scored.
+		score: double &log &optional;
 		## Threshold in force when the connection was scored.
-		threshold: double &log;
+		threshold: double &log &optional;
 		## Whether ``score >= threshold``.
-		anomalous: bool &log;
+		anomalous: bool &log &optional;
 		## The features that pushed the score up most.
-		top_features: vector of string &log;
+		top_features: vector of string &log &optional;
 		## The ensemble member the attention gate weighed most.
-		top_model: string &log;
+		top_model: string &log &optional;
 		## Version of the model that produced the verdict.
-		model_version: string &log;
+		model_version: string &log &optional;
 		## ``T`` for a verdict on an interim summary of an open connection.
 		interim: bool &log;
 		## ``T`` if scored while the worker was still learning this network.
@@ -390,6 +410,10 @@ export {
 		## host moved to another shard (a proxy left or joined the pool)
 		## shows another name from then on. Unset on a standalone Zeek.
 		scored_by: string &log &optional;
+		## Why the worker gave no verdict (``shed: worker queue full``,
+		## ``scoring failed: ...``, ``dropped: the worker is stopping``);
+		## unset for a verdict.
+		reason: string &log &optional;
 	};
 
 	## Raised for every ``hamad.log`` write.
@@ -414,10 +438,16 @@ export {
 	global heartbeat: event(worker: string, seq: count, received: count,
 	    scored: count, shed: count);
 
-	## Worker -> Zeek: the summaries *uids* get no verdict (malformed, shed
-	## under overload or failed to score); *msg* says why. One event per
-	## batch and reason.
+	## Worker -> Zeek: the summaries *uids* get no verdict because the
+	## worker could not read them (a script/worker mismatch); *msg* says
+	## why. One event per batch and reason.
 	global worker_error: event(uids: vector of string, msg: string);
+
+	## Worker -> Zeek: the summaries in *batch* were read but get no
+	## verdict (shed under overload, scoring failed, the worker is
+	## stopping); *reason* says why. Each is written to ``hamad.log`` with
+	## its reason. One event per batch and reason.
+	global unscored: event(batch: vector of Unscored, reason: string);
 
 	## Whether this node talks to the worker (see :zeek:see:`HAMAD::scoring_node`).
 	##
@@ -473,9 +503,15 @@ type Stats: record {
 	batches_sent: count &default=0;
 	# Verdicts received.
 	verdicts_received: count &default=0;
+	# Verdicts refused as implausible (a broken or hostile peer); counted
+	# in verdicts_received too, but neither logged nor noticed.
+	verdicts_refused: count &default=0;
+	# Answers for summaries this node never sent (counted once they exceed
+	# what was sent: a worker from before a restart, or a broken peer).
+	answers_unexpected: count &default=0;
 	# Verdicts the worker withheld (see HAMAD::verdicts).
 	verdicts_withheld: count &default=0;
-	# Summaries the worker reported with HAMAD::worker_error.
+	# Summaries the worker reported with HAMAD::worker_error or HAMAD::unscored.
 	worker_errors: count &default=0;
 	# Heartbeats received.
 	heartbeats: count &default=0;

@@ -100,12 +100,44 @@ function count_host(v: Verdict)
 # the anomalous ones, which still arrive, are left out of hamad.log here.
 hook log_policy(rec: Info, id: Log::ID, filter: Log::Filter)
 	{
-	if ( rec$score < log_min_score )
+	if ( rec?$score && rec$score < log_min_score )
 		break;
+	}
+
+# Longest name a HAMAD worker sends in a verdict; a longer one (or a uid no
+# Zeek makes) comes from a broken or hostile peer.
+const max_name_len = 256;
+
+# Why a verdict cannot be from a HAMAD worker, or "".
+function implausible(v: Verdict): string
+	{
+	if ( |v$uid| == 0 || |v$uid| > 64 )
+		return fmt("a uid of %d characters", |v$uid|);
+	if ( |v$top_features| > 16 || |v$incident_uids| > 16 )
+		return "a list of more than 16 names";
+	if ( |v$top_model| > max_name_len
+	    || |v$model_version| > max_name_len
+	    || |v$behaviour| > max_name_len
+	    || |v$incident| > max_name_len )
+		return fmt("a name of more than %d characters", max_name_len);
+	for ( _, f in v$top_features )
+		if ( |f| > max_name_len )
+			return fmt("a feature name of %d characters", |f|);
+	return "";
 	}
 
 function handle_verdict(v: Verdict)
 	{
+	local bad = implausible(v);
+	if ( bad != "" )
+		{
+		# The first in full; after that one line per 10,000.
+		if ( ++stats$verdicts_refused <= 10 || stats$verdicts_refused % 10000 == 0 )
+			Reporter::warning(fmt("HAMAD: refused a verdict with %s (%d refused so far)",
+			    bad, stats$verdicts_refused));
+		return;
+		}
+
 	local rec = Info($ts=double_to_time(v$ts), $uid=v$uid, $id=verdict_id(v),
 	    $score=v$score, $threshold=v$threshold, $anomalous=v$anomalous,
 	    $top_features=v$top_features, $top_model=v$top_model,
@@ -154,4 +186,18 @@ event HAMAD::verdicts(batch: vector of Verdict, withheld: count)
 	{
 	for ( _, v in batch )
 		handle_verdict(v);
+	}
+
+event HAMAD::unscored(batch: vector of Unscored, reason: string)
+	{
+	for ( _, u in batch )
+		{
+		local rec = Info($ts=double_to_time(u$ts), $uid=u$uid, $id=conn_id(
+		    $orig_h=u$orig_h, $orig_p=u$orig_p, $resp_h=u$resp_h,
+		    $resp_p=u$resp_p), $interim=u$interim, $learning=F,
+		    $familiar=F, $reason=reason);
+		if ( Cluster::is_enabled() )
+			rec$scored_by = Cluster::node;
+		Log::write(HAMAD::LOG, rec);
+		}
 	}

@@ -62,6 +62,10 @@ const stats_help: table[string] of string = {
 	["verdicts_withheld"] =
 	    "Verdicts the worker scored but did not send (log_min_score).",
 	["worker_errors"] = "Summaries the worker reported it could not score.",
+	["verdicts_refused"] =
+	    "Verdicts refused as implausible (a broken or hostile peer).",
+	["answers_unexpected"] =
+	    "Answers for summaries this Zeek did not send (unknown uids).",
 	["heartbeats"] = "Heartbeats received from the worker.",
 	["worker_outages"] = "Times the worker was declared unavailable.",
 };

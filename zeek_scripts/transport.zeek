@@ -148,6 +148,21 @@ function outstanding(): int
 	return sent - answered;
 	}
 
+# More answers than summaries sent: the surplus answers summaries this Zeek
+# never sent (a worker still answering a Zeek from before a restart, or a
+# broken peer). Warned about, first in full, then per 10,000.
+function check_answers()
+	{
+	local o = outstanding();
+	if ( o >= 0 )
+		return;
+	local before = stats$answers_unexpected;
+	stats$answers_unexpected = double_to_count(-1.0 * o);
+	if ( before == 0 || before / 10000 != stats$answers_unexpected / 10000 )
+		Reporter::warning(fmt("HAMAD: the worker answered %d summaries this Zeek "
+		    + "did not send (unknown uids)", stats$answers_unexpected));
+	}
+
 # The Broker transport uses Broker's own API (available whatever the cluster
 # backend); the WebSocket transport the cluster API that Zeek's WebSocket
 # server is part of.
@@ -476,22 +491,35 @@ event HAMAD::verdicts(batch: vector of Verdict, withheld: count) &priority=-10
 	{
 	stats$verdicts_received += |batch|;
 	stats$verdicts_withheld += withheld;
+	check_answers();
 	last_seen = current_time();
+	if ( draining )
+		tick();
+	}
+
+# Counts summaries the worker gave no verdict; the first reports in full,
+# after that one reporter line per 10,000 summaries.
+function count_unscored(n: count, example: string, msg: string)
+	{
+	local before = stats$worker_errors;
+	stats$worker_errors += n;
+	check_answers();
+	if ( before < 10 || before / 10000 != stats$worker_errors / 10000 )
+		Reporter::warning(fmt(
+		    "HAMAD: worker could not score %d summaries (%s, ...): %s "
+		    + "(%d so far)", n, example, msg, stats$worker_errors));
 	if ( draining )
 		tick();
 	}
 
 event HAMAD::worker_error(uids: vector of string, msg: string)
 	{
-	local before = stats$worker_errors;
-	stats$worker_errors += |uids|;
-	# The first reports in full; after that one line per 10,000 summaries.
-	if ( before < 10 || before / 10000 != stats$worker_errors / 10000 )
-		Reporter::warning(fmt(
-		    "HAMAD: worker could not score %d summaries (%s, ...): %s "
-		    + "(%d so far)", |uids|, |uids| > 0 ? uids[0] : "-", msg, stats$worker_errors));
-	if ( draining )
-		tick();
+	count_unscored(|uids|, |uids| > 0 ? uids[0] : "-", msg);
+	}
+
+event HAMAD::unscored(batch: vector of Unscored, reason: string) &priority=-10
+	{
+	count_unscored(|batch|, |batch| > 0 ? batch[0]$uid : "-", reason);
 	}
 
 event Pcap::file_done(path: string)

@@ -178,7 +178,8 @@ def load_logs(root: str | Path, cache: LogCache | None = None) -> Logs:
         vrows: list[dict[str, Any]] = []
         for f in hamad_files:
             rows, st = cache.rows(f)
-            vrows.extend(rows)
+            # A row with a reason is a summary the worker could not score, not a verdict.
+            vrows.extend(r for r in rows if not r.get("reason"))
             bad += st.bad_lines
             damaged += st.damaged
         nrows: list[dict[str, Any]] = []

@@ -10,8 +10,10 @@ Zeek. The design goals, in order:
 
 * **Never lose a summary silently.** Every decoded summary ends up scored
   (and its verdict sent or counted as lost), shed under overload, or rejected
-  as malformed; the last two are also reported to Zeek with
-  ``HAMAD::worker_error`` so its counters agree with ours. The counters are
+  as malformed; the last two are also reported to Zeek (``HAMAD::unscored``
+  with the endpoints, which Zeek logs in ``hamad.log`` with the reason, or
+  ``HAMAD::worker_error`` by uid for a record that could not be read) so its
+  counters agree with ours. The counters are
   logged periodically and at exit.
 * **Never stop for one bad message.** Decoding problems are counted and
   logged; only a lost connection ends a session, and the worker reconnects
@@ -53,6 +55,7 @@ from .transport.base import (
     SummaryBatch,
     Transport,
     TransportError,
+    Unscored,
 )
 
 if TYPE_CHECKING:
@@ -120,14 +123,14 @@ class Worker:
         self._queue: asyncio.Queue[_Item] | None = None
         #: Summaries the scorer has taken from the queue and not yet accounted for.
         self._in_flight = 0
-        #: Uids of the batch the scorer is scoring or sending (reported if dropped at exit).
-        self._batch_uids: list[str] = []
+        #: The batch the scorer is scoring or sending (reported if dropped at exit).
+        self._batch: list[Unscored] = []
         #: Set at shutdown: the scorer finishes its batch and takes no new one.
         self._stopping = False
         #: Set whenever the scorer is between batches.
         self._idle = asyncio.Event()
-        #: worker_error reports waiting to be sent: reason -> uids.
-        self._reports: dict[str, list[str]] = {}
+        #: Reports of summaries without a verdict waiting to be sent: reason -> summaries.
+        self._reports: dict[str, list[Unscored]] = {}
         self._reported = 0
         self._flush_soon = asyncio.Event()
         self._hb_seq = 0
@@ -291,7 +294,7 @@ class Worker:
             c.rejected += len(uids)
             log.error(LogEvent("bad_summaries", count=len(uids),
                                uids=",".join(uids[:3]), reason=reason))  # fmt: skip
-            self._report(uids, f"rejected: {reason}")
+            self._report([Unscored(u) for u in uids], f"rejected: {reason}")
         now = time.monotonic()
         for rec, interim in zip(msg.records, msg.interim, strict=True):
             q.put_nowait(_Item(rec, interim, now))  # room was checked above
@@ -314,23 +317,23 @@ class Worker:
         except HamadError as exc:
             log.warning(LogEvent("config_rejected", name=change.name, error=str(exc)))
 
-    def _report(self, uids: list[str], msg: str) -> None:
-        """Queue a ``HAMAD::worker_error``; :meth:`_flush_reports` sends them.
+    def _report(self, items: list[Unscored], msg: str) -> None:
+        """Queue a report of summaries without a verdict; :meth:`_flush_reports` sends them.
 
         Reports are gathered per reason and sent at most every
         ``report_interval``, so shedding thousands of one-summary events a
         second costs a few messages, not one per summary.
         """
-        self._reports.setdefault(msg, []).extend(uids)
-        self._reported += len(uids)
+        self._reports.setdefault(msg, []).extend(items)
+        self._reported += len(items)
         if self._reported >= 1000:
             self._flush_soon.set()
 
     async def _flush_reports(self) -> None:
-        """Send the gathered worker errors, one event per reason."""
+        """Send the gathered reports, one event per reason (and kind)."""
         reports, self._reports, self._reported = self._reports, {}, 0
-        for msg, uids in reports.items():
-            await self._tell_zeek(uids, msg)
+        for msg, items in reports.items():
+            await self._tell_zeek(items, msg)
 
     async def _reporter(self) -> None:
         while True:
@@ -339,16 +342,22 @@ class Worker:
             self._flush_soon.clear()
             await self._flush_reports()
 
-    async def _tell_zeek(self, uids: list[str], msg: str) -> None:
-        """One ``HAMAD::worker_error`` for summaries that get no verdict."""
+    async def _tell_zeek(self, items: list[Unscored], msg: str) -> None:
+        """Tell Zeek these summaries get no verdict: ``HAMAD::unscored`` for those
+        with endpoints (Zeek logs them), ``HAMAD::worker_error`` for the rest."""
         t = self._transport
+        named = [u for u in items if u.named]
+        uids = [u.uid for u in items if not u.named]
         try:
             if t is None:
                 raise TransportError("no connection")
-            await t.send_worker_error(uids, msg)
+            if named:
+                await t.send_unscored(named, msg)
+            if uids:
+                await t.send_worker_error(uids, msg)
         except TransportError as exc:
-            self.counters.errors_unsent += len(uids)
-            log.debug(LogEvent("worker_error_unsent", count=len(uids), error=str(exc)))
+            self.counters.errors_unsent += len(items)
+            log.debug(LogEvent("worker_error_unsent", count=len(items), error=str(exc)))
 
     # -- scoring ------------------------------------------------------------
 
@@ -362,11 +371,11 @@ class Worker:
             while len(items) < self.batch_size and not q.empty():
                 items.append(q.get_nowait())
             self._in_flight = len(items)
-            self._batch_uids = [it.record.uid for it in items]
+            self._batch = [Unscored.of(it.record, it.interim) for it in items]
             try:
                 await self._score_and_send(items)
             finally:
-                self._batch_uids = []
+                self._batch = []
                 for _ in items:
                     q.task_done()
         self._idle.set()
@@ -392,12 +401,16 @@ class Worker:
             self.counters.score_errors += len(records)
             self._in_flight = 0
             log.exception(LogEvent("score_failed", records=len(records), error=repr(exc)))
-            await self._tell_zeek([r.uid for r in records], f"scoring failed: {exc!r:.200}")
+            await self._tell_zeek([Unscored.of(it.record, it.interim) for it in items],
+                                  f"scoring failed: {exc!r:.200}")  # fmt: skip
             return
-        missing = list(
-            (Counter(r.uid for r in records) - Counter(v.uid for v in verdicts)).elements()
-        )
-        if missing:
+        left = Counter(r.uid for r in records) - Counter(v.uid for v in verdicts)
+        if left:
+            missing = []
+            for it in items:
+                if left[it.record.uid] > 0:
+                    left[it.record.uid] -= 1
+                    missing.append(Unscored.of(it.record, it.interim))
             self.counters.score_errors += len(missing)
             log.error(LogEvent("verdicts_missing", count=len(missing)))
             await self._tell_zeek(missing, "scoring returned no verdict")
@@ -447,13 +460,14 @@ class Worker:
         if not self._idle.is_set() and self._transport is not None:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._idle.wait(), limit)
-        dropped = list(self._batch_uids) if self._in_flight else []
+        dropped = list(self._batch) if self._in_flight else []
         await _cancel(scorer)
         # A batch the scorer had taken when it was cancelled is dropped too.
         self.counters.dropped_at_exit += self._in_flight
         self._in_flight = 0
         while not self._queue.empty():
-            dropped.append(self._queue.get_nowait().record.uid)
+            it = self._queue.get_nowait()
+            dropped.append(Unscored.of(it.record, it.interim))
             self.counters.dropped_at_exit += 1
         if dropped:
             log.warning(LogEvent("dropped_at_exit", count=len(dropped)))

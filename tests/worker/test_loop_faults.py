@@ -24,12 +24,14 @@ from fake_zeek import (
     event_frame,
     fast_settings,
     make_flat_batch,
+    no_verdict_uids,
     run,
     serve_process,
     summaries_frame,
 )
 
 from hamad_plugin.worker.loop import Worker
+from hamad_plugin.worker.transport import codec
 from hamad_plugin.worker.transport.codec import SUMMARY_FIELDS
 from hamad_plugin.worker.transport.websocket import WebSocketTransport
 
@@ -40,8 +42,8 @@ def answers_per_uid(fake: FakeZeekWS) -> Counter[str]:
     for name, args, _ in fake.accepted:
         if name == "HAMAD::verdicts":
             seen.update(rec[0] for rec in args[0])
-        elif name == "HAMAD::worker_error":
-            seen.update(args[0])
+        else:
+            seen.update(no_verdict_uids(name, args))
     return seen
 
 
@@ -172,11 +174,19 @@ def test_a_burst_beyond_the_queue_is_shed_and_reported_not_disconnected() -> Non
             if proc.returncode is None:
                 proc.kill()
             await fake.stop()
-        return stopped_line(err.decode()), answers_per_uid(fake), fake.connections
+        unscored = [(rec, a[1]) for name, a, _ in fake.accepted if name == "HAMAD::unscored"
+                    for rec in a[0]]  # fmt: skip
+        sent = {s["data"][1]["data"]: s for s in make_flat_batch(1, prefix="S1-")}
+        return stopped_line(err.decode()), answers_per_uid(fake), fake.connections, unscored, sent
 
-    c, per_uid, connections = asyncio.run(asyncio.wait_for(body(), 90))
+    c, per_uid, connections, unscored, sent = asyncio.run(asyncio.wait_for(body(), 90))
     assert connections == 1 and int(c["reconnects"]) == 0, "the worker was never dropped"
     assert int(c["shed"]) > 0, "the burst was larger than the queue"
+    # Every shed summary comes back named with its endpoints (Zeek logs each in hamad.log).
+    shed = [rec for rec, why in unscored if why == "shed: worker queue full"]
+    assert len(shed) == int(c["shed"])
+    one = codec.ws_to_plain(next(iter(sent.values())))
+    assert all(rec[2:6] == one[2:6] for rec in shed), shed[:2]
     assert int(c["received"]) == n and c["accounting"] == "ok"
     assert sum(per_uid.values()) == n and max(per_uid.values()) == 1, "one answer per summary"
 

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from ...core.verdict import Verdict
 from ...errors import DependencyError
 from ..logs import LogEvent
-from .base import Inbound, Transport, TransportError
+from .base import Inbound, Transport, TransportError, Unscored
 
 log = logging.getLogger("hamad.transport.auto")
 
@@ -113,6 +113,10 @@ class AutoTransport:
     async def send_worker_error(self, uids: Sequence[str], msg: str) -> None:
         """Publish ``HAMAD::worker_error`` on the chosen transport."""
         await self._require().send_worker_error(uids, msg)
+
+    async def send_unscored(self, items: Sequence[Unscored], reason: str) -> None:
+        """Publish ``HAMAD::unscored`` on the chosen transport."""
+        await self._require().send_unscored(items, reason)
 
     async def close(self) -> None:
         """Close the chosen transport, if any; safe to call twice."""

@@ -31,8 +31,13 @@ EVENT_HELLO = "HAMAD::hello"
 #: scored: count, shed: count)``.
 EVENT_HEARTBEAT = "HAMAD::heartbeat"
 #: worker -> Zeek: ``HAMAD::worker_error(uids: vector of string, msg: string)``: these
-#: summaries get no verdict (one event per batch and reason, not per summary).
+#: summaries could not even be read, so they get no verdict and are known by uid only
+#: (one event per batch and reason, not per summary).
 EVENT_WORKER_ERROR = "HAMAD::worker_error"
+#: worker -> Zeek: ``HAMAD::unscored(batch: vector of HAMAD::Unscored, reason: string)``:
+#: these summaries were read but get no verdict (shed, scoring failed, the worker is
+#: stopping); Zeek writes each to ``hamad.log`` with the reason.
+EVENT_UNSCORED = "HAMAD::unscored"
 
 #: Events the worker accepts from Zeek.
 INBOUND_EVENTS: tuple[str, ...] = (EVENT_CONN_SUMMARIES, EVENT_CONFIG_CHANGED)
@@ -42,6 +47,7 @@ OUTBOUND_EVENTS: tuple[str, ...] = (
     EVENT_HELLO,
     EVENT_HEARTBEAT,
     EVENT_WORKER_ERROR,
+    EVENT_UNSCORED,
 )
 
 #: Default topic prefix (``HAMAD::topic_prefix`` in main.zeek).
@@ -61,6 +67,36 @@ def summaries_topic(prefix: str = DEFAULT_TOPIC_PREFIX) -> str:
 def verdicts_topic(prefix: str = DEFAULT_TOPIC_PREFIX) -> str:
     """Topic the worker publishes verdicts, hello, heartbeats and errors on."""
     return f"{prefix.rstrip('/')}/verdicts"
+
+
+@dataclass(slots=True, frozen=True)
+class Unscored:
+    """A summary that gets no verdict, named as far as the worker could read it.
+
+    With the endpoints (``orig_h`` set) it is answered with ``HAMAD::unscored`` and Zeek
+    logs it in ``hamad.log`` with the reason; a record whose endpoints could not be read
+    is known by its uid alone and answered with ``HAMAD::worker_error``.
+    """
+
+    uid: str
+    ts: float = 0.0
+    orig_h: str | None = None
+    orig_p: int = 0
+    resp_h: str = ""
+    resp_p: int = 0
+    proto: str = "unknown"
+    interim: bool = False
+
+    @classmethod
+    def of(cls, rec: ConnRecord, interim: bool = False) -> Unscored:
+        """The identity of a decoded summary."""
+        return cls(rec.uid, rec.ts, rec.orig_h, rec.orig_p, rec.resp_h, rec.resp_p,
+                   rec.proto, interim)  # fmt: skip
+
+    @property
+    def named(self) -> bool:
+        """Whether the endpoints are known (Zeek can log it)."""
+        return self.orig_h is not None
 
 
 class TransportError(HamadError):
@@ -83,7 +119,8 @@ class SummaryBatch:
     may arrive in one batch. Records that could not be decoded are not
     dropped silently: they are listed in ``rejected`` as ``(uid or "",
     reason)`` so the worker can count them and tell Zeek through
-    ``HAMAD::worker_error``.
+    ``HAMAD::worker_error``. Shed records are named by ``ident_of``, which reads
+    only the endpoint fields, so Zeek can log each with its reason.
     """
 
     raw: list[Any] = field(default_factory=list)
@@ -91,6 +128,8 @@ class SummaryBatch:
     decoder: Callable[[Any], tuple[ConnRecord, bool]] | None = None
     #: Raw record -> its uid, or "" (cheap; used for rejected and shed records).
     uid_of: Callable[[Any], str] = field(default=lambda raw: "")
+    #: Raw record -> its endpoints as far as they read (cheap; used for shed records).
+    ident_of: Callable[[Any], Unscored] | None = None
     records: list[ConnRecord] = field(default_factory=list)
     interim: list[bool] = field(default_factory=list)
     rejected: list[tuple[str, str]] = field(default_factory=list)
@@ -103,8 +142,8 @@ class SummaryBatch:
         self.records.append(record)
         self.interim.append(interim)
 
-    def decode(self, limit: int | None = None) -> list[str]:
-        """Decode the first ``limit`` raw records (all by default); uids of the others."""
+    def decode(self, limit: int | None = None) -> list[Unscored]:
+        """Decode the first ``limit`` raw records (all by default); name the others."""
         n = len(self.raw) if limit is None else max(0, min(limit, len(self.raw)))
         if self.decoder is not None:
             for raw in self.raw[:n]:
@@ -117,7 +156,8 @@ class SummaryBatch:
                     self.rejected.append((self.uid_of(raw), "nested too deeply"))
                     continue
                 self.add(record, interim)
-        return [self.uid_of(raw) for raw in self.raw[n:]]
+        ident = self.ident_of or (lambda raw: Unscored(self.uid_of(raw)))
+        return [ident(raw) for raw in self.raw[n:]]
 
 
 @dataclass(slots=True, frozen=True)
@@ -179,7 +219,10 @@ class Transport(Protocol):
         """Publish ``HAMAD::heartbeat`` (also Zeek's clock while it waits for us)."""
 
     async def send_worker_error(self, uids: Sequence[str], msg: str) -> None:
-        """Publish ``HAMAD::worker_error`` for summaries that get no verdict."""
+        """Publish ``HAMAD::worker_error`` for summaries that could not be read."""
+
+    async def send_unscored(self, items: Sequence[Unscored], reason: str) -> None:
+        """Publish ``HAMAD::unscored`` for read summaries that get no verdict."""
 
     async def close(self) -> None:
         """Close the connection; safe to call twice."""

@@ -35,7 +35,7 @@ from typing import Any
 from ...core.records import DNS_FIELDS, ZEEK_FIELDS, ConnRecord, DnsSummary
 from ...core.verdict import Verdict
 from ...errors import InputFormatError
-from .base import EVENT_CONFIG_CHANGED, EVENT_CONN_SUMMARIES, ConfigChange, SummaryBatch
+from .base import EVENT_CONFIG_CHANGED, EVENT_CONN_SUMMARIES, ConfigChange, SummaryBatch, Unscored
 
 #: Fields of ``HAMAD::ConnSummary`` (main.zeek), in record order: the connection's
 #: Zeek fields (:data:`~hamad_plugin.core.records.ZEEK_FIELDS`), the interim flag and
@@ -67,6 +67,11 @@ VERDICT_FIELDS: tuple[str, ...] = (
     "incident_score",
     "incident_uids",
 )
+
+#: Fields of ``HAMAD::Unscored`` (main.zeek), in record order.
+UNSCORED_FIELDS: tuple[str, ...] = (
+    "uid", "ts", "orig_h", "orig_p", "resp_h", "resp_p", "interim",
+)  # fmt: skip
 
 #: How many top features a verdict carries to Zeek (keeps notices short).
 MAX_TOP_FEATURES = 5
@@ -460,6 +465,33 @@ def _raw_uid(raw: Any) -> str:
     return uid[:64] if isinstance(uid, str) else ""
 
 
+def _raw_ident(raw: Any, to_plain: Callable[[Any], Any]) -> Unscored:
+    """The endpoints of a record that will not be decoded (shed): only the seven fields Zeek
+    needs to log it are converted, a fraction of decoding it. A record whose endpoints do not
+    read (or Zeek's own ``Conn::Info`` layout) is named by its uid alone."""
+    try:
+        items = _raw_items(raw, "record")
+        if len(items) != len(SUMMARY_FIELDS):
+            raise WireFormatError("not a HAMAD::ConnSummary")
+        ts, uid, orig_h, orig_p, resp_h, resp_p = (to_plain(x) for x in items[:6])
+        op, rp = _port(orig_p, "orig_p"), _port(resp_p, "resp_p")
+        return Unscored(
+            uid=str(_str(uid, "uid", False))[:64],
+            ts=float(_float(ts, "ts", False) or 0.0),
+            orig_h=str(_str(orig_h, "orig_h", False)),
+            orig_p=op.number,
+            resp_h=str(_str(resp_h, "resp_h", False)),
+            resp_p=rp.number,
+            proto=op.proto,
+            interim=bool(_bool(to_plain(items[_INTERIM]), "interim")),
+        )
+    except (ValueError, RecursionError):
+        return Unscored(_raw_uid(raw))
+
+
+_INTERIM = SUMMARY_FIELDS.index("interim")
+
+
 def _plain(x: Any) -> Any:
     return x
 
@@ -490,7 +522,9 @@ def decode_event(
                 raise WireFormatError(str(exc)[:MAX_REASON]) from None
 
         raw = _raw_items(raw_args[0], f"the argument of {name}")
-        return SummaryBatch(raw=raw, decoder=decoder, uid_of=_raw_uid)
+        return SummaryBatch(
+            raw=raw, decoder=decoder, uid_of=_raw_uid, ident_of=lambda r: _raw_ident(r, to_plain)
+        )
     args = [to_plain(a) for a in raw_args]
     if name == EVENT_CONFIG_CHANGED:
         if len(args) != 2 or not all(isinstance(a, str) for a in args):
@@ -567,6 +601,25 @@ def heartbeat_args(worker: str, seq: int, received: int, scored: int, shed: int)
 def worker_error_args(uids: Sequence[str], msg: str) -> list[Wire]:
     """Arguments of ``HAMAD::worker_error``: the uids and why they get no verdict."""
     return [("vector", [("string", u) for u in uids]), ("string", msg)]
+
+
+def unscored_wire(u: Unscored) -> Wire:
+    """One ``HAMAD::Unscored`` record, fields in :data:`UNSCORED_FIELDS` order."""
+    assert u.orig_h is not None, "a summary known by uid alone goes in HAMAD::worker_error"
+    return ("vector", [
+        ("string", u.uid),
+        ("real", _finite(u.ts)),
+        ("address", _address(u.orig_h)),
+        _port_wire(u.orig_p, u.proto),
+        ("address", _address(u.resp_h)),
+        _port_wire(u.resp_p, u.proto),
+        ("boolean", bool(u.interim)),
+    ])  # fmt: skip
+
+
+def unscored_args(items: Sequence[Unscored], reason: str) -> list[Wire]:
+    """Arguments of ``HAMAD::unscored``: the summaries and why they get no verdict."""
+    return [("vector", [unscored_wire(u) for u in items]), ("string", reason)]
 
 
 def _finite(x: float) -> float:

@@ -13,7 +13,14 @@ from collections.abc import Sequence
 
 from ...core.verdict import Verdict
 from . import codec
-from .base import EVENT_HEARTBEAT, EVENT_HELLO, EVENT_VERDICTS, EVENT_WORKER_ERROR
+from .base import (
+    EVENT_HEARTBEAT,
+    EVENT_HELLO,
+    EVENT_UNSCORED,
+    EVENT_VERDICTS,
+    EVENT_WORKER_ERROR,
+    Unscored,
+)
 
 #: Verdicts per ``HAMAD::verdicts`` event. A WebSocket verdict is about 1.3 kB of JSON, so a
 #: full worker batch (1,024) would pass the 1 MiB a WebSocket peer commonly accepts per
@@ -50,3 +57,9 @@ class EventSender:
     async def send_worker_error(self, uids: Sequence[str], msg: str) -> None:
         """Publish ``HAMAD::worker_error``."""
         await self._send(EVENT_WORKER_ERROR, codec.worker_error_args(uids, msg))
+
+    async def send_unscored(self, items: Sequence[Unscored], reason: str) -> None:
+        """Publish ``HAMAD::unscored``, in events of at most :data:`MAX_VERDICTS_PER_EVENT`."""
+        for s in range(0, len(items), MAX_VERDICTS_PER_EVENT):
+            part = items[s : s + MAX_VERDICTS_PER_EVENT]
+            await self._send(EVENT_UNSCORED, codec.unscored_args(part, reason))

@@ -26,6 +26,7 @@ from fake_zeek import (
     broker_flat_summary,
     bytes_scorer,
     fast_settings,
+    no_verdict_uids,
     run,
 )
 
@@ -76,8 +77,8 @@ def answered(fake: FakeZeekBroker) -> dict[str, Any]:
         if name == "HAMAD::verdicts":
             for rec in args[0]:
                 out[rec[0]] = rec
-        elif name == "HAMAD::worker_error":
-            out.update(dict.fromkeys(args[0], args[1]))
+        else:
+            out.update(dict.fromkeys(no_verdict_uids(name, list(args)), args[-1]))
     return out
 
 

@@ -22,6 +22,8 @@ from hamad_plugin.worker.transport.base import (
     DEFAULT_TOPIC_PREFIX,
     INBOUND_EVENTS,
     OUTBOUND_EVENTS,
+    SummaryBatch,
+    Unscored,
     summaries_topic,
     verdicts_topic,
 )
@@ -47,6 +49,33 @@ def _verdict() -> Verdict:
 
 def test_conn_summary_fields_match_the_codec(schema: ZeekSchema) -> None:
     assert [f for f, _, _ in schema.records["ConnSummary"]] == list(codec.SUMMARY_FIELDS)
+
+
+def _as_record(v: Verdict) -> ConnRecord:
+    return ConnRecord(ts=v.ts, uid=v.uid, orig_h=v.orig_h, orig_p=v.orig_p, resp_h=v.resp_h,
+                      resp_p=v.resp_p, proto=v.proto)  # fmt: skip
+
+
+def test_unscored_fields_match_the_codec(schema: ZeekSchema) -> None:
+    assert [f for f, _, _ in schema.records["Unscored"]] == list(codec.UNSCORED_FIELDS)
+
+
+def test_a_shed_summary_is_named_from_its_raw_record_alone(schema: ZeekSchema) -> None:
+    """Shed records are not decoded, but their endpoints are read for hamad.log; one whose
+    endpoints do not read is named by uid (and goes in HAMAD::worker_error)."""
+    rec = flat_summary(recorded_conn_infos()[2], PRECISE_TS[2], interim=True)
+    full, interim = codec.summary_from_values(codec.ws_to_plain(rec))
+    batch = codec.decode_event("HAMAD::conn_summaries", [{"@data-type": "vector",
+                                                           "data": [rec, rec]}],
+                               codec.ws_to_plain)  # fmt: skip
+    assert isinstance(batch, SummaryBatch)
+    shed = batch.decode(1)
+    assert shed == [Unscored.of(full, interim)] and shed[0].named
+    assert schema.ws_conforms(codec.wire_to_ws(codec.unscored_wire(shed[0])), "Unscored")
+    bad = {"@data-type": "vector", "data": list(rec["data"])}
+    bad["data"][codec.SUMMARY_FIELDS.index("orig_h")] = {"@data-type": "address", "data": "x"}
+    assert codec._raw_ident(bad, codec.ws_to_plain) == Unscored(full.uid)
+    assert not codec._raw_ident("junk", codec.ws_to_plain).named
 
 
 def test_verdict_fields_match_the_codec(schema: ZeekSchema) -> None:
@@ -117,6 +146,7 @@ def test_outgoing_events_have_the_types_zeek_declares(schema: ZeekSchema) -> Non
         "HAMAD::heartbeat": codec.heartbeat_args("w", 1, 2, 3, 4),
         "HAMAD::worker_error": codec.worker_error_args(["Cx", "Cy"], "shed"),
         "HAMAD::verdicts": codec.verdicts_args([_verdict()]),
+        "HAMAD::unscored": codec.unscored_args([Unscored.of(_as_record(_verdict()), True)], "shed"),
     }
     assert set(samples) == set(OUTBOUND_EVENTS)
     for name, args in samples.items():
