@@ -41,8 +41,8 @@ REPO = Path(__file__).resolve().parent.parent
 #: Upper edges (seconds) of the latency histogram the Zeek script keeps.
 LAT_EDGES = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 #: The capacity ramp: offered summaries/s, each step this many seconds.
-CAPACITY_STEPS = (1000.0, 2000.0, 3000.0, 4000.0, 6000.0, 8000.0, 10000.0, 12000.0, 16000.0)
-CAPACITY_SECONDS = 20.0
+CAPACITY_STEPS = (1000.0, 2000.0, 3000.0, 4000.0, 5000.0, 6000.0, 7000.0, 8000.0, 10000.0, 12000.0)
+CAPACITY_SECONDS = 40.0
 #: RSS slope goal after warm-up, MB per hour (issue 26).
 SLOPE_GOAL_MB_PER_H = 1.0
 
