@@ -108,6 +108,14 @@ hook log_policy(rec: Info, id: Log::ID, filter: Log::Filter)
 # Zeek makes) comes from a broken or hostile peer.
 const max_name_len = 256;
 
+# Writes one hamad.log row, naming the scoring node in a cluster.
+function write_log(rec: Info)
+	{
+	if ( Cluster::is_enabled() )
+		rec$scored_by = Cluster::node;
+	Log::write(HAMAD::LOG, rec);
+	}
+
 # Why a verdict cannot be from a HAMAD worker, or "".
 function implausible(v: Verdict): string
 	{
@@ -144,9 +152,7 @@ function handle_verdict(v: Verdict)
 	    $model_version=v$model_version, $interim=v$interim,
 	    $learning=v$learning, $familiar=v$familiar, $behaviour=v$behaviour,
 	    $incident=v$incident);
-	if ( Cluster::is_enabled() )
-		rec$scored_by = Cluster::node;
-	Log::write(HAMAD::LOG, rec);
+	write_log(rec);
 
 	if ( ! v$anomalous )
 		return;
@@ -196,8 +202,6 @@ event HAMAD::unscored(batch: vector of Unscored, reason: string)
 		    $orig_h=u$orig_h, $orig_p=u$orig_p, $resp_h=u$resp_h,
 		    $resp_p=u$resp_p), $interim=u$interim, $learning=F,
 		    $familiar=F, $reason=reason);
-		if ( Cluster::is_enabled() )
-			rec$scored_by = Cluster::node;
-		Log::write(HAMAD::LOG, rec);
+		write_log(rec);
 		}
 	}

@@ -124,7 +124,7 @@ class Worker:
         #: Summaries the scorer has taken from the queue and not yet accounted for.
         self._in_flight = 0
         #: The batch the scorer is scoring or sending (reported if dropped at exit).
-        self._batch: list[Unscored] = []
+        self._batch: list[_Item] = []
         #: Set at shutdown: the scorer finishes its batch and takes no new one.
         self._stopping = False
         #: Set whenever the scorer is between batches.
@@ -371,7 +371,7 @@ class Worker:
             while len(items) < self.batch_size and not q.empty():
                 items.append(q.get_nowait())
             self._in_flight = len(items)
-            self._batch = [Unscored.of(it.record, it.interim) for it in items]
+            self._batch = items
             try:
                 await self._score_and_send(items)
             finally:
@@ -460,7 +460,9 @@ class Worker:
         if not self._idle.is_set() and self._transport is not None:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._idle.wait(), limit)
-        dropped = list(self._batch) if self._in_flight else []
+        dropped = (
+            [Unscored.of(it.record, it.interim) for it in self._batch] if self._in_flight else []
+        )
         await _cancel(scorer)
         # A batch the scorer had taken when it was cancelled is dropped too.
         self.counters.dropped_at_exit += self._in_flight

@@ -465,6 +465,9 @@ def _raw_uid(raw: Any) -> str:
     return uid[:64] if isinstance(uid, str) else ""
 
 
+_INTERIM = SUMMARY_FIELDS.index("interim")
+
+
 def _raw_ident(raw: Any, to_plain: Callable[[Any], Any]) -> Unscored:
     """The endpoints of a record that will not be decoded (shed): only the seven fields Zeek
     needs to log it are converted, a fraction of decoding it. A record whose endpoints do not
@@ -487,9 +490,6 @@ def _raw_ident(raw: Any, to_plain: Callable[[Any], Any]) -> Unscored:
         )
     except (ValueError, RecursionError):
         return Unscored(_raw_uid(raw))
-
-
-_INTERIM = SUMMARY_FIELDS.index("interim")
 
 
 def _plain(x: Any) -> Any:
@@ -552,16 +552,24 @@ def _address(text: str) -> str:
     return str(ipaddress.ip_address(text))
 
 
+def _endpoints_wire(uid: str, ts: float, orig_h: str, orig_p: int, resp_h: str, resp_p: int,
+                    proto: str) -> list[Wire]:  # fmt: skip
+    """The first six fields of ``HAMAD::Verdict`` and ``HAMAD::Unscored``: which connection."""
+    return [
+        ("string", uid),
+        ("real", float(ts)),
+        ("address", _address(orig_h)),
+        _port_wire(orig_p, proto),
+        ("address", _address(resp_h)),
+        _port_wire(resp_p, proto),
+    ]
+
+
 def verdict_wire(v: Verdict) -> Wire:
     """One ``HAMAD::Verdict`` record, fields in :data:`VERDICT_FIELDS` order."""
     top = v.top_features[:MAX_TOP_FEATURES]
     fields = [
-        ("string", v.uid),
-        ("real", float(v.ts)),
-        ("address", _address(v.orig_h)),
-        _port_wire(v.orig_p, v.proto),
-        ("address", _address(v.resp_h)),
-        _port_wire(v.resp_p, v.proto),
+        *_endpoints_wire(v.uid, v.ts, v.orig_h, v.orig_p, v.resp_h, v.resp_p, v.proto),
         ("real", _finite(v.score)),
         ("real", _finite(v.threshold)),
         ("boolean", bool(v.anomalous)),
@@ -606,15 +614,8 @@ def worker_error_args(uids: Sequence[str], msg: str) -> list[Wire]:
 def unscored_wire(u: Unscored) -> Wire:
     """One ``HAMAD::Unscored`` record, fields in :data:`UNSCORED_FIELDS` order."""
     assert u.orig_h is not None, "a summary known by uid alone goes in HAMAD::worker_error"
-    return ("vector", [
-        ("string", u.uid),
-        ("real", _finite(u.ts)),
-        ("address", _address(u.orig_h)),
-        _port_wire(u.orig_p, u.proto),
-        ("address", _address(u.resp_h)),
-        _port_wire(u.resp_p, u.proto),
-        ("boolean", bool(u.interim)),
-    ])  # fmt: skip
+    ident = _endpoints_wire(u.uid, u.ts, u.orig_h, u.orig_p, u.resp_h, u.resp_p, u.proto)
+    return ("vector", [*ident, ("boolean", bool(u.interim))])
 
 
 def unscored_args(items: Sequence[Unscored], reason: str) -> list[Wire]:
