@@ -25,7 +25,7 @@ LOCO_DATA  := $(DATA)/iot23/CTU-IoT-Malware-Capture-34-1/conn.log.labeled.xz \
 TRAIN_DATA := $(LOCO_DATA)
 
 .PHONY: help venv venv-dev run test test-fast lint typecheck model eval loco bench report docs clean \
-        dashboard image-test screenshots
+        dashboard image-test screenshots edge evasion
 
 help:
 	@echo "make run     - set up .venv, simulate a short labelled capture, replay it through the shipped model"
@@ -34,6 +34,8 @@ help:
 	@echo "make model   - retrain models/default from $(DATA) (needs the shared datasets)"
 	@echo "make eval    - LOCO + seed-protocol report into docs/evaluation.md (needs the datasets)"
 	@echo "make bench   - throughput / latency / memory figures"
+	@echo "make edge    - rebuild models/default-int8 and write docs/edge.md (float vs int8)"
+	@echo "make evasion - the evasion study into docs/evasion.md and docs/img/evasion.png"
 	@echo "make dashboard  - the live dashboard (Streamlit) on the run of make run"
 	@echo "make image-test - build the worker's container image on a local base and test it (needs dockerd)"
 
@@ -91,6 +93,21 @@ eval report: venv-dev
 
 bench: venv
 	$(HAMAD) bench --json-out docs/bench.json
+
+# The int8 edge build of the shipped model, calibrated on a simulated day (seed 5, never
+# used to evaluate), and its figures beside the float model's.
+EDGE_TMP := $(RUN_OUT)/edge
+edge: venv-dev
+	mkdir -p $(EDGE_TMP)
+	$(HAMAD) simulate --seed 5 --hosts 32 --duration 6h --connections 30000 --out $(EDGE_TMP)/calib-sim5.log
+	$(HAMAD) quantize --model models/default --out models/default-int8 --calibration $(EDGE_TMP)/calib-sim5.log
+	for s in 3 13; do $(HAMAD) simulate --seed $$s --hosts 64 --duration 24h --connections 100000 --out $(EDGE_TMP)/sim$$s.log; done
+	$(HAMAD) edge --model models/default --edge-model models/default-int8 $(foreach f,$(LOCO_DATA),--data $(f)) \
+	  --data $(EDGE_TMP)/sim3.log --data $(EDGE_TMP)/sim13.log --speed-log $(EDGE_TMP)/sim13.log \
+	  --json-out docs/edge.json --md-out docs/edge.md
+
+evasion: venv-dev
+	$(HAMAD) evasion --seed 17 --seed 29 --md-out docs/evasion.md --png-out docs/img/evasion.png --json-out docs/evasion.json
 
 # Build the worker image on a Debian base made here with debootstrap (no registry needed) and
 # run hamad replay inside it; needs root and a Docker daemon. Not part of make test.

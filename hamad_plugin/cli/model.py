@@ -1,4 +1,4 @@
-"""``hamad train`` and ``hamad eval``: make a model, and measure one on labelled logs."""
+"""``hamad train``, ``hamad quantize`` and ``hamad eval``: make a model, and measure one."""
 
 from __future__ import annotations
 
@@ -37,6 +37,11 @@ from .render import metrics_table
 )
 @click.option("--seed", default=0, show_default=True)
 @click.option("--name", default=None, help="Model version string (default: DIR-NAME-DATE).")
+@click.option(
+    "--quantize",
+    is_flag=True,
+    help="Also write the int8 edge build into OUT-int8, calibrated on the training logs.",
+)
 def train(
     data: tuple[str, ...],
     out: str,
@@ -45,6 +50,7 @@ def train(
     scales: str,
     seed: int,
     name: str | None,
+    quantize: bool,
 ) -> None:
     """Train the ensemble on labelled conn logs and export it to ONNX.
 
@@ -93,6 +99,71 @@ def train(
         click.echo(f"note: {note}")
     click.echo("held-out test rows (last 20 % of each capture, never trained on):")
     click.echo(metrics_table({**m["per_capture"], "ALL": m["overall"]}))
+    if quantize:
+        _quantize(str(res.out_dir), f"{res.out_dir}-int8", data, None, None)
+
+
+@click.command()
+@model_option()
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Model directory to write the edge build into.",
+)
+@click.option(
+    "--calibration",
+    "calibration",
+    multiple=True,
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Conn log whose connections set the int8 ranges (repeatable; labels not read). "
+    "Your own site's traffic is best; `hamad simulate` writes one otherwise.",
+)
+@click.option(
+    "--rows",
+    default=None,
+    type=click.IntRange(min=1),
+    help="Calibration rows, spread over the logs  [default: 20,000].",
+)
+@click.option("--name", default=None, help="Model version string (default: SOURCE-VERSION-int8).")
+def quantize(
+    model: str | None, out: str, calibration: tuple[str, ...], rows: int | None, name: str | None
+) -> None:
+    """Write an edge build of a model: int8 where it costs no detection (docs/edge.md).
+
+    The novelty member's projections become int8 (static, calibrated); the tree
+    ensembles lose a layout hint onnxruntime never reads; the attention gate stays
+    float32. The result serves like any model: `hamad serve --model OUT`.
+    """
+    _quantize(model, out, calibration, rows, name)
+
+
+def _quantize(
+    model: str | None, out: str, calibration: tuple[str, ...], rows: int | None, name: str | None
+) -> None:
+    from ..offline.quantize import CALIBRATION_ROWS, calibration_rows, quantize_model
+    from ..scoring.model import LoadedModel
+
+    src = LoadedModel.load(model)
+    limit = rows or CALIBRATION_ROWS
+    bar = progress(limit, "calibration rows", unit="row")
+    X = calibration_rows(calibration, src.feature_config, limit, progress=bar.update)
+    bar.close()
+    res = quantize_model(
+        model, out, X, calibration_from=[Path(c).name for c in calibration], name=name
+    )
+    thr = res.manifest.threshold.threshold
+    click.echo(
+        f"model {res.manifest.version} written to {res.out_dir}: model.onnx "
+        f"{res.source_bytes:,} -> {res.quantized_bytes:,} bytes"
+    )
+    click.echo(
+        f"on the {res.rows_checked:,} calibration rows: largest score change "
+        f"{res.max_abs_score_delta:.4f}, {res.flag_disagreements} flag(s) changed at "
+        f"the threshold {thr:.4f}"
+    )
 
 
 @click.command(name="eval")

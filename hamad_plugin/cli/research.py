@@ -1,4 +1,4 @@
-"""The research instruments: ``hamad loco``, ``bench``, ``shards`` and ``simulate``."""
+"""The research instruments: ``hamad loco``, ``bench``, ``edge``, ``shards`` and ``simulate``."""
 
 from __future__ import annotations
 
@@ -198,6 +198,93 @@ def bench(
     click.echo(text)
     if json_out:
         Path(json_out).write_text(text + "\n")
+
+
+@click.command()
+@model_option()
+@click.option("--edge-model", required=True, help="The int8 build (`hamad quantize --out DIR`).")
+@data_option("Labelled conn log to compare detection on; repeat for several captures.")
+@click.option(
+    "--speed-log",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="conn log for the one-core speed runs (graph alone and the whole replay path).",
+)
+@click.option("--json-out", default=None, type=click.Path(dir_okay=False))
+@click.option("--md-out", default=None, type=click.Path(dir_okay=False))
+def edge(
+    model: str | None,
+    edge_model: str,
+    data: tuple[str, ...],
+    speed_log: str,
+    json_out: str | None,
+    md_out: str | None,
+) -> None:
+    """Compare a model with its int8 build: size, one-core speed, detection deltas."""
+    from ..research.edge import compare, markdown
+
+    doc = compare(model, edge_model, data, speed_log, echo=lambda m: click.echo(m, err=True))
+    command = "hamad edge " + " ".join(sys.argv[2:])
+    text = markdown(doc, command)
+    click.echo(text)
+    if json_out:
+        Path(json_out).write_text(json.dumps(doc, indent=1) + "\n")
+    if md_out:
+        Path(md_out).write_text(text)
+
+
+@click.command()
+@click.option(
+    "--seed",
+    "seeds",
+    multiple=True,
+    type=int,
+    default=(17, 29),
+    show_default=True,
+    help="Simulator seed of a base day (repeat).",
+)
+@click.option("--hosts", default=64, show_default=True)
+@click.option("--duration", default="24h", show_default=True)
+@click.option("--connections", default=100_000, show_default=True)
+@click.option("--learn", default="6h", show_default=True, help="The learning period.")
+@click.option("--md-out", default=None, type=click.Path(dir_okay=False))
+@click.option("--png-out", default=None, type=click.Path(dir_okay=False))
+@click.option("--json-out", default=None, type=click.Path(dir_okay=False))
+def evasion(
+    seeds: tuple[int, ...],
+    hosts: int,
+    duration: str,
+    connections: int,
+    learn: str,
+    md_out: str | None,
+    png_out: str | None,
+    json_out: str | None,
+) -> None:
+    """The evasion study: attacks rewritten (padded, jittered, slowed, spread, hidden)."""
+    import tempfile
+
+    from ..research.evasion import markdown, outcomes_json, plot, run_study
+    from ..research.simulate import make_config
+    from ..research.simulate import simulate as sim
+
+    per_seed: dict[int, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed in seeds:
+            base = Path(tmp) / f"sim{seed}.conn.log"
+            cfg = make_config(seed=seed, hosts=hosts, duration=duration, connections=connections)
+            with open(base, "wb") as fh:
+                sim(cfg, fh)
+            echo = lambda m, s=seed: click.echo(f"seed {s}: {m}", err=True)  # noqa: E731
+            per_seed[seed] = run_study(base, learn=learn, echo=echo)
+    text = markdown(per_seed, "hamad evasion " + " ".join(sys.argv[2:]))
+    click.echo(text)
+    if md_out:
+        Path(md_out).write_text(text)
+    if png_out:
+        plot(per_seed, Path(png_out))
+    if json_out:
+        doc = {str(s): outcomes_json(o) for s, o in per_seed.items()}
+        Path(json_out).write_text(json.dumps(doc, indent=1) + "\n")
 
 
 @click.command()

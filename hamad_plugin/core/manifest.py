@@ -341,6 +341,8 @@ class ModelManifest:
     metrics: Mapping[str, Any] | None = _optional()
     #: Package -> version of the training environment.
     libraries: Mapping[str, str] | None = _optional()
+    #: Set by ``hamad quantize``: what was made int8, from which model, on what calibration.
+    quantization: Mapping[str, Any] | None = _optional()
 
     def to_dict(self) -> dict[str, Any]:
         """The ``metadata.json`` document (a fresh, JSON-ready copy)."""
@@ -397,6 +399,9 @@ class ModelManifest:
             training=TrainingInfo.from_dict(meta["training"]) if "training" in meta else None,
             metrics=_mapping(meta["metrics"], "metrics") if "metrics" in meta else None,
             libraries=_libraries(meta["libraries"]) if "libraries" in meta else None,
+            quantization=(
+                _mapping(meta["quantization"], "quantization") if "quantization" in meta else None
+            ),
         )
 
 

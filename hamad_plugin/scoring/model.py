@@ -124,7 +124,7 @@ class LoadedModel:
         except (TypeError, ValueError) as exc:  # ConfigError is a ValueError
             raise ModelError(f"{meta_path}: features.config is unusable: {exc}") from exc
         check_schema(manifest, fconf)
-        session = _session(onnx_path)
+        session = open_session(onnx_path)
         _check_session(session, manifest, onnx_path)
         return cls(mdir, manifest, session, fconf)
 
@@ -197,7 +197,8 @@ def check_schema(manifest: ModelManifest, fconf: FeatureConfig) -> None:
         )
 
 
-def _session(path: Path) -> Any:
+def open_session(path: Path) -> Any:
+    """An onnxruntime session on one thread; ModelError if onnxruntime cannot load the file."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()

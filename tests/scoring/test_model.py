@@ -21,13 +21,13 @@ def test_onnx_matches_native_ensemble_on_simulated_rows(sample_matrix, tmp_path:
     attention weights 2e-3 (the gate runs in float64 natively, float32 in ONNX)."""
     pytest.importorskip("xgboost")
     from hamad_plugin.offline.ensemble import HamadEnsemble
-    from hamad_plugin.scoring.model import _session
+    from hamad_plugin.scoring.model import open_session
 
     X, y = sample_matrix
     ens = HamadEnsemble(n_estimators=15, random_state=0).fit(X[::2], y[::2])
     path = tmp_path / "m.onnx"
     ens.export_onnx(str(path))
-    sess = _session(path)
+    sess = open_session(path)
     Xt = X[1::2]
     score, weights, members = sess.run(None, {"features": Xt})
     assert np.abs(members - ens.base_scores(Xt)).max() < 1e-5
@@ -45,12 +45,12 @@ def test_onnx_matches_native_ensemble_on_simulated_rows(sample_matrix, tmp_path:
 def test_ablation_variants_export(sample_matrix, tmp_path: Path, fusion: str, members) -> None:
     pytest.importorskip("xgboost")
     from hamad_plugin.offline.ensemble import HamadEnsemble
-    from hamad_plugin.scoring.model import _session
+    from hamad_plugin.scoring.model import open_session
 
     X, y = sample_matrix
     ens = HamadEnsemble(members=members, fusion=fusion, n_estimators=5).fit(X[:2000], y[:2000])
     ens.export_onnx(str(tmp_path / "m.onnx"))
-    score, weights, _ = _session(tmp_path / "m.onnx").run(None, {"features": X[2000:2500]})
+    score, weights, _ = open_session(tmp_path / "m.onnx").run(None, {"features": X[2000:2500]})
     assert np.abs(score - ens.predict_proba(X[2000:2500])).max() < 2e-3
     assert np.allclose(weights, 1.0 / len(members), atol=1e-6)
 
