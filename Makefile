@@ -25,7 +25,7 @@ LOCO_DATA  := $(DATA)/iot23/CTU-IoT-Malware-Capture-34-1/conn.log.labeled.xz \
 TRAIN_DATA := $(LOCO_DATA)
 
 .PHONY: help venv venv-dev run test test-fast lint typecheck model eval loco bench report docs clean \
-        dashboard image-test screenshots edge evasion
+        dashboard image-test screenshots edge evasion fleet
 
 help:
 	@echo "make run     - set up .venv, simulate a short labelled capture, replay it through the shipped model"
@@ -36,6 +36,7 @@ help:
 	@echo "make bench   - throughput / latency / memory figures"
 	@echo "make edge    - rebuild models/default-int8 and write docs/edge.md (float vs int8)"
 	@echo "make evasion - the evasion study into docs/evasion.md and docs/img/evasion.png"
+	@echo "make fleet   - the fleet-learning study into docs/fleet.md (hamad fleet, Flower)"
 	@echo "make dashboard  - the live dashboard (Streamlit) on the run of make run"
 	@echo "make image-test - build the worker's container image on a local base and test it (needs dockerd)"
 
@@ -46,7 +47,7 @@ $(VENV)/.stamp-base: pyproject.toml
 	touch $@
 
 $(VENV)/.stamp-dev: $(VENV)/.stamp-base
-	$(PIP) install -q -e '.[train,dev,dashboard]'
+	$(PIP) install -q -e '.[train,dev,dashboard,fleet]'
 	touch $@
 
 $(VENV)/.stamp-dashboard: $(VENV)/.stamp-base
@@ -108,6 +109,21 @@ edge: venv-dev
 
 evasion: venv-dev
 	$(HAMAD) evasion --seed 17 --seed 29 --md-out docs/evasion.md --png-out docs/img/evasion.png --json-out docs/evasion.json
+
+# Fleet learning (docs/fleet.md): the labelled captures as three gateways and two simulated
+# gateways (seeds never used elsewhere), federated vs local-only vs central.
+FLEET_TMP := $(RUN_OUT)/fleet
+IOT := $(DATA)/iot23
+STRATO := $(DATA)/stratosphere-labeled-zeek
+fleet: venv-dev
+	mkdir -p $(FLEET_TMP)
+	for s in 71 72; do $(HAMAD) simulate --seed $$s --hosts 32 --duration 12h --connections 30000 --out $(FLEET_TMP)/sim$$s.log; done
+	$(HAMAD) fleet-study \
+	  --gateway iot-mirai=$(IOT)/CTU-IoT-Malware-Capture-34-1/conn.log.labeled.xz,$(IOT)/CTU-Honeypot-Capture-4-1/conn.log.labeled.xz \
+	  --gateway iot-mixed=$(IOT)/CTU-IoT-Malware-Capture-8-1/conn.log.labeled.xz,$(IOT)/CTU-IoT-Malware-Capture-44-1/conn.log.labeled.xz,$(IOT)/CTU-Honeypot-Capture-5-1/conn.log.labeled.xz \
+	  --gateway stratosphere=$(STRATO)/001-njrat-ctu-botnet-230-1.first1000.conn.log.labeled.xz,$(STRATO)/008-ctu-normal-40-day1.conn.log.labeled.xz,$(STRATO)/010-ctu-normal-42-day2.conn.log.labeled.xz,$(STRATO)/018-ctu-sme-11-win-remcos.conn.log.labeled.xz \
+	  --gateway sim71=$(FLEET_TMP)/sim71.log --gateway sim72=$(FLEET_TMP)/sim72.log \
+	  --md-out docs/fleet.md --json-out docs/fleet.json
 
 # Build the worker image on a Debian base made here with debootstrap (no registry needed) and
 # run hamad replay inside it; needs root and a Docker daemon. Not part of make test.

@@ -19,7 +19,7 @@ import pytest
 from conftest import free_port
 
 PKG = Path(__file__).resolve().parents[1] / "hamad_plugin"
-HEAVY = ("sklearn", "xgboost", "matplotlib", "torch", "pandas", "streamlit")
+HEAVY = ("sklearn", "xgboost", "matplotlib", "torch", "pandas", "streamlit", "flwr")
 #: What each part may import inside the package (besides itself, errors and the root).
 ALLOWED: dict[str, set[str]] = {
     "core": set(),

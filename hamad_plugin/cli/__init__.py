@@ -29,6 +29,8 @@ COMMANDS: dict[str, str] = {
     "edge": "research:edge",
     "evasion": "research:evasion",
     "eval": "model:eval_cmd",
+    "fleet": "fleet:fleet",
+    "fleet-study": "research:fleet_study",
     "info": "site:info",
     "learn": "site:learn",
     "loco": "research:loco",

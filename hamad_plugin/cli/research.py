@@ -454,3 +454,42 @@ def shards(
     if json_out:
         text = json.dumps([r.to_dict() for r in rows], indent=1)
         Path(json_out).write_text(text + "\n")
+
+
+@click.command("fleet-study")
+@click.option(
+    "--gateway",
+    "gateways",
+    multiple=True,
+    required=True,
+    metavar="NAME=LOG[,LOG...]",
+    help="One gateway and its labelled conn logs (repeat).",
+)
+@click.option("--central-trees", default=60, show_default=True)
+@click.option("--md-out", type=click.Path(dir_okay=False), default=None)
+@click.option("--json-out", type=click.Path(dir_okay=False), default=None)
+def fleet_study(
+    gateways: tuple[str, ...], central_trees: int, md_out: str | None, json_out: str | None
+) -> None:
+    """docs/fleet.md: fleet vs local-only vs central, leave one gateway out, a poisoned one."""
+    from ..offline.fleet_launch import GatewaySpec
+    from ..research.fleet_study import markdown, run_study
+
+    specs = [GatewaySpec.parse(g) for g in gateways]
+    doc = run_study(
+        {s.name: list(s.paths) for s in specs},
+        central_trees=central_trees,
+        echo=lambda m: click.echo(m, err=True),
+    )
+    text = markdown(doc, "hamad fleet-study " + " ".join(_shown(a) for a in sys.argv[2:]))
+    click.echo(text)
+    if md_out:
+        Path(md_out).write_text(text)
+    if json_out:
+        Path(json_out).write_text(json.dumps(doc, indent=1) + "\n")
+
+
+def _shown(arg: str) -> str:
+    """Paths in the recorded command relative to the checkout, not this machine's."""
+    cwd = str(Path.cwd()) + os.sep
+    return arg.replace(cwd, "")

@@ -343,6 +343,8 @@ class ModelManifest:
     libraries: Mapping[str, str] | None = _optional()
     #: Set by ``hamad quantize``: what was made int8, from which model, on what calibration.
     quantization: Mapping[str, Any] | None = _optional()
+    #: Set by ``hamad fleet``: the gateways (names and file digests), rounds and bytes.
+    fleet: Mapping[str, Any] | None = _optional()
 
     def to_dict(self) -> dict[str, Any]:
         """The ``metadata.json`` document (a fresh, JSON-ready copy)."""
@@ -402,6 +404,7 @@ class ModelManifest:
             quantization=(
                 _mapping(meta["quantization"], "quantization") if "quantization" in meta else None
             ),
+            fleet=_mapping(meta["fleet"], "fleet") if "fleet" in meta else None,
         )
 
 

@@ -148,21 +148,38 @@ class AttentionGate:
         gate.intercept_ = np.log(w / w.sum())
         return gate
 
-    def fit(self, X: np.ndarray, S: np.ndarray, y: np.ndarray) -> AttentionGate:
+    def fit(
+        self,
+        X: np.ndarray,
+        S: np.ndarray,
+        y: np.ndarray,
+        *,
+        standardiser: tuple[np.ndarray, np.ndarray] | None = None,
+        start: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> AttentionGate:
+        """Fit on member scores ``S``; returns self.
+
+        ``standardiser`` (mean, scale) and ``start`` (coef, intercept) are for federated
+        training (:mod:`.fleet`): every gateway standardises alike and continues from the
+        fleet's gate instead of from plain averaging.
+        """
         X = np.asarray(X, dtype=np.float64)
         S = np.asarray(S, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
-        self.mean_ = X.mean(axis=0)
-        sd = X.std(axis=0)
-        self.scale_ = np.where(sd > 1e-6, sd, 1.0)
+        if standardiser is None:
+            self.mean_ = X.mean(axis=0)
+            sd = X.std(axis=0)
+            self.scale_ = np.where(sd > 1e-6, sd, 1.0)
+        else:
+            self.mean_, self.scale_ = (np.asarray(a, dtype=np.float64) for a in standardiser)
         Z = self._inputs(X, S)
         n, d = Z.shape
         k = S.shape[1]
         pos = max(float(y.sum()), 1.0)
         neg = max(float(n - y.sum()), 1.0)
         cw = np.where(y > 0.5, n / (2 * pos), n / (2 * neg)) / n
-        W = np.zeros((d, k))
-        b = np.zeros(k)
+        W = np.zeros((d, k)) if start is None else np.array(start[0], dtype=np.float64)
+        b = np.zeros(k) if start is None else np.array(start[1], dtype=np.float64)
         mW, vW, mb, vb = np.zeros_like(W), np.zeros_like(W), np.zeros_like(b), np.zeros_like(b)
         beta1, beta2 = 0.9, 0.999
         for step in range(1, self.epochs + 1):
