@@ -16,8 +16,9 @@ def run(*args: str) -> object:
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
-EVERY_COMMAND = ("bench", "dashboard", "data", "drift", "eval", "info", "learn", "loco",
-                 "replay", "report", "serve", "shards", "simulate", "train")  # fmt: skip
+EVERY_COMMAND = ("bench", "dashboard", "data", "drift", "edge", "eval", "evasion", "fleet",
+                 "fleet-study", "info", "learn", "loco", "quantize", "replay", "report", "serve",
+                 "shards", "simulate", "train")  # fmt: skip
 
 
 def test_help_lists_every_command() -> None:
