@@ -42,6 +42,12 @@ if TYPE_CHECKING:
     help="Leave out a gateway whose trees most peers score below this AUC on their rows "
     "(0 turns peer review off).",
 )
+@click.option(
+    "--xgb-cycles",
+    default=0,
+    show_default=True,
+    help="0: average the gateways' boosters (bagging); N: boost in turn, N passes over them.",
+)
 @click.option("--target-fpr", default=1e-4, show_default=True)
 @click.option(
     "--flip-labels",
@@ -55,6 +61,11 @@ if TYPE_CHECKING:
     is_flag=True,
     help="Run every gateway in this process instead of over Flower (same steps, same bytes).",
 )
+@click.option(
+    "--insecure",
+    is_flag=True,
+    help="Loopback without TLS (by default every Flower link is TLS with a throwaway CA).",
+)
 @click.option("--name", default=None, help="Model version (default: OUT's name and the date).")
 def fleet(
     gateways: tuple[str, ...],
@@ -64,9 +75,11 @@ def fleet(
     gate_rounds: int,
     trim: int,
     min_review_auc: float,
+    xgb_cycles: int,
     target_fpr: float,
     flipped: tuple[str, ...],
     local: bool,
+    insecure: bool,
     name: str | None,
 ) -> None:
     """Train one model across gateways with Flower (federated; traffic stays on each).
@@ -91,15 +104,16 @@ def fleet(
     if local:
         cfg = FleetConfig(
             rf_trees=rf_trees, xgb_trees=xgb_trees, gate_rounds=gate_rounds, trim=trim,
-            target_fpr=target_fpr, min_review_auc=min_review_auc,
+            target_fpr=target_fpr, min_review_auc=min_review_auc, xgb_cycles=xgb_cycles,
         )  # fmt: skip
         d = _local(specs, out, cfg, name, echo)
     else:
         rc: dict[str, object] = {"rf-trees": rf_trees, "xgb-trees": xgb_trees,
                                  "gate-rounds": gate_rounds, "trim": trim,
                                  "target-fpr": target_fpr, "min-review-auc": min_review_auc,
+                                 "xgb-cycles": xgb_cycles,
                                  "name": name or ""}  # fmt: skip
-        d = run_federation(specs, out, rc, echo=echo)
+        d = run_federation(specs, out, rc, echo=echo, tls=not insecure)
     meta = json.loads((d / "metadata.json").read_text())
     fl = meta["fleet"]
     click.echo(

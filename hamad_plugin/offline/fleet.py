@@ -49,7 +49,7 @@ from .train import time_split
 #: A message between the fleet server and one gateway: named numpy arrays only.
 Payload = dict[str, np.ndarray]
 
-STEPS = ("stats", "cov", "trees", "review", "novelty_c", "gate", "calibrate", "evaluate")
+STEPS = ("stats", "cov", "trees", "review", "boost", "novelty_c", "gate", "calibrate", "evaluate")
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,10 @@ class FleetConfig:
     seed: int = 0
     #: A gateway whose trees score a median AUC below this on its peers' rows is left out.
     min_review_auc: float = 0.5
+    #: 0: the fleet's booster is the mean of the gateways' (bagging). N >= 1: it is boosted
+    #: in turn, N passes over the gateways, each adding its share of trees on top of the
+    #: fleet's booster so far (Flower's cyclic XGBoost): it learns what any gateway has seen.
+    xgb_cycles: int = 0
 
     def payload(self) -> Payload:
         return {k: np.asarray(v, dtype=np.float64) for k, v in self.__dict__.items()}
@@ -77,7 +81,7 @@ class FleetConfig:
             rf_trees=int(g["rf_trees"]), xgb_trees=int(g["xgb_trees"]),
             gate_rounds=int(g["gate_rounds"]), gate_epochs=int(g["gate_epochs"]),
             trim=int(g["trim"]), target_fpr=float(g["target_fpr"]), seed=int(g["seed"]),
-            min_review_auc=float(g["min_review_auc"]),
+            min_review_auc=float(g["min_review_auc"]), xgb_cycles=int(g["xgb_cycles"]),
         )  # fmt: skip
 
 
@@ -262,6 +266,16 @@ def handle(gw: Gateway, step: str, p: Mapping[str, np.ndarray]) -> Payload:
         out = forest_to_payload(rf)
         out["xgb.json"] = np.frombuffer(bytes(xgb.get_booster().save_raw("json")), np.uint8)
         return out
+    if step == "boost":
+        if not int(p["turn"]):
+            return {}
+        xgb = HamadEnsemble(random_state=cfg.seed)._new_member("xgb")
+        xgb.set_params(n_estimators=int(p["n_new"]), base_score=0.5)
+        start = None
+        if len(p["booster"]):
+            start = merge_boosters([bytes(p["booster"])]).get_booster()
+        xgb.fit(X, y, xgb_model=start)
+        return {"booster": np.frombuffer(bytes(xgb.get_booster().save_raw("json")), np.uint8)}
     if step == "review":
         aucs = []
         for j in np.asarray(p["peers"]).ravel():
@@ -411,6 +425,8 @@ def run_fleet(
     used = [trees[j] for j in ok]
     model.update(_concat_forests(used, cfg.rf_trees))
     model["xgb.json"] = _booster_bytes(used)
+    if cfg.xgb_cycles > 0:
+        model["xgb.json"] = cyclic_booster(step, ok, n_gateways, base, cfg)
     n_in = len(feature_names) + 3
     model["gate_coef"], model["gate_intercept"] = np.zeros((n_in, 3)), np.zeros(3)
     for r in range(cfg.gate_rounds):
@@ -442,6 +458,31 @@ def run_fleet(
     model["n_calibration"] = np.asarray(sum(ns))
     ens = assemble(model)
     return ens, threshold, model, log
+
+
+def cyclic_booster(
+    step: Callable[[str, list[Payload]], list[Payload]],
+    ok: Sequence[int],
+    n_gateways: int,
+    base: Payload,
+    cfg: FleetConfig,
+) -> np.ndarray:
+    """The fleet's booster trained in turn: each kept gateway adds its share of trees on
+    top of the booster so far, ``xgb_cycles`` passes (the same total tree count as bagging)."""
+    per_turn = max(1, int(np.ceil(cfg.xgb_trees / cfg.xgb_cycles)))
+    booster = np.zeros(0, np.uint8)
+    for _ in range(cfg.xgb_cycles):
+        for j in ok:
+            idle = {**base, "turn": np.asarray(0)}
+            turn = {
+                **base,
+                "turn": np.asarray(1),
+                "n_new": np.asarray(per_turn),
+                "booster": booster,
+            }
+            per = [turn if i == j else idle for i in range(n_gateways)]
+            booster = np.asarray(step("boost", per)[j]["booster"], dtype=np.uint8)
+    return booster
 
 
 def _booster_bytes(parts: Sequence[Payload]) -> np.ndarray:

@@ -4,9 +4,9 @@
 conn logs through ``--node-config``) and submits this Flower App with ``flwr run``.
 The ServerApp sends every step as a ``query.<step>`` message to every SuperNode and
 the ClientApp answers it with :func:`.fleet.handle`: the same payloads, arrays only,
-as :func:`.fleet.run_local` passes in one process. Flower carries the TLS and the
-SuperNode authentication (``hamad fleet --certificates``; loopback runs use
-``--insecure``).
+as :func:`.fleet.run_local` passes in one process. Flower carries the TLS (``hamad
+fleet`` makes a throwaway CA for its loopback run) and, across hosts, the SuperNode
+authentication.
 
 Imported only by Flower's processes and ``hamad fleet`` (extra ``[fleet]``).
 """
@@ -126,6 +126,7 @@ def main(grid: Grid, context: Context) -> None:
         gate_rounds=int(rc.get("gate-rounds", 4)), trim=int(rc.get("trim", 0)),
         target_fpr=float(rc.get("target-fpr", 1e-4)),
         min_review_auc=float(rc.get("min-review-auc", 0.5)),
+        xgb_cycles=int(rc.get("xgb-cycles", 0)),
     )  # fmt: skip
     config = FeatureConfig()
     names = FeatureSchema.from_config(config).names

@@ -71,6 +71,55 @@ def _free_ports(n: int) -> list[int]:
             s.close()
 
 
+def make_certificates(d: Path) -> tuple[Path, Path, Path]:
+    """A throwaway CA and a certificate for 127.0.0.1 it signed: (ca, cert, key).
+
+    The loopback federation then runs over TLS as a real one would, with nothing kept:
+    the files live in the run's temporary directory.
+    """
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = dt.datetime.now(dt.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hamad fleet loopback CA")])
+    ca = (
+        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+        .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )  # fmt: skip
+    key = ec.generate_private_key(ec.SECP256R1())
+    san = x509.SubjectAlternativeName(
+        [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+    )
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(ca_name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(san, critical=False).sign(ca_key, hashes.SHA256())
+    )  # fmt: skip
+    paths = (d / "ca.crt", d / "server.pem", d / "server.key")
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return paths
+
+
 def _app_toml(run_config: Mapping[str, object]) -> str:
     def val(v: object) -> str:
         return str(v) if isinstance(v, int | float) and not isinstance(v, bool) else f'"{v}"'
@@ -105,8 +154,12 @@ def run_federation(
     run_config: Mapping[str, object],
     echo: Callable[[str], None] = lambda _m: None,
     timeout_s: float = 1800.0,
+    tls: bool = True,
 ) -> Path:
-    """SuperLink + one SuperNode per gateway + ``flwr run``; returns the model directory."""
+    """SuperLink + one SuperNode per gateway + ``flwr run``; returns the model directory.
+
+    With ``tls`` (the default) every link is TLS with a throwaway CA; without it the
+    processes talk in the clear on loopback."""
     if len(gateways) < 2:
         raise ConfigError("a fleet needs at least two gateways (--gateway NAME=LOG ...)")
     bins = {b: flower_bin(b) for b in _FLOWER_BINS}
@@ -117,9 +170,17 @@ def run_federation(
         link, *node_ports = _free_ports(1 + len(gateways))
         home = t / "flwr-home"
         home.mkdir()
+        if tls:
+            ca, cert, key = make_certificates(t)
+            link_sec = ["--ssl-ca-certfile", str(ca), "--ssl-certfile", str(cert),
+                        "--ssl-keyfile", str(key)]  # fmt: skip
+            node_sec = ["--root-certificates", str(ca)]
+            conn_sec = f'root-certificates = "{ca}"\n'
+        else:
+            link_sec, node_sec, conn_sec = ["--insecure"], ["--insecure"], "insecure = true\n"
         (home / "config.toml").write_text(
             '[superlink]\ndefault = "hamad"\n\n[superlink.hamad]\n'
-            f'address = "127.0.0.1:{link}"\ninsecure = true\n'
+            f'address = "127.0.0.1:{link}"\n' + conn_sec
         )
         # Flower starts its own helpers (flower-superexec, flwr-serverapp) by name.
         path = os.pathsep.join([str(Path(bins["flwr"]).parent), os.environ.get("PATH", "")])
@@ -135,7 +196,7 @@ def run_federation(
         }  # noqa: E501,SIM115
         try:
             procs.append(subprocess.Popen(
-                [bins["flower-superlink"], "--insecure",
+                [bins["flower-superlink"], *link_sec,
                  "--host", "127.0.0.1", "--port", str(link),
                  "--database", str(t / "superlink.db"),
                  "--disable-runtime-dependency-installation"],
@@ -147,13 +208,14 @@ def run_federation(
                 if g.flip_labels:
                     node_cfg += " flip-labels='true'"
                 procs.append(subprocess.Popen(
-                    [bins["flower-supernode"], "--insecure",
+                    [bins["flower-supernode"], *node_sec,
                      "--superlink", f"127.0.0.1:{link}",
                      "--host", "127.0.0.1", "--port", str(port),
                      "--node-config", node_cfg],
                     stdout=logs[g.name], stderr=subprocess.STDOUT, env=env, cwd=t,
                 ))  # fmt: skip
-            echo(f"Flower SuperLink on 127.0.0.1:{link}, {len(gateways)} SuperNodes; flwr run ...")
+            mode = "TLS, throwaway CA" if tls else "no TLS"
+            echo(f"Flower SuperLink on 127.0.0.1:{link} ({mode}), {len(gateways)} SuperNodes")
             res = subprocess.run(
                 [bins["flwr"], "run", str(app), "hamad", "--stream"],
                 env=env, cwd=t, timeout=timeout_s, capture_output=True, text=True,

@@ -164,6 +164,22 @@ def test_peer_review_leaves_out_a_gateway_that_trains_on_inverted_labels(
     assert log_off.review["left_out"] == []  # the defence is what removed it
 
 
+def test_the_cyclic_booster_is_trained_in_turn_on_every_kept_gateway(
+    gateways: list[Path],
+) -> None:
+    config = FeatureConfig()
+    names = FeatureSchema.from_config(config).names
+    gws = [fleet.Gateway.load(p.stem, [p], config) for p in gateways[:2]]
+    cfg = fleet.FleetConfig(**{**SMALL.__dict__, "xgb_cycles": 2})
+    ens, _thr, _model, log = fleet.run_fleet(fleet.run_local(gws), 2, names, cfg)
+    steps = [r["step"] for r in log.rounds]
+    assert steps.count("boost") == 2 * 2  # two passes over two gateways
+    n_trees = len(ens.models_["xgb"].get_booster().get_dump())
+    assert n_trees == 2 * SMALL.xgb_trees  # the same size as the bagged booster
+    X, y = gws[1].test
+    assert np.mean(ens.predict_proba(X.astype(np.float32))[y == 1] >= _thr) > 0.5
+
+
 def test_hamad_fleet_explains_a_bad_gateway_without_a_traceback(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
@@ -181,7 +197,7 @@ def test_hamad_fleet_explains_a_bad_gateway_without_a_traceback(tmp_path: Path) 
     importlib.util.find_spec("flwr") is None, reason="Flower is not installed (extra [fleet])"
 )
 def test_hamad_fleet_over_flower_on_loopback(gateways: list[Path], tmp_path: Path) -> None:
-    """A real SuperLink and two SuperNodes: the model that comes back serves unchanged."""
+    """A real SuperLink and two SuperNodes over TLS: the model that comes back serves."""
     from hamad_plugin.scoring.model import LoadedModel
 
     out = tmp_path / "flower-model"
@@ -192,5 +208,6 @@ def test_hamad_fleet_over_flower_on_loopback(gateways: list[Path], tmp_path: Pat
     res = subprocess.run(args, capture_output=True, text=True, timeout=1200)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "2 gateways, 7 rounds" in res.stdout
+    assert "(TLS, throwaway CA)" in res.stderr
     m = LoadedModel.load(out)
     assert m.manifest.fleet is not None and len(m.manifest.fleet["gateways"]) == 2
