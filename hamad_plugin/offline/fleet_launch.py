@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import ConfigError, DependencyError, HamadError
 
@@ -216,20 +217,27 @@ def run_federation(
                 ))  # fmt: skip
             mode = "TLS, throwaway CA" if tls else "no TLS"
             echo(f"Flower SuperLink on 127.0.0.1:{link} ({mode}), {len(gateways)} SuperNodes")
+            flwr = bins["flwr"]
             res = subprocess.run(
-                [bins["flwr"], "run", str(app), "hamad", "--stream"],
-                env=env, cwd=t, timeout=timeout_s, capture_output=True, text=True,
+                [flwr, "run", str(app), "hamad", "--format", "json"],
+                env=env, cwd=t, timeout=120, capture_output=True, text=True,
             )  # fmt: skip
-            for line in (res.stdout or "").splitlines():
-                if "round " in line or "fleet model" in line:
-                    echo(line.strip())
+            run_id = _json_field(res.stdout, "run-id")
+            output = (res.stdout or "") + (res.stderr or "")
+            status = "not started"
+            if res.returncode == 0 and run_id:
+                # ``flwr run --stream`` can return while the run goes on (its log stream
+                # ends under load), so the run's status decides, polled until finished.
+                status, output = _wait_run(flwr, run_id, env, t, timeout_s, echo)
             model = out / "metadata.json"
-            if res.returncode or not model.exists():
+            if status != "finished:completed" or not model.exists():
+                kept = _keep_logs(t, out, output)
                 raise HamadError(
-                    "the Flower run did not produce a model; its output ends:\n"
-                    + "\n".join(((res.stdout or "") + (res.stderr or "")).splitlines()[-25:])
+                    f"the Flower run did not produce a model (run status: {status}); "
+                    "its output ends:\n" + "\n".join(output.splitlines()[-25:])
                     + "".join(_tail(t / f"{n}.log") for n in logs)
-                )
+                    + f"\nEvery process's log is kept in {kept}"
+                )  # fmt: skip
             return out
         except subprocess.TimeoutExpired as exc:
             raise HamadError(f"the Flower run did not finish within {timeout_s:.0f} s") from exc
@@ -256,6 +264,64 @@ def _wait_port(port: int, proc: subprocess.Popen[bytes], log: Path, wait_s: floa
                 return
         time.sleep(0.3)
     raise HamadError(f"the Flower SuperLink did not listen within {wait_s:.0f} s:" + _tail(log))
+
+
+def _json_field(text: str | None, key: str) -> str | None:
+    import json
+
+    try:
+        value = json.loads(text or "{}").get(key)
+    except (ValueError, AttributeError):
+        return None
+    return None if value is None else str(value)
+
+
+def _wait_run(
+    flwr: str,
+    run_id: str,
+    env: Mapping[str, str],
+    cwd: Path,
+    timeout_s: float,
+    echo: Callable[[str], None],
+) -> tuple[str, str]:
+    """Poll ``flwr ls --run-id`` until the run is finished; echo its round lines meanwhile.
+
+    Returns the final status (``finished:completed`` on success) and the run's log.
+    """
+    import json
+
+    deadline = time.monotonic() + timeout_s
+    shown = 0
+    status, log = "unknown", ""
+    while time.monotonic() < deadline:
+        time.sleep(10.0)  # each poll starts two Flower CLI processes: keep them rare
+        kw: dict[str, Any] = {"env": env, "cwd": cwd, "capture_output": True, "text": True}
+        ls = subprocess.run(
+            [flwr, "ls", "hamad", "--run-id", run_id, "--format", "json"], timeout=60, **kw
+        )
+        try:
+            status = str(json.loads(ls.stdout)["runs"][0]["status"])
+        except (ValueError, KeyError, IndexError):
+            continue
+        got = subprocess.run([flwr, "log", run_id, "hamad", "--show"], timeout=60, **kw)
+        log = got.stdout or log
+        lines = [ln.strip() for ln in log.splitlines() if "round " in ln or "fleet model" in ln]
+        for line in lines[shown:]:
+            echo(line)
+        shown = max(shown, len(lines))
+        if status.startswith("finished"):
+            return status, log
+    raise HamadError(f"the Flower run did not finish within {timeout_s:.0f} s")
+
+
+def _keep_logs(tmp: Path, out: Path, run_output: str) -> Path:
+    """The failed run's logs beside the model directory it did not write."""
+    kept = out.parent / f"{out.name}.fleet-logs"
+    kept.mkdir(parents=True, exist_ok=True)
+    for log in tmp.glob("*.log"):
+        shutil.copy(log, kept / log.name)
+    (kept / "flwr-run.log").write_text(run_output)
+    return kept
 
 
 def _tail(path: Path, lines: int = 15) -> str:
