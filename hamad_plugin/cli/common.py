@@ -35,6 +35,14 @@ def data_option(help_text: str) -> Decorator:
     )  # fmt: skip
 
 
+def gateway_option() -> Decorator:
+    """``--gateway NAME=LOG[,LOG...]`` (repeatable, required): a fleet's gateways."""
+    return click.option(
+        "--gateway", "gateways", multiple=True, required=True, metavar="NAME=LOG[,LOG...]",
+        help="One gateway and its labelled conn logs (repeat; at least two).",
+    )  # fmt: skip
+
+
 def model_option() -> Decorator:
     """``--model DIR``: which model directory to load."""
     return click.option(

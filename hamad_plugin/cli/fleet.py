@@ -10,45 +10,48 @@ from typing import TYPE_CHECKING
 import click
 
 from ..errors import ConfigError
+from ..offline.fleet_config import FleetConfig
+from .common import gateway_option
+
+#: The one set of defaults: the options show FleetConfig's.
+_D = FleetConfig()
 
 if TYPE_CHECKING:
-    from ..offline.fleet import FleetConfig
     from ..offline.fleet_launch import GatewaySpec
 
 
 @click.command()
-@click.option(
-    "--gateway",
-    "gateways",
-    multiple=True,
-    required=True,
-    metavar="NAME=LOG[,LOG...]",
-    help="One gateway and its labelled conn logs (repeat; at least two).",
-)
+@gateway_option()
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Model directory.")
-@click.option("--rf-trees", default=40, show_default=True, help="Forest trees per gateway.")
-@click.option("--xgb-trees", default=60, show_default=True, help="Boosted trees per gateway.")
-@click.option("--gate-rounds", default=4, show_default=True, help="FedAvg rounds of the gate.")
+@click.option(
+    "--rf-trees", default=_D.rf_trees, show_default=True, help="Forest trees per gateway."
+)
+@click.option(
+    "--xgb-trees", default=_D.xgb_trees, show_default=True, help="Boosted trees per gateway."
+)
+@click.option(
+    "--gate-rounds", default=_D.gate_rounds, show_default=True, help="FedAvg rounds of the gate."
+)
 @click.option(
     "--trim",
-    default=0,
+    default=_D.trim,
     show_default=True,
     help="Gateways dropped at each end of the gate's coordinate-wise trimmed mean.",
 )
 @click.option(
     "--min-review-auc",
-    default=0.5,
+    default=_D.min_review_auc,
     show_default=True,
     help="Leave out a gateway whose trees most peers score below this AUC on their rows "
     "(0 turns peer review off).",
 )
 @click.option(
     "--xgb-cycles",
-    default=0,
+    default=_D.xgb_cycles,
     show_default=True,
     help="0: average the gateways' boosters (bagging); N: boost in turn, N passes over them.",
 )
-@click.option("--target-fpr", default=1e-4, show_default=True)
+@click.option("--target-fpr", default=_D.target_fpr, show_default=True)
 @click.option(
     "--flip-labels",
     "flipped",
@@ -89,7 +92,6 @@ def fleet(
     ``hamad serve --model OUT`` takes; its metadata.json names the gateways (capture
     names and sha256 only), the rounds and the bytes each way.
     """
-    from ..offline.fleet import FleetConfig
     from ..offline.fleet_launch import GatewaySpec, run_federation
 
     specs = [GatewaySpec.parse(g, flipped) for g in gateways]

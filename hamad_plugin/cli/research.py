@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from ..errors import ConfigError, HamadError
-from .common import data_option, model_option, progress
+from .common import data_option, gateway_option, model_option, progress
 
 
 @click.command()
@@ -457,14 +457,7 @@ def shards(
 
 
 @click.command("fleet-study")
-@click.option(
-    "--gateway",
-    "gateways",
-    multiple=True,
-    required=True,
-    metavar="NAME=LOG[,LOG...]",
-    help="One gateway and its labelled conn logs (repeat).",
-)
+@gateway_option()
 @click.option("--central-trees", default=60, show_default=True)
 @click.option("--md-out", type=click.Path(dir_okay=False), default=None)
 @click.option("--json-out", type=click.Path(dir_okay=False), default=None)

@@ -43,46 +43,12 @@ from ..core.features import FeatureConfig
 from ..errors import ConfigError, DataError
 from .captures import CaptureData, load_capture
 from .ensemble import AttentionGate, HamadEnsemble, NoveltyPCA, _auc
+from .fleet_config import FleetConfig as FleetConfig  # re-exported: the one set of defaults
+from .fleet_config import Payload as Payload
 from .metrics import binary_metrics
 from .train import time_split
 
-#: A message between the fleet server and one gateway: named numpy arrays only.
-Payload = dict[str, np.ndarray]
-
 STEPS = ("stats", "cov", "trees", "review", "boost", "novelty_c", "gate", "calibrate", "evaluate")
-
-
-@dataclass(frozen=True)
-class FleetConfig:
-    """How the fleet trains; the server sends it with every step."""
-
-    rf_trees: int = 40
-    xgb_trees: int = 60
-    gate_rounds: int = 4
-    gate_epochs: int = 75
-    #: Gateways dropped at each end of every coordinate of the gate's trimmed mean.
-    trim: int = 0
-    target_fpr: float = 1e-4
-    seed: int = 0
-    #: A gateway whose trees score a median AUC below this on its peers' rows is left out.
-    min_review_auc: float = 0.5
-    #: 0: the fleet's booster is the mean of the gateways' (bagging). N >= 1: it is boosted
-    #: in turn, N passes over the gateways, each adding its share of trees on top of the
-    #: fleet's booster so far (Flower's cyclic XGBoost): it learns what any gateway has seen.
-    xgb_cycles: int = 0
-
-    def payload(self) -> Payload:
-        return {k: np.asarray(v, dtype=np.float64) for k, v in self.__dict__.items()}
-
-    @classmethod
-    def of(cls, p: Mapping[str, np.ndarray]) -> FleetConfig:
-        g = {k: np.asarray(p[k]).item() for k in cls().__dict__}
-        return cls(
-            rf_trees=int(g["rf_trees"]), xgb_trees=int(g["xgb_trees"]),
-            gate_rounds=int(g["gate_rounds"]), gate_epochs=int(g["gate_epochs"]),
-            trim=int(g["trim"]), target_fpr=float(g["target_fpr"]), seed=int(g["seed"]),
-            min_review_auc=float(g["min_review_auc"]), xgb_cycles=int(g["xgb_cycles"]),
-        )  # fmt: skip
 
 
 def payload_bytes(p: Mapping[str, np.ndarray]) -> int:
@@ -377,10 +343,11 @@ def run_fleet(
     send: Send,
     n_gateways: int,
     feature_names: Sequence[str],
-    cfg: FleetConfig = FleetConfig(),
+    cfg: FleetConfig | None = None,
     echo: Callable[[str], None] = lambda _m: None,
 ) -> tuple[HamadEnsemble, float, Payload, FleetLog]:
     """Drive every step; returns the model, its threshold, its arrays and the round log."""
+    cfg = cfg or FleetConfig()
     log = FleetLog()
     base = cfg.payload()
 

@@ -121,13 +121,16 @@ def main(grid: Grid, context: Context) -> None:
             first.extend(got)
         return [{k: v for k, v in g.items() if k != "files.json"} for g in got]
 
+    dflt = fleet.FleetConfig()
     cfg = fleet.FleetConfig(
-        rf_trees=int(rc.get("rf-trees", 40)), xgb_trees=int(rc.get("xgb-trees", 60)),
-        gate_rounds=int(rc.get("gate-rounds", 4)), trim=int(rc.get("trim", 0)),
-        target_fpr=float(rc.get("target-fpr", 1e-4)),
-        min_review_auc=float(rc.get("min-review-auc", 0.5)),
-        xgb_cycles=int(rc.get("xgb-cycles", 0)),
-    )  # fmt: skip
+        rf_trees=int(rc.get("rf-trees", dflt.rf_trees)),
+        xgb_trees=int(rc.get("xgb-trees", dflt.xgb_trees)),
+        gate_rounds=int(rc.get("gate-rounds", dflt.gate_rounds)),
+        trim=int(rc.get("trim", dflt.trim)),
+        target_fpr=float(rc.get("target-fpr", dflt.target_fpr)),
+        min_review_auc=float(rc.get("min-review-auc", dflt.min_review_auc)),
+        xgb_cycles=int(rc.get("xgb-cycles", dflt.xgb_cycles)),
+    )
     config = FeatureConfig()
     names = FeatureSchema.from_config(config).names
     ens, thr, model, log = fleet.run_fleet(send, n, names, cfg, echo=print)
