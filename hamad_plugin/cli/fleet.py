@@ -144,9 +144,6 @@ def _local(
     gws = [fl.Gateway.load(s.name, s.paths, config, s.flip_labels) for s in specs]
     send = fl.run_local(gws)
     names = FeatureSchema.from_config(config).names
-    ens, thr, model, log = fl.run_fleet(send, len(gws), names, cfg, echo=echo)
-    ev = fl.evaluate(send, len(gws), model, cfg)
-    evaluation = [{"gateway": g.name, **{k: float(v) for k, v in e.items()}}
-                  for g, e in zip(gws, ev, strict=True)]  # fmt: skip
+    fitted = fl.run_fleet(send, len(gws), names, cfg, echo=echo)
     meta = [{"gateway": g.name, "files": g.files} for g in gws]
-    return fl.write_model(out, ens, thr, model, log, meta, config, cfg, evaluation, name=name)
+    return fl.evaluate_and_write(send, out, fitted, meta, config, cfg, name=name)

@@ -81,13 +81,17 @@ class NoveltyPCA:
         Z = np.clip((X - self.mean_) / self.scale_, -self.clip, self.clip)
         self.center_ = Z.mean(axis=0)
         _, sv, vt = np.linalg.svd(Z - self.center_, full_matrices=False)
-        ratio = np.cumsum(sv**2) / max(float(np.sum(sv**2)), _EPS)
-        k = int(np.searchsorted(ratio, self.variance) + 1)
-        k = max(1, min(k, self.max_components, vt.shape[0]))
-        self.components_ = vt[:k]
+        self.components_ = vt[: self.n_components(sv**2)]
         err = self._error(X)
         self.c_ = float(max(np.quantile(err, 0.99), _EPS))
         return self
+
+    def n_components(self, energies: np.ndarray) -> int:
+        """Components kept: enough of ``energies`` (descending variances along them) to
+        explain ``variance``, at most ``max_components``; also :mod:`.fleet`'s rule."""
+        ratio = np.cumsum(energies) / max(float(np.sum(energies)), _EPS)
+        k = int(np.searchsorted(ratio, self.variance) + 1)
+        return max(1, min(k, self.max_components, len(energies)))
 
     def _error(self, X: np.ndarray) -> np.ndarray:
         Z = np.clip(

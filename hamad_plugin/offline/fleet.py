@@ -13,6 +13,9 @@ arrays. The sequence is the same whether it runs over Flower (:mod:`.fleet_flowe
    The fleet's forest is the union of every gateway's trees (the same number each);
    its booster averages the gateways' log-odds (leaf values scaled by 1/K, trees
    concatenated): bagging of whole models, as Flower's XGBoost bagging strategy does.
+   ``review``: each gateway scores every other's trees on its own rows; a gateway most
+   peers find worse than ``min_review_auc`` is left out. ``boost`` (with ``xgb_cycles``):
+   the booster trained in turn instead of averaged.
 4. ``novelty_c``: the 99th percentile of the novelty error on the gateway's benign rows.
 5. ``gate`` (several rounds): each gateway scores its rows with the *other* gateways'
    trees (the fleet's form of the out-of-fold scores the central gate trains on),
@@ -34,6 +37,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -143,6 +147,11 @@ def merge_boosters(jsons: Sequence[bytes]) -> Any:
     return clf
 
 
+def booster_to_payload(clf: Any) -> np.ndarray:
+    """An XGBClassifier's booster as its JSON model bytes (what :func:`merge_boosters` reads)."""
+    return np.frombuffer(bytes(clf.get_booster().save_raw("json")), np.uint8)
+
+
 def trimmed_mean(stack: np.ndarray, trim: int) -> np.ndarray:
     """Coordinate-wise mean after dropping ``trim`` values at each end (robust FedAvg)."""
     k = len(stack)
@@ -183,15 +192,16 @@ class Gateway:
             y = 1 - y
         return X, y
 
-    @property
+    # Every step reads the training rows: stacked once per gateway, not once per message.
+    @cached_property
     def train(self) -> tuple[np.ndarray, np.ndarray]:
         return self._part(0)
 
-    @property
+    @cached_property
     def calibration(self) -> tuple[np.ndarray, np.ndarray]:
         return self._part(1)
 
-    @property
+    @cached_property
     def test(self) -> tuple[np.ndarray, np.ndarray]:
         return self._part(2)
 
@@ -229,9 +239,7 @@ def handle(gw: Gateway, step: str, p: Mapping[str, np.ndarray]) -> Payload:
         xgb = ens._new_member("xgb")
         xgb.set_params(n_estimators=cfg.xgb_trees, base_score=0.5)
         xgb.fit(X, y)
-        out = forest_to_payload(rf)
-        out["xgb.json"] = np.frombuffer(bytes(xgb.get_booster().save_raw("json")), np.uint8)
-        return out
+        return {**forest_to_payload(rf), "xgb.json": booster_to_payload(xgb)}
     if step == "boost":
         if not int(p["turn"]):
             return {}
@@ -241,13 +249,13 @@ def handle(gw: Gateway, step: str, p: Mapping[str, np.ndarray]) -> Payload:
         if len(p["booster"]):
             start = merge_boosters([bytes(p["booster"])]).get_booster()
         xgb.fit(X, y, xgb_model=start)
-        return {"booster": np.frombuffer(bytes(xgb.get_booster().save_raw("json")), np.uint8)}
+        return {"booster": booster_to_payload(xgb)}
     if step == "review":
         aucs = []
+        Xf = X.astype(np.float32)
         for j in np.asarray(p["peers"]).ravel():
             rf = forest_from_payloads([_sub(p, f"peer{int(j)}.")], X.shape[1], 10**6)
             xgb = merge_boosters([bytes(p[f"peer{int(j)}.xgb.json"])])
-            Xf = X.astype(np.float32)
             s = 0.5 * (rf.predict_proba(Xf)[:, 1] + xgb.predict_proba(Xf)[:, 1])
             aucs.append(_auc(y, s))
         return {"auc": np.asarray(aucs, dtype=np.float64)}
@@ -258,10 +266,10 @@ def handle(gw: Gateway, step: str, p: Mapping[str, np.ndarray]) -> Payload:
         if "S" not in gw.state:  # the others' trees arrive in the first gate round only
             rf = forest_from_payloads([_sub(p, "others.")], X.shape[1], 10**6)
             xgb = merge_boosters([bytes(p["others.xgb.json"])])
+            Xf = X.astype(np.float32)
             gw.state["S"] = np.column_stack(
-                [rf.predict_proba(X.astype(np.float32))[:, 1],
-                 xgb.predict_proba(X.astype(np.float32))[:, 1], nov.score(X)]
-            )  # fmt: skip
+                [rf.predict_proba(Xf)[:, 1], xgb.predict_proba(Xf)[:, 1], nov.score(X)]
+            )
         gate = AttentionGate(columns=_gate_columns(p), epochs=cfg.gate_epochs)
         gate.fit(X, gw.state["S"], y, standardiser=(p["gate_mean"], p["gate_scale"]),
                  start=(p["gate_coef"], p["gate_intercept"]))  # fmt: skip
@@ -380,9 +388,7 @@ def run_fleet(
     cov = np.mean([c["cov"] + np.outer(c["center"] - center, c["center"] - center) for c in cv], 0)
     vals, vecs = np.linalg.eigh(cov)
     vals, vecs = vals[::-1], vecs[:, ::-1]
-    ref = NoveltyPCA()
-    ratio = np.cumsum(np.clip(vals, 0, None)) / max(float(np.clip(vals, 0, None).sum()), 1e-12)
-    k = max(1, min(int(np.searchsorted(ratio, ref.variance) + 1), ref.max_components))
+    k = NoveltyPCA().n_components(np.clip(vals, 0, None))  # the central fit's rule
     model.update(nov_center=center, nov_components=vecs[:, :k].T.copy())
     trees = step("trees", same(model))
     ok = review(step, trees, base, cfg, log, echo)
@@ -428,7 +434,7 @@ def run_fleet(
 
 
 def cyclic_booster(
-    step: Callable[[str, list[Payload]], list[Payload]],
+    step: Send,
     ok: Sequence[int],
     n_gateways: int,
     base: Payload,
@@ -453,12 +459,11 @@ def cyclic_booster(
 
 
 def _booster_bytes(parts: Sequence[Payload]) -> np.ndarray:
-    xgb = merge_boosters([bytes(t["xgb.json"]) for t in parts])
-    return np.frombuffer(bytes(xgb.get_booster().save_raw("json")), np.uint8)
+    return booster_to_payload(merge_boosters([bytes(t["xgb.json"]) for t in parts]))
 
 
 def review(
-    step: Callable[[str, list[Payload]], list[Payload]],
+    step: Send,
     trees: list[Payload],
     base: Payload,
     cfg: FleetConfig,
@@ -548,6 +553,24 @@ def pooled_quantile(tops: Sequence[np.ndarray], ns: Sequence[int], q: float) -> 
 def evaluate(send: Send, n: int, model: Payload, cfg: FleetConfig) -> list[Payload]:
     """Every gateway's held-out test figures for a finished model."""
     return send("evaluate", [{**cfg.payload(), **model} for _ in range(n)])
+
+
+def evaluate_and_write(
+    send: Send,
+    out: str | Path,
+    fitted: tuple[HamadEnsemble, float, Payload, FleetLog],
+    gateways: Sequence[Mapping[str, Any]],
+    config: FeatureConfig,
+    cfg: FleetConfig,
+    name: str | None = None,
+) -> Path:
+    """The last step of every fleet run: each gateway's held-out figures, then the model
+    directory; ``gateways`` (one card entry each, with its ``gateway`` name) in send order."""
+    ens, thr, model, log = fitted
+    ev = evaluate(send, len(gateways), model, cfg)
+    evaluation = [{"gateway": g["gateway"], **{k: float(v) for k, v in e.items()}}
+                  for g, e in zip(gateways, ev, strict=True)]  # fmt: skip
+    return write_model(out, ens, thr, model, log, gateways, config, cfg, evaluation, name=name)
 
 
 def run_local(gateways: Sequence[Gateway]) -> Send:

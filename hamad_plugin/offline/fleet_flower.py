@@ -133,11 +133,8 @@ def main(grid: Grid, context: Context) -> None:
     )
     config = FeatureConfig()
     names = FeatureSchema.from_config(config).names
-    ens, thr, model, log = fleet.run_fleet(send, n, names, cfg, echo=print)
-    ev = fleet.evaluate(send, n, model, cfg)
+    fitted = fleet.run_fleet(send, n, names, cfg, echo=print)
     gws: list[dict[str, Any]] = [json.loads(bytes(f["files.json"]).decode()) for f in first]
-    evaluation = [{"gateway": g["gateway"], **{k: float(v) for k, v in e.items()}}
-                  for g, e in zip(gws, ev, strict=True)]  # fmt: skip
-    d = fleet.write_model(out, ens, thr, model, log, gws, config, cfg, evaluation,
-                          name=str(rc.get("name", "")) or None)  # fmt: skip
+    d = fleet.evaluate_and_write(send, out, fitted, gws, config, cfg,
+                                 name=str(rc.get("name", "")) or None)  # fmt: skip
     print(f"fleet model written to {Path(d).resolve()}")

@@ -10,6 +10,7 @@ and SuperNodes started by hand (docs/fleet.md).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -267,8 +268,6 @@ def _wait_port(port: int, proc: subprocess.Popen[bytes], log: Path, wait_s: floa
 
 
 def _json_field(text: str | None, key: str) -> str | None:
-    import json
-
     try:
         value = json.loads(text or "{}").get(key)
     except (ValueError, AttributeError):
@@ -288,8 +287,6 @@ def _wait_run(
 
     Returns the final status (``finished:completed`` on success) and the run's log.
     """
-    import json
-
     deadline = time.monotonic() + timeout_s
     shown = 0
     status, log = "unknown", ""

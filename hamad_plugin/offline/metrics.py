@@ -205,6 +205,17 @@ class BinaryMetrics:
         return asdict(self)
 
 
+def false_alarms_and_recall(
+    scores: np.ndarray, y: np.ndarray, threshold: float
+) -> tuple[float, float | None]:
+    """Flags at ``threshold`` as an operator counts them: false alarms per 10,000 benign
+    rows (0 without benign rows) and recall (None without malicious rows)."""
+    flag = np.asarray(scores) >= threshold
+    ben, mal = y == 0, y == 1
+    false = 1e4 * float(flag[ben].mean()) if ben.any() else 0.0
+    return false, (float(flag[mal].mean()) if mal.any() else None)
+
+
 def _ratio(num: float, den: float) -> float | None:
     return float(num / den) if den > 0 else None
 

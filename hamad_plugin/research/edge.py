@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from ..offline.captures import load_capture
+from ..offline.metrics import false_alarms_and_recall
 from ..scoring.model import LoadedModel
 
 
@@ -49,13 +50,6 @@ class CaptureDelta:
     max_abs_score_delta: float
 
 
-def _false_recall(s: np.ndarray, y: np.ndarray, thr: float) -> tuple[float, float | None]:
-    flag = s >= thr
-    ben, mal = y == 0, y == 1
-    false = 1e4 * float(flag[ben].mean()) if ben.any() else 0.0
-    return false, (float(flag[mal].mean()) if mal.any() else None)
-
-
 def capture_deltas(
     float_model: LoadedModel, int8_model: LoadedModel, paths: Sequence[str | Path]
 ) -> list[CaptureDelta]:
@@ -66,8 +60,8 @@ def capture_deltas(
         cap = load_capture(path, float_model.feature_config)
         a = float_model.predict(cap.X)[0]
         b = int8_model.predict(cap.X)[0]
-        fa, ra = _false_recall(a, cap.y, thr)
-        fb, rb = _false_recall(b, cap.y, thr)
+        fa, ra = false_alarms_and_recall(a, cap.y, thr)
+        fb, rb = false_alarms_and_recall(b, cap.y, thr)
         rows.append(
             CaptureDelta(
                 capture=cap.name,

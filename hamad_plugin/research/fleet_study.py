@@ -30,6 +30,7 @@ from ..core.features import FeatureConfig, FeatureSchema
 from ..core.threshold import AdaptiveThreshold
 from ..offline import fleet
 from ..offline.ensemble import HamadEnsemble
+from ..offline.metrics import false_alarms_and_recall
 
 Scorer = tuple[Callable[[np.ndarray], np.ndarray], float]
 
@@ -56,14 +57,8 @@ class Figure:
     @classmethod
     def of(cls, scorer: Scorer, X: np.ndarray, y: np.ndarray) -> Figure:
         score, thr = scorer
-        flag = score(X.astype(np.float32)) >= thr
-        ben, mal = y == 0, y == 1
-        return cls(
-            int(ben.sum()),
-            int(mal.sum()),
-            1e4 * float(flag[ben].mean()) if ben.any() else 0.0,
-            float(flag[mal].mean()) if mal.any() else None,
-        )
+        false, recall = false_alarms_and_recall(score(X.astype(np.float32)), y, thr)
+        return cls(int((y == 0).sum()), int((y == 1).sum()), false, recall)
 
     def cell(self) -> str:
         r = "n/a" if self.recall is None else f"{100 * self.recall:.1f}%"
